@@ -1,0 +1,473 @@
+"""The torchgfn environment that builds networks reaction by reaction (DESIGN.md 6.1-6.3).
+
+State (flat, fixed width, float64)::
+
+    presence (M) | log-rates y (M x P_c) | discrete indices (M x P_d)
+
+Absent reactions have all their entries 0; ``s0`` is all zeros and ``sf`` is all ``-inf``.
+Discrete entries hold the *index* of the value in :data:`~gfn_crn.crn.HILL_COEFFICIENTS`
+(0 -> n = 1).
+
+Action (flat, width ``1 + P_c + P_d``, float64)::
+
+    [reaction index | P_c log-values y | P_d discrete indices]
+
+padded with 0 on the slots the reaction does not have. Exit is ``[M, 0, ..., 0]``; the dummy
+(padding) action is all ``-1``.
+
+Orders:
+
+* ``canonical``: reactions are added in increasing library index, so each set has one
+  trajectory and the backward policy is exactly 1;
+* ``free``: any absent reaction may be added; the backward step removes one added reaction
+  (its parameters are read back from the state), so a set of ``n`` reactions has ``n!``
+  trajectories.
+
+The reward is any callable ``task(networks) -> (log_reward, valid)`` on a list of
+:class:`~gfn_crn.crn.Network` (numpy arrays of shape (B,)); the whole batch of terminal states
+is passed at once. Invalid or non-finite entries, and networks whose parameters fall outside
+the prior's support, get ``log_reward_floor``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from gfn.actions import Actions
+from gfn.env import Env, NonValidActionsError
+from gfn.states import States
+
+from ..crn.errors import CRNError
+from ..crn.library import ReactionLibrary
+from ..crn.network import Network, Template
+from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
+from ..tasks.prior import LogParameterPrior
+
+ORDERS = ("canonical", "free")
+
+#: A reward callable: a batch of networks -> (log_reward (B,), valid (B,)).
+RewardFn = Callable[[list], tuple]
+
+
+class CRNEnv(Env):
+    """Build networks by adding library reactions with their parameters to a template.
+
+    Args:
+        library: the reactions to choose from (``M = len(library)``).
+        template: the fixed part of every candidate; library reactions with the same signature
+            as a fixed reaction are never offered.
+        task: ``task(networks) -> (log_reward, valid)``; may be set later (``env.task = ...``).
+        order: ``"canonical"`` or ``"free"``.
+        max_reactions: at most this many added reactions.
+        min_reactions: exit is allowed only once this many are present.
+        prior: the parameter prior; its support bounds the log-values (default
+            :class:`LogParameterPrior`).
+        fixed_parameters: if True every parameter is fixed (log-value = the prior mean clipped to
+            the support, Hill index 0 i.e. n = 1); the policy then chooses structure only.
+        log_reward_floor: log-reward of invalid, non-finite or out-of-support candidates.
+        add_prior: add the prior's log-density of the parameters to the task's log-reward
+            (leave False when the task already includes it, as gfn_crn tasks do).
+        reward_cache_size: remember this many (state -> log-reward) pairs (0: no cache). Only
+            for deterministic tasks.
+        debug: torchgfn debug mode: actions are validated and invalid ones raise
+            :class:`~gfn.env.NonValidActionsError` with a message saying what is wrong.
+    """
+
+    def __init__(
+        self,
+        library: ReactionLibrary,
+        template: Template,
+        task: RewardFn | None = None,
+        *,
+        order: str = "canonical",
+        max_reactions: int = 5,
+        min_reactions: int = 1,
+        prior: LogParameterPrior | None = None,
+        fixed_parameters: bool = False,
+        log_reward_floor: float = -50.0,
+        add_prior: bool = False,
+        reward_cache_size: int = 0,
+        device: str | torch.device = "cpu",
+        debug: bool = False,
+    ):
+        if order not in ORDERS:
+            raise CRNError(f"order must be one of {ORDERS}, got {order!r}")
+        missing = set(library.species) - set(template.species)
+        if missing:
+            raise CRNError(f"library species {sorted(missing)} are not declared in the template")
+        self.library = library
+        self.template = template
+        self.task = task
+        self.order = order
+        self.prior = prior or LogParameterPrior()
+        self.fixed_parameters = bool(fixed_parameters)
+        self.log_reward_floor = float(log_reward_floor)
+        self.add_prior = bool(add_prior)
+        self.reward_cache_size = int(reward_cache_size)
+        self._reward_cache: OrderedDict[bytes, float] = OrderedDict()
+        self.reward_cache_hits = 0
+        self.n_reward_calls = 0
+        self.n_evaluated = 0
+
+        M = len(library)
+        self.M, self.P_c, self.P_d = M, library.P_c, library.P_d
+        self.K = len(HILL_COEFFICIENTS)
+        self.dtype = torch.float64
+        device = torch.device(device)
+        fixed_sigs = {i.reaction.signature for i in template.fixed}
+        allowed = np.array([r.signature not in fixed_sigs for r in library.reactions], dtype=bool)
+        if not 0 <= min_reactions <= max_reactions:
+            raise CRNError(f"need 0 <= min_reactions <= max_reactions, got {min_reactions}, {max_reactions}")
+        if allowed.sum() < min_reactions:
+            raise CRNError(
+                f"min_reactions={min_reactions} but only {int(allowed.sum())} library reactions "
+                f"can be added to this template"
+            )
+        self.max_reactions, self.min_reactions = int(max_reactions), int(min_reactions)
+
+        self.allowed = torch.as_tensor(allowed, device=device)
+        self.cmask = torch.as_tensor(library.continuous_mask, device=device).reshape(M, self.P_c)
+        self.dmask = torch.as_tensor(library.discrete_mask, device=device).reshape(M, self.P_d)
+        # number of allowed reactions strictly above each index (canonical dead-end guard)
+        above = np.concatenate([np.cumsum(allowed[::-1])[::-1][1:], [0]]).astype(np.int64)
+        self.allowed_above = torch.as_tensor(above, device=device)
+        self.y_off = M
+        self.d_off = M + M * self.P_c
+        self.state_dim = M + M * self.P_c + M * self.P_d
+        self.action_dim = 1 + self.P_c + self.P_d
+        self.fixed_y = float(min(max(self.prior.mean, self.prior.low), self.prior.high))
+
+        s0 = torch.zeros(self.state_dim, dtype=self.dtype, device=device)
+        sf = torch.full((self.state_dim,), -math.inf, dtype=self.dtype, device=device)
+        exit_action = torch.zeros(self.action_dim, dtype=self.dtype, device=device)
+        exit_action[0] = M
+        dummy_action = torch.full((self.action_dim,), -1.0, dtype=self.dtype, device=device)
+        super().__init__(
+            s0=s0,
+            state_shape=(self.state_dim,),
+            action_shape=(self.action_dim,),
+            dummy_action=dummy_action,
+            exit_action=exit_action,
+            sf=sf,
+            debug=debug,
+        )
+
+    # ------------------------------------------------------------------ classes
+    def make_states_class(self) -> type[States]:
+        env = self
+
+        class CRNStates(States):
+            """States of a :class:`CRNEnv`; masks are computed from the tensor on demand."""
+
+            state_shape = env.state_shape
+            s0 = env.s0
+            sf = env.sf
+
+            @property
+            def forward_masks(self) -> torch.Tensor:
+                return env.forward_masks(self.tensor)
+
+            @property
+            def backward_masks(self) -> torch.Tensor:
+                return env.backward_masks(self.tensor)
+
+        return CRNStates
+
+    # ------------------------------------------------------------------ views of a state tensor
+    def presence(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(..., M) bool: which reactions are present."""
+        return tensor[..., : self.M] > 0.5
+
+    def log_values(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(..., M, P_c) log-values (0 where absent or padded)."""
+        return tensor[..., self.y_off : self.d_off].reshape(*tensor.shape[:-1], self.M, self.P_c)
+
+    def discrete_indices(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(..., M, P_d) discrete value indices (0 where absent or padded)."""
+        return tensor[..., self.d_off :].reshape(*tensor.shape[:-1], self.M, self.P_d).round().long()
+
+    def n_present(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.presence(tensor).sum(-1)
+
+    def last_present(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(...,) largest present index, -1 when none."""
+        idx = torch.arange(self.M, device=tensor.device)
+        return torch.where(self.presence(tensor), idx, torch.full_like(idx, -1)).max(-1).values
+
+    # ------------------------------------------------------------------ masks
+    def forward_masks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(..., M + 1) bool: reactions that may be added, then exit."""
+        pres = self.presence(tensor)
+        n = pres.sum(-1)
+        can_add = ~pres & self.allowed & (n < self.max_reactions)[..., None]
+        if self.order == "canonical":
+            idx = torch.arange(self.M, device=tensor.device)
+            can_add = can_add & (idx > self.last_present(tensor)[..., None])
+            # never enter a state from which min_reactions cannot be reached
+            can_add = can_add & ((n[..., None] + 1 + self.allowed_above) >= self.min_reactions)
+        exit_ok = n >= self.min_reactions
+        return torch.cat([can_add, exit_ok[..., None]], dim=-1)
+
+    def backward_masks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(..., M) bool: reactions whose removal is a valid backward step."""
+        pres = self.presence(tensor)
+        if self.order == "canonical":
+            idx = torch.arange(self.M, device=tensor.device)
+            return pres & (idx == self.last_present(tensor)[..., None])
+        return pres
+
+    # ------------------------------------------------------------------ actions
+    def split_actions(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(index (...,) long, log-values (..., P_c), discrete indices (..., P_d) long)."""
+        j = tensor[..., 0].round().long()
+        y = tensor[..., 1 : 1 + self.P_c]
+        d = tensor[..., 1 + self.P_c :].round().long()
+        return j, y, d
+
+    def make_actions(self, index: torch.Tensor, y: torch.Tensor | None = None,
+                     d: torch.Tensor | None = None) -> torch.Tensor:
+        """Assemble action tensors, zeroing padded slots and the parameters of exit rows."""
+        B = index.shape[0]
+        out = torch.zeros(B, self.action_dim, dtype=self.dtype, device=index.device)
+        out[:, 0] = index.to(self.dtype)
+        jj = index.clamp(0, self.M - 1)
+        is_add = (index >= 0) & (index < self.M)
+        if self.P_c and y is not None:
+            live = self.cmask[jj] & is_add[:, None]
+            out[:, 1 : 1 + self.P_c] = torch.where(live, y.to(self.dtype), torch.zeros((), dtype=self.dtype, device=index.device))
+        if self.P_d and d is not None:
+            live = self.dmask[jj] & is_add[:, None]
+            out[:, 1 + self.P_c :] = torch.where(live, d.to(self.dtype), torch.zeros((), dtype=self.dtype, device=index.device))
+        return out
+
+    def fixed_action_parameters(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The parameters used when ``fixed_parameters`` is on: (y (B, P_c), d (B, P_d))."""
+        B = index.shape[0]
+        y = torch.full((B, self.P_c), self.fixed_y, dtype=self.dtype, device=index.device)
+        d = torch.zeros(B, self.P_d, dtype=torch.long, device=index.device)
+        return y, d
+
+    # ------------------------------------------------------------------ transitions
+    def _param_columns(self, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        yc = self.y_off + j[:, None] * self.P_c + torch.arange(self.P_c, device=j.device)
+        dc = self.d_off + j[:, None] * self.P_d + torch.arange(self.P_d, device=j.device)
+        return yc, dc
+
+    def step(self, states: States, actions: Actions) -> States:
+        t = states.tensor.clone()
+        j, y, d = self.split_actions(actions.tensor)
+        rows = torch.arange(t.shape[0], device=t.device)
+        t[rows, j] = 1.0
+        yc, dc = self._param_columns(j)
+        zero = torch.zeros((), dtype=t.dtype, device=t.device)
+        if self.P_c:
+            t[rows[:, None], yc] = torch.where(self.cmask[j], y.to(t.dtype), zero)
+        if self.P_d:
+            t[rows[:, None], dc] = torch.where(self.dmask[j], d.to(t.dtype), zero)
+        return self.states_from_tensor(t)
+
+    def backward_step(self, states: States, actions: Actions) -> States:
+        t = states.tensor.clone()
+        j = actions.tensor[:, 0].round().long()
+        rows = torch.arange(t.shape[0], device=t.device)
+        t[rows, j] = 0.0
+        yc, dc = self._param_columns(j)
+        if self.P_c:
+            t[rows[:, None], yc] = 0.0
+        if self.P_d:
+            t[rows[:, None], dc] = 0.0
+        return self.states_from_tensor(t)
+
+    # ------------------------------------------------------------------ validity
+    def check_actions(self, states_tensor: torch.Tensor, actions_tensor: torch.Tensor,
+                      backward: bool = False) -> str | None:
+        """What is wrong with these actions in these states (None if all are valid)."""
+        if actions_tensor.shape[-1] != self.action_dim:
+            return f"actions have width {actions_tensor.shape[-1]}, expected {self.action_dim}"
+        if not torch.isfinite(actions_tensor).all():
+            bad = (~torch.isfinite(actions_tensor).all(-1)).nonzero()[0, 0].item()
+            return f"action {bad} contains NaN or inf: {actions_tensor[bad].tolist()}"
+        raw = actions_tensor[:, 0]
+        j = raw.round().long()
+        if (raw != j.to(raw.dtype)).any():
+            return "reaction indices must be integers"
+        hi = self.M if backward else self.M + 1
+        if ((j < 0) | (j >= hi)).any():
+            b = ((j < 0) | (j >= hi)).nonzero()[0, 0].item()
+            return f"action {b}: reaction index {j[b].item()} out of range [0, {hi - 1}]"
+        masks = self.backward_masks(states_tensor) if backward else self.forward_masks(states_tensor)
+        ok = masks.gather(1, j[:, None])[:, 0]
+        if not ok.all():
+            b = (~ok).nonzero()[0, 0].item()
+            jb = j[b].item()
+            pres = self.presence(states_tensor[b])
+            if backward:
+                why = "it is not present" if not pres[jb] else "canonical order only removes the last reaction"
+            elif jb == self.M:
+                why = f"only {int(pres.sum())} < min_reactions={self.min_reactions} reactions are present"
+            elif pres[jb]:
+                why = "it is already present"
+            elif not self.allowed[jb]:
+                why = "it duplicates a fixed reaction of the template"
+            elif int(pres.sum()) >= self.max_reactions:
+                why = f"max_reactions={self.max_reactions} are already present"
+            else:
+                why = "canonical order adds reactions in increasing library index"
+            return f"action {b}: reaction {jb} cannot be {'removed' if backward else 'added'}: {why}"
+        _, y, d = self.split_actions(actions_tensor)
+        jj = j.clamp(max=self.M - 1)
+        is_add = j < self.M
+        cl = self.cmask[jj] & is_add[:, None]
+        dl = self.dmask[jj] & is_add[:, None]
+        if backward:
+            yc, dc = self._param_columns(jj)
+            rows = torch.arange(len(j), device=j.device)[:, None]
+            if self.P_c and ((y != states_tensor[rows, yc]) & cl).any():
+                return "backward actions must carry the parameters stored in the state"
+            if self.P_d and ((d.to(self.dtype) != states_tensor[rows, dc]) & dl).any():
+                return "backward actions must carry the discrete parameters stored in the state"
+            return None
+        if self.P_c and (y[~cl] != 0).any():
+            return "padded continuous slots (and exit parameters) must be 0"
+        if self.P_d and (d[~dl] != 0).any():
+            return "padded discrete slots (and exit parameters) must be 0"
+        if self.P_c:
+            out = cl & ((y < self.prior.low) | (y > self.prior.high))
+            if out.any():
+                b, s = out.nonzero()[0].tolist()
+                return (f"action {b}: log-parameter {s} of reaction {j[b].item()} is {y[b, s].item():.4g}, "
+                        f"outside the prior support [{self.prior.low:.4g}, {self.prior.high:.4g}]")
+        if self.P_d and (dl & ((d < 0) | (d >= self.K))).any():
+            return f"discrete parameter indices must be in [0, {self.K - 1}]"
+        if self.fixed_parameters:
+            fy, fd = self.fixed_action_parameters(j)
+            if (self.P_c and ((y != fy) & cl).any()) or (self.P_d and ((d != fd) & dl).any()):
+                return "this env has fixed_parameters=True: actions must carry the fixed values"
+        return None
+
+    def is_action_valid(self, states: States, actions: Actions, backward: bool = False) -> bool:
+        if not self.debug:
+            return True
+        problem = self.check_actions(states.tensor, actions.tensor, backward=backward)
+        if problem is not None:
+            raise NonValidActionsError(problem)
+        return True
+
+    # ------------------------------------------------------------------ networks
+    def states_to_networks(self, states: States | torch.Tensor) -> list[Network]:
+        """One :class:`Network` per state (added reactions in library order)."""
+        t = states.tensor if isinstance(states, States) else states
+        t = t.detach().cpu().reshape(-1, self.state_dim)
+        if not torch.isfinite(t).all():
+            raise CRNError("cannot convert the sink state to a network")
+        pres = self.presence(t).numpy()
+        y = self.log_values(t).numpy()
+        d = self.discrete_indices(t).numpy()
+        nc, nd = self.library.n_continuous, self.library.n_discrete
+        out = []
+        for b in range(t.shape[0]):
+            insts = []
+            for j in np.flatnonzero(pres[b]):
+                r = self.library.reactions[j]
+                cp = tuple(float(v) for v in np.exp(y[b, j, : nc[j]]))
+                dp = tuple(HILL_COEFFICIENTS[int(v)] for v in d[b, j, : nd[j]])
+                insts.append(ReactionInstance(r, cp, dp))
+            out.append(Network(self.template, tuple(insts)))
+        return out
+
+    def networks_to_states(self, networks: Sequence[Network]) -> States:
+        """States for networks built on this env's template from library reactions."""
+        t = torch.zeros(len(networks), self.state_dim, dtype=self.dtype)
+        for b, net in enumerate(networks):
+            if net.template != self.template:
+                raise CRNError("network's template differs from the env's: " + "; ".join(self.template.diff(net.template)))
+            if len(net.reactions) > self.max_reactions:
+                raise CRNError(f"network has {len(net.reactions)} added reactions > max_reactions={self.max_reactions}")
+            for inst in net.reactions:
+                j = self.library.index(inst.reaction)
+                t[b, j] = 1.0
+                nc = len(inst.cparams)
+                if nc:
+                    if min(inst.cparams) <= 0:
+                        raise CRNError(f"parameter of '{inst.reaction.describe()}' is 0: log-value undefined")
+                    t[b, self.y_off + j * self.P_c : self.y_off + j * self.P_c + nc] = torch.log(
+                        torch.tensor(inst.cparams, dtype=self.dtype))
+                for s, n in enumerate(inst.dparams):
+                    t[b, self.d_off + j * self.P_d + s] = HILL_COEFFICIENTS.index(n)
+        return self.states_from_tensor(t.to(self.device))
+
+    # ------------------------------------------------------------------ reward
+    def in_support(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: every live log-value of every present reaction lies in the prior support."""
+        if self.P_c == 0:
+            return torch.ones(tensor.shape[0], dtype=torch.bool, device=tensor.device)
+        live = self.presence(tensor)[..., None] & self.cmask
+        y = self.log_values(tensor)
+        bad = live & ~((y >= self.prior.low) & (y <= self.prior.high))
+        return ~bad.flatten(1).any(-1)
+
+    def log_prior(self, tensor: torch.Tensor) -> np.ndarray:
+        """(B,) log prior density of the parameters of the present reactions."""
+        t = tensor.detach().cpu()
+        pres = self.presence(t)
+        live = (pres[..., None] & self.cmask.cpu()).numpy()
+        lp = self.prior.log_prob_y(self.log_values(t).numpy(), live).sum(-1)
+        n_disc = (pres[..., None] & self.dmask.cpu()).sum((-1, -2)).numpy()
+        return lp + self.prior.log_prob_discrete(n_disc)
+
+    def log_reward(self, states: States) -> torch.Tensor:
+        """Log-rewards of a batch of terminal states, one call of the task for the whole batch."""
+        if self.task is None:
+            raise CRNError("this env has no task: set env.task = callable(networks) -> (log_reward, valid)")
+        t = states.tensor.reshape(-1, self.state_dim)
+        B = t.shape[0]
+        out = np.full(B, self.log_reward_floor, dtype=np.float64)
+        ok = self.in_support(t).cpu().numpy() & torch.isfinite(t).all(-1).cpu().numpy()
+        keys = None
+        todo = np.flatnonzero(ok)
+        if self.reward_cache_size and len(todo):
+            tc = t.detach().cpu().numpy()
+            keys = {b: tc[b].tobytes() for b in todo}
+            rest = []
+            for b in todo:
+                v = self._reward_cache.get(keys[b])
+                if v is None:
+                    rest.append(b)
+                else:
+                    out[b] = v
+                    self._reward_cache.move_to_end(keys[b])
+                    self.reward_cache_hits += 1
+            todo = np.asarray(rest, dtype=np.int64)
+        if len(todo):
+            nets = self.states_to_networks(t[torch.as_tensor(todo, device=t.device)])
+            lr, valid = self.task(nets)
+            lr = np.asarray(lr, dtype=np.float64).reshape(-1)
+            valid = np.asarray(valid, dtype=bool).reshape(-1)
+            if lr.shape != (len(todo),) or valid.shape != (len(todo),):
+                raise CRNError(
+                    f"task returned log_reward of shape {lr.shape} and valid of shape {valid.shape} "
+                    f"for {len(todo)} networks"
+                )
+            good = valid & np.isfinite(lr)
+            vals = np.where(good, lr, self.log_reward_floor)
+            if self.add_prior:
+                vals = np.where(good, vals + self.log_prior(t[torch.as_tensor(todo, device=t.device)]), vals)
+                vals = np.where(np.isfinite(vals), vals, self.log_reward_floor)
+            out[todo] = vals
+            self.n_reward_calls += 1
+            self.n_evaluated += len(todo)
+            if keys is not None:
+                for b, v in zip(todo, vals):
+                    self._reward_cache[keys[b]] = float(v)
+                while len(self._reward_cache) > self.reward_cache_size:
+                    self._reward_cache.popitem(last=False)
+        return torch.as_tensor(out, dtype=torch.get_default_dtype(), device=states.device).reshape(states.batch_shape)
+
+    def __repr__(self) -> str:
+        return (f"CRNEnv(M={self.M}, P_c={self.P_c}, P_d={self.P_d}, order={self.order!r}, "
+                f"reactions {self.min_reactions}..{self.max_reactions})")
