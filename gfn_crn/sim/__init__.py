@@ -1,0 +1,10 @@
+"""Batched ODE simulation of networks under scenarios (DESIGN.md section 4). No torch here."""
+
+from .compile import CompiledBatch, compile_networks
+from .scenarios import DEFAULT_INIT, PiecewiseConstant, Scenario, scenario_grid, scenario_zip, time_grid
+from .simulate import DIVERGED, ENGINES, FAILED, OK, STATUS_NAMES, SimResult, simulate
+
+__all__ = [
+    "simulate", "SimResult", "Scenario", "PiecewiseConstant", "scenario_grid", "scenario_zip", "time_grid",
+    "DEFAULT_INIT", "OK", "DIVERGED", "FAILED", "STATUS_NAMES", "ENGINES", "compile_networks", "CompiledBatch",
+]
