@@ -184,3 +184,24 @@ def test_lognormal_from_mean_std_matches_moments():
     torch.testing.assert_close(mean, m)
     torch.testing.assert_close(var.sqrt(), s)
     assert math.isfinite(float(np.asarray(mu).sum()))
+
+
+def test_truncated_lognormal_matches_scipy_truncnorm():
+    low, high = -6.9, 6.9
+    loc = torch.tensor([[0.0, 6.9, -6.9, 3.0]], dtype=torch.float64)
+    scale = torch.tensor([[1.0, 2.0, 0.05, 5.0]], dtype=torch.float64)
+    d = MaskedLogNormal(loc, scale, None, low, high)
+    y = torch.tensor([[0.3, 6.0, -6.88, -6.0]], dtype=torch.float64)
+    ref_lp = sum(stats.truncnorm((low - m) / s, (high - m) / s, loc=m, scale=s).logpdf(v)
+                 for m, s, v in zip(loc[0].tolist(), scale[0].tolist(), y[0].tolist()))
+    ref_h = sum(stats.truncnorm((low - m) / s, (high - m) / s, loc=m, scale=s).entropy()
+                for m, s in zip(loc[0].tolist(), scale[0].tolist()))
+    assert abs(float(d.log_prob(y)) - ref_lp) < 1e-6
+    assert abs(float(d.entropy()) - ref_h) < 1e-6
+    # outside the support: zero density; samples never leave it, even in float32
+    assert d.log_prob(torch.tensor([[0.0, 7.0, 0.0, 0.0]], dtype=torch.float64)) == -math.inf
+    big = MaskedLogNormal(torch.full((20000, 1), 6.9), torch.full((20000, 1), 3.0), None, low, high)
+    s = big.sample()
+    assert s.dtype == torch.float32 and (s.double() <= high).all() and (s.double() >= low).all()
+    tn = stats.truncnorm((low - 6.9) / 3.0, (high - 6.9) / 3.0, loc=6.9, scale=3.0)
+    assert stats.kstest(s[:, 0].numpy(), tn.cdf).pvalue > 1e-3

@@ -52,6 +52,17 @@ def _as_mask(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return mask.to(torch.bool).expand_as(like)
 
 
+def _inner_bound(x: float, dtype: torch.dtype, direction: int) -> float:
+    """The representable value of ``dtype`` nearest to ``x`` on the inner side (toward
+    ``direction``), so values clamped to it stay inside ``[low, high]`` in float64 too."""
+    if not math.isfinite(x):
+        return x
+    t = torch.tensor(x, dtype=dtype)
+    if (float(t) - x) * direction < 0:
+        t = torch.nextafter(t, torch.tensor(direction * math.inf, dtype=dtype))
+    return float(t)
+
+
 class _MaskedContinuous:
     """Shared helpers of the continuous families."""
 
@@ -74,31 +85,67 @@ class _MaskedContinuous:
 
 
 class MaskedLogNormal(_MaskedContinuous):
-    """Independent normals on ``y = log k`` per live slot (``lognormal_independent``).
+    """Independent normals on ``y = log k`` per live slot (``lognormal_independent``),
+    optionally truncated to ``[low, high]`` (the prior support).
 
     Args:
         loc, scale: ``(B, P)``; ``scale > 0`` on live slots (anything on masked slots).
         mask: ``(B, P)`` bool, live slots; ``None`` = all live.
+        low, high: truncation bounds (floats) or None. When truncating, ``loc`` must lie in
+            ``[low, high]`` (the policy bounds its mean there), which keeps the normaliser
+            ``Phi(beta) - Phi(alpha) >= ~1/2`` and everything numerically tame.
     """
 
-    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, mask: torch.Tensor | None = None):
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, mask: torch.Tensor | None = None,
+                 low: float | None = None, high: float | None = None):
         self.mask = _as_mask(mask, loc)
         self.loc = torch.where(self.mask, loc, torch.zeros_like(loc))
         self.scale = torch.where(self.mask, scale, torch.ones_like(scale))
+        self.truncated = low is not None or high is not None
+        self.low = -math.inf if low is None else float(low)
+        self.high = math.inf if high is None else float(high)
+        if self.truncated:
+            self.alpha = (self.low - self.loc) / self.scale
+            self.beta = (self.high - self.loc) / self.scale
+            lb = torch.special.log_ndtr(self.beta)
+            la = torch.special.log_ndtr(self.alpha)
+            # log(Phi(beta) - Phi(alpha)), stable for alpha <= 0 <= beta (and fine nearby)
+            self.log_Z = lb + torch.log1p(-torch.exp((la - lb).clamp(max=0.0)).clamp(max=1 - 1e-7))
 
     def sample(self) -> torch.Tensor:
-        eps = torch.randn_like(self.loc)
-        y = self.loc + self.scale * eps
+        if not self.truncated:
+            eps = torch.randn_like(self.loc)
+            y = self.loc + self.scale * eps
+        else:
+            a = torch.special.ndtr(self.alpha.double())
+            b = torch.special.ndtr(self.beta.double())
+            u = a + (b - a) * torch.rand_like(a)
+            u = u.clamp(1e-300, 1 - 1e-16)
+            y = (self.loc.double() + self.scale.double() * torch.special.ndtri(u)).clamp(self.low, self.high)
+            y = y.to(self.loc.dtype)
+            lo, hi = _inner_bound(self.low, y.dtype, +1), _inner_bound(self.high, y.dtype, -1)
+            y = y.clamp(lo, hi)  # rounding to float32 must not leave the support
         return torch.where(self.mask, y, torch.zeros_like(y))
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         y = self._clean_values(value)
         z = (y - self.loc) / self.scale
         lp = -0.5 * z * z - torch.log(self.scale) - 0.5 * LOG_2PI
+        if self.truncated:
+            inside = (y >= self.low) & (y <= self.high)
+            lp = torch.where(inside, lp - self.log_Z, torch.full_like(lp, -math.inf))
         return torch.where(self.mask, lp, torch.zeros_like(lp)).sum(-1)
 
     def entropy(self) -> torch.Tensor:
         h = 0.5 * (1.0 + LOG_2PI) + torch.log(self.scale)
+        if self.truncated:
+            Z = self.log_Z.exp()
+
+            def phi_x(x):  # x * phi(x), 0 at +-inf
+                xf = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+                return xf * torch.exp(-0.5 * xf * xf) / math.sqrt(2 * math.pi)
+
+            h = h + self.log_Z + (phi_x(self.alpha) - phi_x(self.beta)) / (2 * Z)
         return torch.where(self.mask, h, torch.zeros_like(h)).sum(-1)
 
 
@@ -109,14 +156,15 @@ class LogNormal1D(MaskedLogNormal):
     (e.g. for exit rows).
     """
 
-    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, mask: torch.Tensor | None = None):
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, mask: torch.Tensor | None = None,
+                 low: float | None = None, high: float | None = None):
         if loc.dim() == 1:
             loc, scale = loc[:, None], scale[:, None]
             if mask is not None and mask.dim() == 1:
                 mask = mask[:, None]
         if loc.shape[-1] != 1:
             raise ValueError(f"lognormal_1d needs exactly one parameter slot, got shape {tuple(loc.shape)}")
-        super().__init__(loc, scale, mask)
+        super().__init__(loc, scale, mask, low, high)
 
 
 class MaskedMultivariateNormal(_MaskedContinuous):

@@ -14,12 +14,18 @@ Exploration (``policy_kwargs`` of :meth:`CRNPolicyEstimator.to_probability_distr
 
 * ``temperature``: structure logits / T;
 * ``epsilon``: structure mixed with uniform over the valid actions; parameters mixed (with
-  ``param_epsilon``, default ``epsilon``) with a broad proposal: the prior's normal on each live
-  log-value and uniform allowed discrete values;
+  ``param_epsilon``, default ``epsilon``) with a broad proposal: the prior itself (its truncated
+  normal on each live log-value) and uniform allowed discrete values;
 * ``sf_bias``: subtracted from the exit logit (before the temperature);
 * ``param_spread``: multiplies the scale (Cholesky factor) of the continuous distribution.
 
-Each keeps full support and ``log_prob`` is exact for the behaviour policy. ``on_policy_log_prob``
+Each keeps full support and ``log_prob`` is exact for the behaviour policy.
+
+Support: ``lognormal_1d`` and ``lognormal_independent`` are normals on ``y`` *truncated to the
+prior support* ``[low, high]`` (exact normaliser), so the policy never proposes a parameter the
+env would reject. The correlated family is not truncated (a box-truncated multivariate normal
+has no closed-form normaliser): its rare out-of-support draws get the env's floor reward in
+normal use and raise in debug mode. ``on_policy_log_prob``
 gives the untempered policy's log-prob of the same actions; :meth:`CRNPolicyEstimator.log_probs`
 saves *those* when a sampler asks to save log-probs (the torchgfn trap of DESIGN.md 6.6 cannot
 happen: stored log-probs are on-policy whatever ``policy_kwargs`` the sampler used; the
@@ -331,7 +337,7 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
                 if self.sigma_max is not None:
                     scale = scale.clamp(max=self.sigma_max)
                 cls = LogNormal1D if self.family == "lognormal_1d" else MaskedLogNormal
-                cont = cls(loc, spread * scale, cm)
+                cont = cls(loc, spread * scale, cm, env.prior.low, env.prior.high)
         if env.P_d:
             dm = env.dmask[jj] & is_add[:, None]
             rd = raw[:, self.n_cont : self.n_cont + self.n_disc].reshape(-1, env.P_d, env.K)
@@ -350,7 +356,7 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
         if env.P_c:
             cm = env.cmask[jj] & is_add[:, None]
             loc = torch.full((B, env.P_c), env.prior.mean, dtype=dtype, device=j.device)
-            cont = MaskedLogNormal(loc, torch.full_like(loc, env.prior.std), cm)
+            cont = MaskedLogNormal(loc, torch.full_like(loc, env.prior.std), cm, env.prior.low, env.prior.high)
         if env.P_d:
             dm = env.dmask[jj] & is_add[:, None]
             disc = MaskedMultiCategorical(torch.zeros(B, env.P_d, env.K, dtype=dtype, device=j.device),
