@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--t-final", type=float, default=100.0)
     s.add_argument("--points", type=int, default=1000)
     s.add_argument("--engine", default="rodas", choices=["rodas", "cvode", "scipy"])
-    s.add_argument("--rtol", type=float, default=1e-6)
+    s.add_argument("--rtol", type=float, default=1e-5)
     s.add_argument("--atol", type=float, default=1e-9)
     s.add_argument("--json", action="store_true", help="print final concentrations and status as JSON")
     s.add_argument("--plot", default=None, metavar="PNG", help="draw the time courses")

@@ -119,12 +119,13 @@ def test_trajectories_against_tight_scipy_reference():
     assert res.stats["steps"].max() > 0 and res.stats["min_raw"] > -1e-6
 
 
-def test_exponential_decay_closed_form():
+@pytest.mark.parametrize("rtol,promise", [(1e-5, 5e-5), (1e-7, 5e-7), (1e-9, 5e-9)])
+def test_exponential_decay_closed_form_converges_with_tolerance(rtol, promise):
     net = parse_network("species: A\nA -> 0 ; k=0.7")
     t = time_grid(10.0, 101)
-    res = simulate(net, [Scenario(init=2.0)], t)
+    res = simulate(net, [Scenario(init=2.0)], t, rtol=rtol, atol=1e-14)
     exact = 2.0 * np.exp(-0.7 * t)
-    np.testing.assert_allclose(res.y[0, 0, :, 0], exact, rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(res.y[0, 0, :, 0], exact, rtol=promise, atol=0)
 
 
 def test_sensor_settles_at_k1_over_k2_u():
@@ -135,7 +136,7 @@ def test_sensor_settles_at_k1_over_k2_u():
         res = simulate(net, [Scenario(init={"U": U, "Y": 0.0})], t)
         yss = 1.5 / (0.4 * U)
         exact = yss * (1 - np.exp(-0.4 * U * t))
-        np.testing.assert_allclose(res.y[0, 0, :, 1], exact, rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(res.y[0, 0, :, 1], exact, rtol=5e-5, atol=1e-8)
         np.testing.assert_allclose(res.y[0, 0, :, 0], U, rtol=1e-12)
 
 
@@ -172,7 +173,7 @@ def test_autocatalysis_diverges_and_is_flagged():
     y = res.y[0, 0, :, 0]
     t_cross = np.log(1e4 / 0.01) / 0.5  # ~27.6
     before = t < t_cross - 0.2
-    np.testing.assert_allclose(y[before], 0.01 * np.exp(0.5 * t[before]), rtol=1e-5)
+    np.testing.assert_allclose(y[before], 0.01 * np.exp(0.5 * t[before]), rtol=5e-5)
     assert np.all(y[t > t_cross + 0.2] == 1e4)
     # finite-time blow-up and absurd stiffness: flagged, never raised
     nasty = parse_network("species: X Y\n2 X -> 3 X ; k=5\n0 -> Y ; k=1e6\nY -> 0 ; k=1e-6\nX + Y -> X ; k=1e6")
@@ -198,7 +199,7 @@ def test_piecewise_input_matches_closed_form_and_is_continuous():
         exact[m] = ss + (x - ss) * np.exp(-0.5 * (t[m] - seg_start))
         x = ss + (x - ss) * np.exp(-0.5 * (end - seg_start))
         seg_start = end
-    np.testing.assert_allclose(y, exact, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(y, exact, rtol=5e-5, atol=1e-8)
     dt = t[1] - t[0]
     for b in u.times[1:]:
         i = int(round(b / dt))

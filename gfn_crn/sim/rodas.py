@@ -124,10 +124,10 @@ def integrate(
     h = np.clip(h, 1e-10, send)
     h_min = 1e-14 * max(t_final, 1.0)
 
-    done_total = 0
+    live = np.ones(A0, dtype=bool)  # retired rows stay (ignored) until enough pile up to compact
     while gid.size:
         A = gid.size
-        hh = np.minimum(h, send - t)
+        hh = np.where(live, np.minimum(h, send - t), 1.0)
         to_end = hh >= send - t - eps_t
         Jm = kin.jac(y)
         M = -Jm
@@ -156,9 +156,9 @@ def integrate(
             err = np.sqrt(np.mean((k[6] / sc) ** 2, axis=0))
         finite = np.isfinite(err) & np.all(np.isfinite(ynew), axis=0) & lu_ok
         err = np.where(finite, err, np.inf)
-        acc = err <= 1.0
-        steps += 1
-        rejects += ~acc
+        acc = (err <= 1.0) & live
+        steps += live
+        rejects += ~acc & live
 
         # ---- step-size control (Hairer's RODAS controller with Gustafsson prediction)
         with np.errstate(all="ignore"):
@@ -210,7 +210,7 @@ def integrate(
         if ia.size:
             big[ia] = np.max(np.abs(ynew[:, ia]), axis=0) >= cap
         fail = (~acc & (hnew < h_min)) | (steps >= max_steps)
-        fail &= ~big
+        fail &= ~big & live
         h = hnew
         fin = acc & (t >= t_final - eps_t) & ~big
         switch = acc & to_end & ~fin & ~big & ~fail
@@ -233,13 +233,16 @@ def integrate(
             status[gid[io]] = np.where(big[io], STATUS_DIVERGED, np.where(fail[io], STATUS_FAILED, STATUS_OK))
             steps_out[gid[io]] = steps[io]
             rej_out[gid[io]] = rejects[io]
-            keep = ~out
+            live &= ~out
+            if progress is not None:
+                progress(io.size)
+        n_dead = A - int(live.sum())
+        if n_dead and (n_dead * 8 >= A or n_dead == A):
+            keep = live
             gid, y, t, f0, seg, send, gi = gid[keep], y[:, keep], t[keep], f0[:, keep], seg[keep], send[keep], gi[keep]
             steps, rejects, err_old, h_old, first, last_rej, h = (
                 steps[keep], rejects[keep], err_old[keep], h_old[keep], first[keep], last_rej[keep], h[keep])
             kin.take(keep)
-            done_total += io.size
-            if progress is not None:
-                progress(io.size)
+            live = live[keep]
     return Y, status, steps_out, rej_out
 

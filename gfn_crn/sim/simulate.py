@@ -116,7 +116,7 @@ def simulate(
     t,
     *,
     engine: str = "rodas",
-    rtol: float = 1e-6,
+    rtol: float = 1e-5,
     atol: float = 1e-9,
     cap: float = 1e4,
     max_steps: int = 20000,
@@ -126,7 +126,9 @@ def simulate(
 ) -> SimResult:
     """Simulate every network under every scenario on the time grid ``t`` (starting at 0).
 
-    ``rtol``/``atol`` are the local error tolerances of the engine; ``cap`` the divergence
+    ``rtol``/``atol`` are the local error tolerances of the engine (the default rtol 1e-5 gives
+    trajectories within ~2e-5 relative of a rtol-1e-10 reference on random RPA candidates, see
+    ``benchmarks/RESULTS.md``); ``cap`` the divergence
     threshold; ``max_steps`` the step budget per system (rodas); ``method`` the scipy method
     (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes.
     """
