@@ -84,3 +84,12 @@ def test_off_policy_training_reaches_the_same_logZ():
     z_off = np.mean([r["logZ"] for r in off.history[-100:]])
     assert abs(z_on - R.log_Z) < 0.05 and abs(z_off - R.log_Z) < 0.05, (z_on, z_off, R.log_Z)
     assert abs(z_on - z_off) < 0.05
+
+
+def test_free_order_with_learned_backward_policy_is_exact_too():
+    env, sets, lr = table_env("free")
+    res = train(env, TrainConfig(n_iterations=900, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0,
+                                 learned_pb=True))
+    assert res.pb.__class__.__name__ == "LearnedBackwardEstimator"
+    _, p = exact_terminal_distribution(env, res.pf)
+    assert l1_distance(p, target_distribution(lr)) <= 0.03

@@ -119,7 +119,7 @@ def build_gflownet(env, config: TrainConfig, pf=None, pb=None) -> TBGFlowNet:
     if pb is None:
         pb = default_backward_estimator(env, learned=config.learned_pb, hidden=config.hidden,
                                         n_layers=config.n_layers, activation=config.activation)
-    return TBGFlowNet(pf, pb, init_logZ=float(config.init_logZ))
+    return TBGFlowNet(pf, pb, init_logZ=float(config.init_logZ)).to(env.device)
 
 
 def make_optimizer(gflownet: TBGFlowNet, config: TrainConfig) -> torch.optim.Optimizer:
