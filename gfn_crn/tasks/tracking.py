@@ -1,0 +1,300 @@
+"""Tracking-type tasks: the output must follow a target (DESIGN.md section 5).
+
+All share the tracking loss, over scenarios s, outputs o and time points t::
+
+    L = mean_{s,o,t} w(t) * e_{s,o}(t)^p,   e = |r - y|  (relative: |r - y| / max(|r|, 1e-6))
+
+with ``p`` the norm (1 or 2) and ``w`` the weights (:func:`gfn_crn.tasks.base.make_weights`; the
+mean divides by the number of points, not by the sum of the weights).
+
+* :class:`TrackingTask`: targets are expressions of the scenario's inputs, initial
+  concentrations and time (``u1``, ``2*u1``, ``u1/(1+u1)``, ``init_X1``, ``t``), or arrays.
+* :class:`LogicTask`: the truth table {low, high}^q of q inputs; the target is the boolean
+  expression (on the bits) times ``output_high``.
+* :class:`DoseResponseTask`: one input swept over doses; target an expression of it or a Hill
+  curve; steady-state weights by default (a dose response is a steady-state property).
+* :class:`ClassificationTask`: each example is an initial condition with a class; the target of
+  output o is ``high`` if o is the class and ``low`` otherwise; steady-state weights by default.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..crn.errors import CRNError
+from ..crn.network import Template
+from ..sim import Scenario
+from .base import Task, eval_on_scenarios, gather_outputs, make_weights
+from .expr import Expr
+
+REL_EPS = 1e-6
+
+
+def tracking_error(y: np.ndarray, r: np.ndarray, w: np.ndarray, norm: int = 1, relative: bool = False) -> np.ndarray:
+    """(B, S) tracking losses of trajectories ``y`` (B, S, T, O) against targets ``r`` (S, T, O)."""
+    e = np.abs(y - r[None])
+    if relative:
+        e = e / np.maximum(np.abs(r), REL_EPS)[None]
+    if norm == 2:
+        e = e * e
+    return np.einsum("bsto,t->bs", e, w) / (w.size * y.shape[3])
+
+
+class TrackingTask(Task):
+    """Outputs follow targets.
+
+    Args:
+        template, scenarios, t: see :class:`~gfn_crn.tasks.base.Task`.
+        target: one expression (str, number or :class:`Expr`) for every output, a mapping
+            output -> expression, or an array broadcastable to (S, T, O) (S, T) or (S, O).
+        weights: ``"transient"`` (default), ``"uniform"``, ``"steady_state"`` or custom.
+        norm: 1 or 2. relative: divide errors by ``max(|r|, 1e-6)``.
+
+    Details: ``final_output`` (B, S, O), the outputs at the last time point.
+    """
+
+    kind = "tracking"
+    default_weights = "transient"
+
+    def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, weights=None,
+                 norm: int = 1, relative: bool = False, **kw):
+        super().__init__(template, scenarios, t, **kw)
+        if norm not in (1, 2):
+            raise CRNError(f"norm must be 1 or 2, got {norm!r}")
+        self.norm = int(norm)
+        self.relative = bool(relative)
+        self.weights_spec = self.default_weights if weights is None else weights
+        self.w = make_weights(self.weights_spec, self.t)
+        self.target_spec = target
+        self.R = self._targets(target)                      # (S, T, O)
+
+    def _targets(self, target) -> np.ndarray:
+        S, T, O = self.n_scenarios, self.t.size, len(self.outputs)
+        if isinstance(target, (str, int, float, Expr)) and not isinstance(target, bool):
+            target = {o: target for o in self.outputs}
+        if isinstance(target, Mapping):
+            unknown = set(target) - set(self.outputs)
+            if unknown:
+                raise CRNError(f"targets given for {sorted(unknown)}, which are not outputs "
+                               f"(outputs: {' '.join(self.outputs)})")
+            missing = [o for o in self.outputs if o not in target]
+            if missing:
+                raise CRNError(f"no target for output(s) {missing}")
+            cols = []
+            for o in self.outputs:
+                e = target[o] if isinstance(target[o], Expr) else Expr(target[o], f"target of {o}")
+                cols.append(eval_on_scenarios(e, self.env, S, T, f"target of {o}"))
+            return np.stack(cols, axis=-1)
+        arr = np.asarray(target, dtype=float)
+        if arr.shape == (S, O):
+            arr = arr[:, None, :]
+        elif arr.shape == (S, T):
+            arr = arr[:, :, None]
+        try:
+            arr = np.broadcast_to(arr, (S, T, O)).copy()
+        except ValueError:
+            raise CRNError(f"target array of shape {np.shape(target)} does not fit (scenarios {S}, points {T}, "
+                           f"outputs {O})") from None
+        if not np.all(np.isfinite(arr)):
+            raise CRNError("target array has non-finite values")
+        return arr
+
+    def scenario_losses(self, sim):
+        y = gather_outputs(sim, self.outputs)
+        sl = tracking_error(y, self.R, self.w, self.norm, self.relative)
+        return sl, {"final_output": y[:, :, -1, :]}
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return f"tracking of {self.target_spec} over {self.n_scenarios} scenarios"
+
+
+class LogicTask(TrackingTask):
+    """A logic gate: outputs follow ``output_high * f(bits)`` over the truth table.
+
+    Args:
+        expression: boolean expression of the inputs, e.g. ``(u1 & u2) | u3`` (per output: a
+            mapping output -> expression).
+        inputs: the inputs of the truth table (default: those the expressions and template use,
+            sorted). Rows are ordered like binary numbers with the last input fastest.
+        low, high: input levels for bits 0 and 1. output_high: target for a true output.
+        init: initial concentrations.
+
+    Details: ``final_output`` (B, S, O) and ``correct`` (B, S) (every output at the last point
+    on the right side of ``output_high / 2``); ``accuracy`` (B,).
+    """
+
+    kind = "logic"
+    default_good_threshold = 0.05
+
+    def __init__(self, template: Template, expression, t, *, inputs: Sequence[str] | None = None, low: float = 0.0,
+                 high: float = 1.0, output_high: float = 1.0, init=0.01, weights=None, norm: int = 1,
+                 relative: bool = False, **kw):
+        outputs = template.outputs
+        if not outputs:
+            raise CRNError("logic task: the template declares no output species ('outputs:')")
+        exprs = expression if isinstance(expression, Mapping) else {o: expression for o in outputs}
+        exprs = {o: e if isinstance(e, Expr) else Expr(e, f"logic expression of {o}") for o, e in exprs.items()}
+        for o, e in exprs.items():
+            bad = [n for n in e.names if not n.startswith("u")]
+            if bad:
+                raise CRNError(f"logic expression {e.text!r} may use inputs only, not {bad}")
+        used = sorted({u for e in exprs.values() for u in e.inputs()} | set(template.inputs), key=lambda s: int(s[1:]))
+        inputs = list(inputs) if inputs is not None else used
+        missing = [u for u in used if u not in inputs]
+        if missing:
+            raise CRNError(f"logic task: inputs {missing} are used but not in the truth table inputs {inputs}")
+        if not inputs:
+            raise CRNError("logic task has no inputs")
+        if not high > low:
+            raise CRNError(f"logic levels need high > low, got low={low}, high={high}")
+        self.expressions = exprs
+        self.truth_inputs = inputs
+        self.low, self.high, self.output_high = float(low), float(high), float(output_high)
+        bits = np.array(list(itertools.product((0, 1), repeat=len(inputs))), dtype=float)  # (S, q)
+        self.bits = bits
+        scenarios = [Scenario({u: (self.high if b else self.low) for u, b in zip(inputs, row)}, init,
+                              label=" ".join(f"{u}={int(b)}" for u, b in zip(inputs, row)))
+                     for row in bits]
+        benv = {u: bits[:, i:i + 1] for i, u in enumerate(inputs)}
+        self.truth = np.stack([np.broadcast_to(exprs[o](benv), (len(bits), 1))[:, 0] for o in outputs], axis=-1)
+        self.expression_text = {o: e.text for o, e in exprs.items()}
+        super().__init__(template, scenarios, t, self.truth * self.output_high, weights=weights, norm=norm,
+                         relative=relative, **kw)
+
+    def scenario_losses(self, sim):
+        sl, det = super().scenario_losses(sim)
+        fin = det["final_output"]
+        correct = ((fin > self.output_high / 2) == (self.truth[None] > 0.5)).all(axis=-1)
+        det["correct"] = correct
+        det["accuracy"] = correct.mean(axis=1)
+        return sl, det
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        ex = "; ".join(f"{o} = {t}" for o, t in self.expression_text.items())
+        return f"logic gate {ex} over {len(self.truth_inputs)} inputs ({self.n_scenarios} rows)"
+
+
+class DoseResponseTask(TrackingTask):
+    """The output's response to a range of doses of one input follows a target curve.
+
+    Args:
+        input: the dosed input (``u1``). doses: the dose values.
+        target: an expression of the dose (``2*u1``) or a Hill curve
+            ``{"vmax": .., "K": .., "n": .., "basal": 0}`` (``basal + vmax * u^n / (K^n + u^n)``).
+        other_inputs: constant values for the other inputs. init: initial concentrations.
+        weights: default ``"steady_state"`` (the last point).
+
+    Details: ``final_output`` (B, S, O).
+    """
+
+    kind = "dose_response"
+    default_weights = "steady_state"
+    default_good_threshold = 0.02
+
+    def __init__(self, template: Template, doses: Sequence[float], t, *, input: str = "u1", target="u1",
+                 other_inputs: Mapping[str, float] | None = None, init=0.01, weights=None, norm: int = 1,
+                 relative: bool = False, **kw):
+        doses = [float(d) for d in doses]
+        if len(doses) < 2:
+            raise CRNError(f"dose response needs at least 2 doses, got {doses}")
+        self.input = input
+        self.doses = np.asarray(doses)
+        if isinstance(target, Mapping):
+            bad = set(target) - {"vmax", "K", "n", "basal"}
+            if bad or not {"vmax", "K", "n"} <= set(target):
+                raise CRNError(f"Hill target needs keys vmax, K, n (and optional basal), got {sorted(target)}")
+            target = (f"{float(target.get('basal', 0.0))!r} + {float(target['vmax'])!r} * "
+                      f"hill({input}, {float(target['K'])!r}, {float(target['n'])!r})")
+        other = dict(other_inputs or {})
+        if input in other:
+            raise CRNError(f"{input} is the dosed input and cannot also be in other_inputs")
+        scenarios = [Scenario({input: d, **other}, init, label=f"{input}={d:g}") for d in doses]
+        super().__init__(template, scenarios, t, target, weights=weights, norm=norm, relative=relative, **kw)
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return f"dose response of {self.input} ({len(self.doses)} doses) toward {self.target_spec}"
+
+
+class ClassificationTask(TrackingTask):
+    """Classify initial conditions: output o should end ``high`` for examples of class o, ``low``
+    otherwise.
+
+    Args:
+        examples: a sequence of ``(init, cls)`` where ``init`` is a number or a mapping species ->
+            value, and ``cls`` an output index, an output name, or a target vector (one value per
+            output).
+        inputs: constant input values for every example. high, low: target levels.
+        weights: default ``"steady_state"``.
+
+    Details: ``final_output`` (B, S, O), ``predicted`` (B, S) (argmax of the final outputs),
+    ``correct`` (B, S), ``accuracy`` (B,).
+    """
+
+    kind = "classification"
+    default_weights = "steady_state"
+    default_good_threshold = 0.05
+
+    def __init__(self, template: Template, examples: Sequence, t, *, inputs: Mapping[str, float] | None = None,
+                 high: float = 1.0, low: float = 0.0, default_init: float = 0.01, weights=None, norm: int = 1,
+                 relative: bool = False, **kw):
+        outputs = template.outputs
+        if not outputs:
+            raise CRNError("classification task: the template declares no output species ('outputs:')")
+        if not examples:
+            raise CRNError("classification task has no examples")
+        self.high, self.low = float(high), float(low)
+        scenarios, targets, classes = [], [], []
+        for i, ex in enumerate(examples):
+            try:
+                init, cls = ex
+            except (TypeError, ValueError):
+                raise CRNError(f"example {i} must be (init, class), got {ex!r}") from None
+            if isinstance(init, Mapping):
+                unknown = set(init) - set(template.species)
+                if unknown:
+                    raise CRNError(f"example {i}: initial concentration of unknown species {sorted(unknown)} "
+                                   f"(species: {' '.join(template.species)})")
+                init = {s: float(init.get(s, default_init)) for s in template.species}
+            if isinstance(cls, str):
+                if cls not in outputs:
+                    raise CRNError(f"example {i}: class {cls!r} is not an output (outputs: {' '.join(outputs)})")
+                cls = outputs.index(cls)
+            if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
+                if not 0 <= cls < len(outputs):
+                    raise CRNError(f"example {i}: class {cls} out of range for {len(outputs)} outputs")
+                vec = np.full(len(outputs), self.low)
+                vec[cls] = self.high
+            else:
+                vec = np.asarray(cls, dtype=float)
+                if vec.shape != (len(outputs),):
+                    raise CRNError(f"example {i}: target vector needs {len(outputs)} values, got {cls!r}")
+                cls = int(np.argmax(vec))
+            scenarios.append(Scenario(dict(inputs or {}), init, label=f"example {i} (class {outputs[cls]})"))
+            targets.append(vec)
+            classes.append(cls)
+        self.classes = np.asarray(classes)
+        super().__init__(template, scenarios, t, np.asarray(targets), weights=weights, norm=norm, relative=relative,
+                         **kw)
+
+    def scenario_losses(self, sim):
+        sl, det = super().scenario_losses(sim)
+        fin = det["final_output"]
+        pred = np.argmax(fin, axis=-1)
+        det["predicted"] = pred
+        det["correct"] = pred == self.classes[None]
+        det["accuracy"] = det["correct"].mean(axis=1)
+        return sl, det
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return f"classification of {self.n_scenarios} initial conditions into {len(self.outputs)} classes"
