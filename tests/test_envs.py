@@ -229,3 +229,19 @@ def test_constructor_errors(rpa):
         CRNEnv(mass_action_library(["Q"]), tmpl, None)
     with pytest.raises(CRNError):
         CRNEnv(lib, tmpl, None, min_reactions=4, max_reactions=3)
+
+
+def test_floor_follows_the_task_unless_given(rpa):
+    _, tmpl, lib = rpa
+
+    class T:
+        floor = -12.5
+
+        def __call__(self, nets):
+            return np.zeros(len(nets)), np.zeros(len(nets), bool)
+
+    env = CRNEnv(lib, tmpl, T(), order="free", min_reactions=0)
+    assert env.log_reward_floor == -12.5
+    assert float(env.log_reward(env.reset(1))) == -12.5
+    assert CRNEnv(lib, tmpl, T(), log_reward_floor=-3.0).log_reward_floor == -3.0
+    assert CRNEnv(lib, tmpl, None).log_reward_floor == -50.0

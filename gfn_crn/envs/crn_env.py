@@ -69,7 +69,9 @@ class CRNEnv(Env):
             :class:`LogParameterPrior`).
         fixed_parameters: if True every parameter is fixed (log-value = the prior mean clipped to
             the support, Hill index 0 i.e. n = 1); the policy then chooses structure only.
-        log_reward_floor: log-reward of invalid, non-finite or out-of-support candidates.
+        log_reward_floor: log-reward of invalid, non-finite or out-of-support candidates; None
+            (default) takes the task's ``floor`` attribute when it has one (gfn_crn tasks do),
+            else -50.
         add_prior: add the prior's log-density of the parameters to the task's log-reward
             (leave False when the task already includes it, as gfn_crn tasks do).
         reward_cache_size: remember this many (state -> log-reward) pairs (0: no cache). Only
@@ -89,7 +91,7 @@ class CRNEnv(Env):
         min_reactions: int = 1,
         prior: LogParameterPrior | None = None,
         fixed_parameters: bool = False,
-        log_reward_floor: float = -50.0,
+        log_reward_floor: float | None = None,
         add_prior: bool = False,
         reward_cache_size: int = 0,
         device: str | torch.device = "cpu",
@@ -106,7 +108,7 @@ class CRNEnv(Env):
         self.order = order
         self.prior = prior or LogParameterPrior()
         self.fixed_parameters = bool(fixed_parameters)
-        self.log_reward_floor = float(log_reward_floor)
+        self._log_reward_floor = None if log_reward_floor is None else float(log_reward_floor)
         self.add_prior = bool(add_prior)
         self.reward_cache_size = int(reward_cache_size)
         self._reward_cache: OrderedDict[bytes, float] = OrderedDict()
@@ -156,6 +158,17 @@ class CRNEnv(Env):
             sf=sf,
             debug=debug,
         )
+
+    @property
+    def log_reward_floor(self) -> float:
+        if self._log_reward_floor is not None:
+            return self._log_reward_floor
+        floor = getattr(self.task, "floor", None)
+        return float(floor) if floor is not None else -50.0
+
+    @log_reward_floor.setter
+    def log_reward_floor(self, value: float | None) -> None:
+        self._log_reward_floor = None if value is None else float(value)
 
     # ------------------------------------------------------------------ classes
     def make_states_class(self) -> type[States]:
