@@ -10,26 +10,30 @@ its loss is not finite, or when a parameter lies outside the prior's support (lo
 Invalid candidates get ``loss = loss_cap`` and ``log_reward = floor``. NaN never escapes:
 ``loss`` and ``log_reward`` are always finite.
 
-Choice of defaults (the experiment is ``benchmarks/task_throughput.py --calibrate``; numbers from
-256 random candidates = the RPA template + 5 distinct random reactions of the 3-species
-mass-action library, rates log-uniform in [0.1, 50], seed 0):
+Choice of defaults (the experiment is ``benchmarks/task_throughput.py --calibrate``, plus 4096
+prior-sampled candidates: the RPA template + 5 distinct random reactions of the 3-species
+mass-action library, rates drawn from the default prior; 84.6% valid, 15.4% diverge):
 
-* ``beta = 10`` for RPA-like tracking: random candidates' losses have median ~1.0 (the template
-  alone scores 1.05, the antithetic design 0.0029); ``beta = 10`` makes the antithetic design's
-  reward e^10.4 ~ 3e4 times the template's and e^~10 times a median random candidate's, while a
-  design at loss 0.01 is only e^0.07 from the optimum, so the GFlowNet keeps all good designs
-  (loss < 0.01) at comparable mass instead of collapsing onto the best one; going from loss 0.1
-  to 0.01 gains e^0.9 ~ 2.5x.
-* ``loss_cap = 2`` for tracking: above about twice the template's loss every candidate is equally
-  useless, and capping keeps rewards of wild-but-finite candidates (losses up to ~1e4 at the cap)
-  from dominating the trajectory-balance loss scale (-beta * 1e4 would be a 1e5-nat regression
-  target).
-* ``floor = -(beta * loss_cap + 30)``: below every valid candidate (the log-prior of 5 added
-  reactions at the default prior is >= -38 only at the support edges and ~ -10 typically, so a
-  valid candidate at the cap scores about -20 - 10 = -30; the floor at -50 sits below the 1st
-  percentile of valid random candidates (measured -38) so diverging never pays, and is close
-  enough that trajectory balance does not see 1e3-nat targets). This equals the env's default
-  ``log_reward_floor = -50``.
+* ``beta = 30`` (tracking kinds). The fraction of random candidates below a loss x falls steeply
+  in the lower tail: P(L < 0.5) = 11%, P(L < 0.4) = 4.5%, P(L < 0.3) = 1.0%, P(L < 0.25) =
+  0.24%, P(L < 0.2) = 0.05% (none below 0.18), i.e. by e^15 per unit of loss around 0.35 and
+  e^30 around 0.25, steepening further down. The reward mass of a loss band is (number of
+  candidates) x e^(-beta L), so only beta above that slope makes the mass concentrate on low
+  losses instead of on the far more numerous mediocre candidates: with beta = 10 the 4096
+  samples put 2.7% of their reward mass below 0.2, with beta = 30 26%. At beta = 30 the
+  antithetic design (loss 0.0029) has e^31.8 the reward of a median random candidate (loss
+  1.05, capped at 1) and e^30 that of the template alone, a design at loss 0.01 is within
+  e^0.2 of it (good designs keep comparable mass: diversity), and loss 0.1 -> 0.01 gains e^2.7.
+* ``loss_cap = 1`` (tracking kinds): about the template alone (1.05 on RPA) and the median
+  random candidate; anything worse than doing nothing is equally useless, and capping keeps
+  wild-but-finite candidates (valid losses reach 1e3 at the p99) from setting the scale of the
+  trajectory-balance regression.
+* ``floor = -(beta * loss_cap + 40)`` (-70 for RPA): below every valid candidate that is not at
+  the edge of the prior's support (valid random candidates: log-reward p1 -45, log-prior p1
+  -15.4 for 5 reactions; the prior of 5 mass-action rates all at the support edge is -38), so
+  diverging never pays, yet close enough that trajectory balance does not regress onto
+  1000-nat targets. Pass it to the environment (``CRNEnv(log_reward_floor=task.floor)``): the
+  env replaces the reward of invalid candidates with its own floor.
 * prior: :class:`LogParameterPrior` defaults (normal on ln k, mean 0, std 2, support
   [1e-3, 1e3]); see :mod:`gfn_crn.tasks.prior`.
 
@@ -195,17 +199,17 @@ class Task:
         t: the time grid (starts at 0).
         name, description: for listings and reports.
         beta: reward temperature. loss_cap: losses above it count as the cap in the reward.
-        floor: log-reward of invalid candidates (default ``-(beta * loss_cap + 30)``).
+        floor: log-reward of invalid candidates (default ``-(beta * loss_cap + 40)``).
         prior: the parameter prior (``None``: no prior term).
         good_threshold: a loss below which a design counts as good.
         sim_options: keyword arguments for :func:`gfn_crn.sim.simulate` (rtol, atol, cap, engine).
     """
 
     kind = "base"
-    default_beta = 10.0
-    default_loss_cap = 2.0
+    default_beta = 30.0
+    default_loss_cap = 1.0
     default_good_threshold = 0.01
-    floor_margin = 30.0
+    floor_margin = 40.0
 
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, *, name: str | None = None,
                  description: str = "", beta: float | None = None, loss_cap: float | None = None,
@@ -319,26 +323,33 @@ class Task:
     def evaluate(self, networks: Sequence[Network]) -> TaskResult:
         """Loss, log-reward, validity and details of a batch, with one simulator call."""
         networks = self.check_networks(networks)
-        B = len(networks)
-        if B == 0:
+        if not networks:
             raise CRNError("evaluate needs at least one network")
         sim = self.simulate(networks)
+        return self.score(sim, self.log_priors(networks))
+
+    def score(self, sim: SimResult, log_prior=None) -> TaskResult:
+        """The result for trajectories already simulated on this task's scenarios and grid (e.g.
+        synthetic outputs in tests); ``log_prior`` (B,) defaults to 0."""
+        B = sim.y.shape[0]
+        if sim.y.shape[1] != self.n_scenarios or sim.y.shape[2] != self.t.size:
+            raise CRNError(f"trajectories of shape {sim.y.shape} do not match the task's {self.n_scenarios} "
+                           f"scenarios x {self.t.size} points")
+        lp = np.zeros(B) if log_prior is None else np.asarray(log_prior, dtype=float)
         with np.errstate(all="ignore"):
             sl, details = self.scenario_losses(sim)
             sl = np.asarray(sl, dtype=float)
             raw = np.asarray(self.combine(sl), dtype=float)
-        lp = self.log_priors(networks)
         reason = np.full(B, "ok", dtype=object)
         reason[~np.isfinite(lp)] = "prior"
-        reason[~np.isfinite(raw)] = "nonfinite"
+        reason[~np.isfinite(raw) | ~np.isfinite(sim.y).reshape(B, -1).all(axis=1)] = "nonfinite"
         reason[(sim.status == 2).any(axis=1)] = "failed"
         reason[(sim.status == 1).any(axis=1)] = "diverged"
         valid = reason == "ok"
         loss = np.where(valid, raw, self.loss_cap)
         capped = np.minimum(loss, self.loss_cap)
         log_reward = np.where(valid, -self.beta * capped + np.where(np.isfinite(lp), lp, 0.0), self.floor)
-        bad_rows = ~valid
-        sl = np.where(bad_rows[:, None] | ~np.isfinite(sl), np.nan, sl)
+        sl = np.where(~valid[:, None] | ~np.isfinite(sl), np.nan, sl)
         return TaskResult(loss.astype(float), log_reward.astype(float), valid, reason.astype(str), lp, sl, sim,
                           details)
 

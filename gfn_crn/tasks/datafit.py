@@ -12,12 +12,14 @@ interval ``I = [max(0, first observation), min(t_f, last observation)]`` their d
 * ``p = 2``: ``h (a^2 + a b + b^2) / 3``.
 
 ``normalise = true`` divides each series' error by its largest |observation|. An experiment's
-loss is the mean over its series; the task's loss the mean over experiments.
+loss is the mean over its series; the task's loss the mean over experiments. Reward defaults are
+the tracking ones (beta 30, loss_cap 1), which suit data of order 1 or ``normalise = true``;
+set ``beta``/``loss_cap`` in data units otherwise.
 
 Trace. One scenario and a target ``y_i`` at a few times ``t_i``; loss ``min over species s of
 sum_i |x_s(t_i) - y_i|`` (the species that follows the trace best; restrict with ``species``).
-Defaults: ``loss_cap = sum_i |y_i|`` (what a species stuck at 0 scores), ``beta = 20 / loss_cap``
-(a perfect fit has e^20 the reward of doing nothing, as for tracking: 10 x cap 2),
+Defaults: ``loss_cap = sum_i |y_i|`` (what a species stuck at 0 scores), ``beta = 30 / loss_cap``
+(a perfect fit has e^30 the reward of doing nothing, as for tracking: 30 x cap 1),
 ``good_threshold = 0.05 * loss_cap``.
 """
 
@@ -223,7 +225,7 @@ class TraceTask(Task):
         if kw["loss_cap"] is None:
             kw["loss_cap"] = scale if scale > 0 else 1.0
         if kw.get("beta") is None:
-            kw["beta"] = 20.0 / kw["loss_cap"]
+            kw["beta"] = 30.0 / kw["loss_cap"]
         if kw.get("good_threshold") is None:
             kw["good_threshold"] = 0.05 * kw["loss_cap"]
         super().__init__(template, [Scenario(dict(inputs or {}), init, label="trace")], t, **kw)

@@ -16,9 +16,10 @@ above by ``log(peak_ceiling / peak_floor) + w_floor + w_ceiling + w_recovery``.
 
 Defaults: ``peak_floor = 0.05`` (5% of the default pulse height 1), ``peak_ceiling = 100``,
 ``w_floor = w_ceiling = w_recovery = 1``, ``recovery = 0.8``; ``good_threshold = -0.1`` (every peak
-at most e^-0.1 = 90% of the previous, no penalty); ``loss_cap = 2`` and ``beta = 10``: a flat
-output (loss 1) has e^10 less reward than a non-habituating constant response (loss 0) and
-e^11 less than a good design.
+at most e^-0.1 = 90% of the previous, no penalty); ``loss_cap = 2`` and ``beta = 10`` (the span from a
+good design near -1 to the cap is ~30 nats, as for tracking): a flat output (loss 1) has e^10
+less reward than a non-habituating constant response (loss 0) and e^11 less than a good design;
+``floor = -(10 * 2 + 40) = -60``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class HabituationTask(Task):
 
     kind = "habituation"
     default_good_threshold = -0.1
+    default_beta = 10.0
+    default_loss_cap = 2.0
 
     def __init__(self, template: Template, t=None, *, input: str = "u1", n_pulses: int = 5, start: float = 10.0,
                  width: float = 5.0, gap: float = 15.0, high: Sequence[float] | float = (1.0,), low: float = 0.0,

@@ -25,8 +25,9 @@ Loss per scenario (every term lies in [0, 1])::
 
 Defaults: ``t0`` = 20% of ``t_f``; ``amplitude_floor = 1e-3``, ``relative_floor = 0.01``;
 ``loss_cap = 3`` (= the no-oscillation loss: every non-oscillator is equally bad; a mean term
-can exceed it, then it is capped); ``beta = 10``: a design at loss 0.05 (f 2% off, r1 0.99,
-d 0.98) has e^29.5 the reward of a non-oscillator; ``good_threshold = 0.05``.
+can exceed it, then it is capped); ``beta = 10``: the span beta * loss_cap = 30 nats is the
+tracking kinds' (30 x 1), and a design at loss 0.05 (f 2% off, r1 0.99, d 0.98) has e^29.5 the
+reward of a non-oscillator; ``good_threshold = 0.05``; ``floor = -(10 * 3 + 40) = -70``.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class OscillatorTask(Task):
 
     kind = "oscillator"
     default_loss_cap = 3.0
+    default_beta = 10.0
     default_good_threshold = 0.05
 
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, *, frequency=0.1, mean=None,
