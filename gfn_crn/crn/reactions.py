@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from .errors import CRNError
@@ -136,7 +137,7 @@ class Reaction:
         """Names of the rate factors an input may multiply."""
         return {MASS_ACTION: ("k",), HILL: ("V", "b"), DEGRADATION: ("c",)}[self.kind]
 
-    @property
+    @cached_property
     def signature(self) -> tuple:
         return (
             self.kind,
@@ -149,14 +150,14 @@ class Reaction:
             self.input_factor,
         )
 
-    @property
-    def species(self) -> set[str]:
-        """Every species the reaction mentions."""
+    @cached_property
+    def species(self) -> frozenset[str]:
+        """Every species the reaction mentions (cached: networks validate it often)."""
         out = {s for s, _ in self.reactants} | {s for s, _ in self.products}
         out |= set(self.regulators)
         if self.enzyme:
             out.add(self.enzyme)
-        return out
+        return frozenset(out)
 
     @property
     def equation(self) -> str:
