@@ -73,7 +73,7 @@ _ALIASES = {"rpa": "tracking", "dose-response": "dose_response", "classifier": "
 TOP_KEYS = {"kind", "name", "description", "template", "scenarios", "time", "task", "reward", "sim"}
 TASK_KEYS = {
     "tracking": {"target", "weights", "norm", "relative"},
-    "logic": {"expression", "inputs", "low", "high", "output_high", "weights", "norm", "relative"},
+    "logic": {"expression", "inputs", "low", "high", "output_high", "weights", "norm", "relative", "balanced"},
     "dose_response": {"input", "doses", "range", "target", "hill", "other_inputs", "weights", "norm", "relative"},
     "oscillator": {"frequency", "mean", "output", "t0", "weights", "amplitude_floor", "relative_floor",
                    "no_oscillation_loss"},
@@ -290,7 +290,8 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
                 raise task.err("missing expression (e.g. '(u1 & u2) | u3')")
             return LogicTask(template, task.get("expression"), t, inputs=task.get("inputs"),
                              low=task.number("low", 0.0), high=task.number("high", 1.0),
-                             output_high=task.number("output_high", 1.0), init=init, **loss_kw, **common)
+                             output_high=task.number("output_high", 1.0), init=init,
+                             balanced=bool(task.get("balanced", True)), **loss_kw, **common)
         if kind == "dose_response":
             if ("doses" in task) == ("range" in task):
                 raise task.err("give exactly one of doses = [...] or range = {low, high, n, log}")

@@ -10,7 +10,11 @@ mean divides by the number of points, not by the sum of the weights).
 * :class:`TrackingTask`: targets are expressions of the scenario's inputs, initial
   concentrations and time (``u1``, ``2*u1``, ``u1/(1+u1)``, ``init_X1``, ``t``), or arrays.
 * :class:`LogicTask`: the truth table {low, high}^q of q inputs; the target is the boolean
-  expression (on the bits) times ``output_high``.
+  expression (on the bits) times ``output_high``. By default the rows are *balanced* per output:
+  true and false rows each carry half of the loss (row weights ``S / (2 n_true)`` and
+  ``S / (2 n_false)``), because with plain means a gate that never switches on scores
+  1/8 * 1.05 = 0.139 on a 3-input AND (better than most working designs, whose Hill reactions
+  also cost prior density); balanced, it scores 0.52. ``balanced = false`` gives the plain mean.
 * :class:`DoseResponseTask`: one input swept over doses; target an expression of it or a Hill
   curve; steady-state weights by default (a dose response is a steady-state property).
 * :class:`ClassificationTask`: each example is an initial condition with a class; the target of
@@ -123,6 +127,7 @@ class LogicTask(TrackingTask):
             sorted). Rows are ordered like binary numbers with the last input fastest.
         low, high: input levels for bits 0 and 1. output_high: target for a true output.
         init: initial concentrations.
+        balanced: weight true and false rows equally per output (see the module docstring).
 
     Details: ``final_output`` (B, S, O) and ``correct`` (B, S) (every output at the last point
     on the right side of ``output_high / 2``); ``accuracy`` (B,).
@@ -133,7 +138,7 @@ class LogicTask(TrackingTask):
 
     def __init__(self, template: Template, expression, t, *, inputs: Sequence[str] | None = None, low: float = 0.0,
                  high: float = 1.0, output_high: float = 1.0, init=0.01, weights=None, norm: int = 1,
-                 relative: bool = False, **kw):
+                 relative: bool = False, balanced: bool = True, **kw):
         outputs = template.outputs
         if not outputs:
             raise CRNError("logic task: the template declares no output species ('outputs:')")
@@ -163,11 +168,29 @@ class LogicTask(TrackingTask):
         benv = {u: bits[:, i:i + 1] for i, u in enumerate(inputs)}
         self.truth = np.stack([np.broadcast_to(exprs[o](benv), (len(bits), 1))[:, 0] for o in outputs], axis=-1)
         self.expression_text = {o: e.text for o, e in exprs.items()}
+        self.balanced = bool(balanced)
+        S = len(bits)
+        rw = np.ones_like(self.truth)
+        if self.balanced:
+            for o in range(self.truth.shape[1]):
+                pos = self.truth[:, o] > 0.5
+                if 0 < pos.sum() < S:
+                    rw[pos, o] = S / (2 * pos.sum())
+                    rw[~pos, o] = S / (2 * (~pos).sum())
+        self.row_weights = rw                                                # (S, O)
         super().__init__(template, scenarios, t, self.truth * self.output_high, weights=weights, norm=norm,
                          relative=relative, **kw)
 
     def scenario_losses(self, sim):
-        sl, det = super().scenario_losses(sim)
+        y = gather_outputs(sim, self.outputs)
+        e = np.abs(y - self.R[None])
+        if self.relative:
+            e = e / np.maximum(np.abs(self.R), REL_EPS)[None]
+        if self.norm == 2:
+            e = e * e
+        per = np.einsum("bsto,t->bso", e, self.w) / self.w.size             # (B, S, O)
+        sl = (per * self.row_weights[None]).mean(axis=-1)
+        det = {"final_output": y[:, :, -1, :]}
         fin = det["final_output"]
         correct = ((fin > self.output_high / 2) == (self.truth[None] > 0.5)).all(axis=-1)
         det["correct"] = correct
