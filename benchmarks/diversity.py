@@ -1,0 +1,133 @@
+"""GFlowNet vs REINFORCE vs random search at an equal number of candidate evaluations (issue 6).
+
+For each method and seed, every candidate any method evaluates goes through the same task and
+simulator (wrapped in :class:`~gfn_crn.training.evaluations.RecordingTask`), and the figures are
+computed from that log identically: best loss, evaluations to the first design below the task's
+good threshold, distinct topologies below the threshold and below twice it, the mean pairwise
+Hamming distance of the 50 best distinct topologies, the share of repeated topologies, wall time.
+
+    python benchmarks/diversity.py [--task rpa] [--budget 12800] [--seeds 0 1 2] [--quick]
+        [--methods gfn-canonical gfn-free reinforce random] [--out benchmarks/results]
+
+Writes ``<out>/diversity_<task>.json`` and ``<out>/diversity_<task>.png`` (distinct good designs
+against evaluations). The last line is ``distinct_good_ratio_gfn_vs_reinforce=<ratio>`` (mean
+over seeds of the best GFlowNet order vs REINFORCE; REINFORCE's count floored at 1).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gfn_crn.crn import mass_action_library
+from gfn_crn.envs import CRNEnv
+from gfn_crn.tasks import load_task
+from gfn_crn.training import TrainConfig, train
+from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
+from gfn_crn.training.reinforce import ReinforceConfig, random_search, train_reinforce
+
+METHODS = ("gfn-canonical", "gfn-free", "reinforce", "random")
+
+
+def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int) -> RecordingTask:
+    task = RecordingTask(load_task(task_name))
+    lib = mass_action_library(task.template.species)
+    order = "free" if method == "gfn-free" else "canonical"
+    env = CRNEnv(lib, task.template, task, order=order, max_reactions=max_reactions, min_reactions=1)
+    iters = max(1, budget // batch)
+    if method.startswith("gfn"):
+        cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
+                          temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0,
+                          anneal_iterations=max(1, iters // 2))
+        train(env, cfg)
+    elif method == "reinforce":
+        train_reinforce(env, task, ReinforceConfig(n_iterations=iters, batch_size=batch, seed=seed))
+    elif method == "random":
+        random_search(env, task, iters * batch, batch_size=batch, seed=seed)
+    else:
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    return task
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default="rpa")
+    ap.add_argument("--budget", type=int, default=12800, help="candidate evaluations per run")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--max-reactions", type=int, default=5)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--quick", action="store_true", help="budget 640, one seed")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.budget, args.seeds = 640, [0]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    thr = None
+    rows, curves = [], {}
+    for method in args.methods:
+        for seed in args.seeds:
+            t0 = time.perf_counter()
+            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions)
+            wall = time.perf_counter() - t0
+            thr = rec.good_threshold
+            fig = rec.figures(thr)
+            fig.update(method=method, seed=seed, wall_seconds=wall,
+                       evals_per_second=fig["evaluations"] / wall)
+            rows.append(fig)
+            curves[(method, seed)] = distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr)
+            print(f"{method:<14} seed {seed}: best {fig['best_loss']:.5f}  first<{thr:g} at "
+                  f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
+                  f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
+                  f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s", flush=True)
+    (out / f"diversity_{args.task}.json").write_text(json.dumps(
+        {"task": args.task, "budget": args.budget, "threshold": thr, "runs": rows}, indent=1, default=float))
+    _plot(curves, thr, out / f"diversity_{args.task}.png", args.task)
+    print(f"\n{'method':<14} {'best loss':>10} {'distinct good':>14} {'distinct 2x':>12} {'hamming':>8}")
+    mean = {}
+    for method in args.methods:
+        r = [x for x in rows if x["method"] == method]
+        mean[method] = float(np.mean([x["distinct_good"] for x in r]))
+        print(f"{method:<14} {np.mean([x['best_loss'] for x in r]):>10.5f} {mean[method]:>14.1f} "
+              f"{np.mean([x['distinct_good_2x'] for x in r]):>12.1f} {np.nanmean([x['mean_hamming_top'] for x in r]):>8.2f}")
+    print(f"plot: {out / f'diversity_{args.task}.png'}")
+    gfn = max((mean[m] for m in mean if m.startswith("gfn")), default=float("nan"))
+    ref = max(mean.get("reinforce", float("nan")), 1.0)
+    print(f"distinct_good_ratio_gfn_vs_reinforce={gfn / ref:.2f}")
+
+
+def _plot(curves, thr, path, task_name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "reinforce": "C3", "random": "C7"}
+    seen = set()
+    for (method, seed), c in curves.items():
+        ax.plot(np.arange(1, c.size + 1), c, color=colors.get(method, "k"), lw=1.4, alpha=0.85,
+                label=None if method in seen else method)
+        seen.add(method)
+    ax.set_xlabel("candidate evaluations")
+    ax.set_ylabel(f"distinct topologies with loss < {thr:g}")
+    ax.set_title(f"{task_name}: distinct good designs found (one line per seed)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

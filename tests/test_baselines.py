@@ -1,0 +1,97 @@
+"""Baselines (REINFORCE, random search) and the diversity figures they are compared by."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gfn_crn.crn import antithetic_example, mass_action_library
+from gfn_crn.envs import CRNEnv
+from gfn_crn.training.evaluations import (
+    RecordingTask,
+    distinct_good_curve,
+    diversity_figures,
+    mean_pairwise_hamming,
+)
+from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
+
+
+def test_diversity_figures_by_hand():
+    A, B, C = frozenset({1}), frozenset({1, 2}), frozenset({3, 4, 5})
+    topo = [A, B, A, C, B, C]
+    loss = [0.5, 0.005, 0.002, 0.015, 0.001, 0.3]
+    valid = [True, True, True, True, True, False]
+    f = diversity_figures(topo, loss, valid, threshold=0.01)
+    assert f["best_loss"] == 0.001
+    assert f["first_good_evaluation"] == 2
+    assert f["distinct_good"] == 2          # A (0.002) and B (0.001)
+    assert f["distinct_good_2x"] == 3       # C at 0.015 counts below 0.02
+    assert f["distinct_topologies"] == 3
+    # pairs: |A^B| = 1, |A^C| = 4, |B^C| = 5
+    assert f["mean_hamming_top"] == pytest.approx(10 / 3)
+    assert f["repeat_share"] == pytest.approx(1 - 3 / 6)
+    assert distinct_good_curve(topo, loss, valid, 0.01).tolist() == [0, 1, 2, 2, 2, 2]
+    assert np.isnan(mean_pairwise_hamming([A]))
+
+
+class _PresenceTask:
+    """Synthetic task: loss 0.001 if library reaction ``good`` is present, else 1 (no simulation)."""
+
+    loss_cap = 1.0
+    good_threshold = 0.01
+    floor = -100.0
+
+    def __init__(self, template, good):
+        self.template = template
+        self.good = good.signature
+
+    def evaluate(self, networks):
+        class R:
+            pass
+
+        r = R()
+        r.loss = np.array([0.001 if self.good in n.topology else 1.0 for n in networks])
+        r.valid = np.ones(len(networks), dtype=bool)
+        r.log_reward = -30 * r.loss
+        return r
+
+    def __call__(self, networks):
+        r = self.evaluate(networks)
+        return r.log_reward, r.valid
+
+
+def _env(task=None, max_reactions=2):
+    t = antithetic_example().template
+    lib = mass_action_library(t.species)
+    return CRNEnv(lib, t, task, max_reactions=max_reactions, min_reactions=1), lib
+
+
+def test_reinforce_learns_to_favour_the_rewarded_reaction():
+    env, lib = _env()
+    good = lib[40]
+    task = RecordingTask(_PresenceTask(env.template, good))
+    env.task = task
+    n = 100
+    hist, pf = train_reinforce(env, task, ReinforceConfig(n_iterations=n, batch_size=32, lr=1e-2, seed=0,
+                                                          hidden=32, n_layers=1))
+    share = np.array([l < 0.01 for l in task.losses]).reshape(n, 32).mean(axis=1)
+    assert share[:20].mean() < 0.05          # a random 1-2 reaction network rarely has it
+    assert share[-30:].mean() > 2 * share[:20].mean() + 0.05
+    assert all(h["n_elite"] == 2 for h in hist)  # best 5% of 32, rounded up
+    assert task.n_evaluations == n * 32
+
+
+def test_random_candidates_are_distinct_in_range_and_avoid_the_template():
+    env, lib = _env(max_reactions=5)
+    nets = random_candidates(env, 200, np.random.default_rng(1))
+    fixed = {i.reaction.signature for i in env.template.fixed}
+    sizes = [len(n.reactions) for n in nets]
+    assert min(sizes) == 1 and max(sizes) == 5
+    for n in nets:
+        sigs = [i.reaction.signature for i in n.reactions]
+        assert len(set(sigs)) == len(sigs) and not (set(sigs) & fixed)
+        ks = [i.cparams[0] for i in n.reactions]
+        assert all(0.1 <= k <= 50 for k in ks)
+    task = RecordingTask(_PresenceTask(env.template, lib[3]))
+    hist = random_search(env, task, 100, batch_size=32, seed=0)
+    assert task.n_evaluations == 100 and hist[-1]["evaluations"] == 100
