@@ -316,9 +316,10 @@ class Task:
         return scenario_loss.mean(axis=1)
 
     def log_priors(self, networks: Sequence[Network]) -> np.ndarray:
+        """(B,) log-prior of the added reactions' parameters (vectorised over the batch)."""
         if self.prior is None:
             return np.zeros(len(networks))
-        return np.array([self.prior.log_prob_reactions(n.reactions) for n in networks], dtype=float)
+        return self.prior.log_prob_networks(networks)
 
     def evaluate(self, networks: Sequence[Network]) -> TaskResult:
         """Loss, log-reward, validity and details of a batch, with one simulator call."""
@@ -342,7 +343,8 @@ class Task:
             raw = np.asarray(self.combine(sl), dtype=float)
         reason = np.full(B, "ok", dtype=object)
         reason[~np.isfinite(lp)] = "prior"
-        reason[~np.isfinite(raw) | ~np.isfinite(sim.y).reshape(B, -1).all(axis=1)] = "nonfinite"
+        # a sum is finite iff every term is (trajectories are clipped to the cap, so no overflow)
+        reason[~np.isfinite(raw) | ~np.isfinite(sim.y.reshape(B, -1).sum(axis=1))] = "nonfinite"
         reason[(sim.status == 2).any(axis=1)] = "failed"
         reason[(sim.status == 1).any(axis=1)] = "diverged"
         valid = reason == "ok"

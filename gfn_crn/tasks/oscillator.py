@@ -116,11 +116,13 @@ def oscillation_metrics(y: np.ndarray, dt: float, amplitude_floor: float = 1e-3,
     flat = np.where(finite[:, None], flat, 0.0)
     m = flat.mean(axis=1)
     amp = 0.5 * (flat.max(axis=1) - flat.min(axis=1))
-    f = dominant_frequency(flat, dt)
     r1 = np.full(n, np.nan)
     d = np.full(n, np.nan)
     npk = np.zeros(n, dtype=int)
     cand = finite & (amp >= amplitude_floor) & (amp >= relative_floor * np.abs(m))
+    f = np.zeros(n)
+    if cand.any():                  # the periodogram only where the amplitude could oscillate
+        f[cand] = dominant_frequency(flat[cand], dt)
     for i in np.flatnonzero(cand):
         pk = _peaks(flat[i], m[i])
         npk[i] = len(pk)

@@ -73,6 +73,25 @@ class LogParameterPrior:
     def contains(self, value: float) -> bool:
         return value > 0 and self.low <= math.log(value) <= self.high
 
+    def log_prob_networks(self, networks) -> np.ndarray:
+        """(B,) log-prior of the added reactions of each network, vectorised over the batch
+        (equal to ``log_prob_reactions(net.reactions)`` for each)."""
+        owner, vals, n_disc = [], [], np.zeros(len(networks))
+        for b, net in enumerate(networks):
+            for inst in net.reactions:
+                vals.extend(inst.cparams)
+                owner.extend([b] * len(inst.cparams))
+                n_disc[b] += len(inst.dparams)
+        v = np.asarray(vals, dtype=float)
+        with np.errstate(divide="ignore"):
+            y = np.log(v)
+        z = (y - self.mean) / self.std
+        lp = -0.5 * z**2 - math.log(self.std) - 0.5 * math.log(2 * math.pi) - self.log_norm
+        lp = np.where((y >= self.low) & (y <= self.high), lp, -np.inf)
+        out = np.zeros(len(networks))
+        np.add.at(out, np.asarray(owner, dtype=int), lp)
+        return out + self.log_prob_discrete(n_disc)
+
     def log_prob_reactions(self, reactions: Iterable[ReactionInstance]) -> float:
         """Log-prior of a set of added reactions (the Hill basal rate b = 0 is outside the log
         support, so it scores ``-inf``; library reactions are sampled with b > 0)."""

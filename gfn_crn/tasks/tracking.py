@@ -31,20 +31,29 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Template
 from ..sim import Scenario
-from .base import Task, eval_on_scenarios, gather_outputs, make_weights
+from .base import Task, eval_on_scenarios, make_weights
 from .expr import Expr
 
 REL_EPS = 1e-6
 
 
-def tracking_error(y: np.ndarray, r: np.ndarray, w: np.ndarray, norm: int = 1, relative: bool = False) -> np.ndarray:
-    """(B, S) tracking losses of trajectories ``y`` (B, S, T, O) against targets ``r`` (S, T, O)."""
-    e = np.abs(y - r[None])
-    if relative:
-        e = e / np.maximum(np.abs(r), REL_EPS)[None]
-    if norm == 2:
-        e = e * e
-    return np.einsum("bsto,t->bs", e, w) / (w.size * y.shape[3])
+def tracking_error(y: np.ndarray, r: np.ndarray, w: np.ndarray, norm: int = 1, relative: bool = False,
+                   per_output: bool = False, idx=None) -> np.ndarray:
+    """(B, S) tracking losses of trajectories ``y`` (B, S, T, O) against targets ``r`` (S, T, O)
+    (``per_output``: (B, S, O), not averaged over outputs). With ``idx``, ``y`` holds every
+    species (B, S, T, N) and output o is species ``idx[o]`` (no copy of the outputs)."""
+    idx = list(range(y.shape[3])) if idx is None else list(idx)
+    out = []
+    for o, i in enumerate(idx):
+        e = y[..., i] - r[None, :, :, o]                                    # (B, S, T), contiguous
+        np.abs(e, out=e)
+        if relative:
+            e /= np.maximum(np.abs(r[None, :, :, o]), REL_EPS)
+        if norm == 2:
+            e *= e
+        out.append(e @ w)
+    per = np.stack(out, axis=-1) / w.size                                   # (B, S, O)
+    return per if per_output else per.mean(axis=-1)
 
 
 class TrackingTask(Task):
@@ -107,9 +116,8 @@ class TrackingTask(Task):
         return arr
 
     def scenario_losses(self, sim):
-        y = gather_outputs(sim, self.outputs)
-        sl = tracking_error(y, self.R, self.w, self.norm, self.relative)
-        return sl, {"final_output": y[:, :, -1, :]}
+        sl = tracking_error(sim.y, self.R, self.w, self.norm, self.relative, idx=self._oidx)
+        return sl, {"final_output": sim.y[:, :, -1, :][..., self._oidx]}
 
     def describe(self) -> str:
         if self.description:
@@ -182,15 +190,9 @@ class LogicTask(TrackingTask):
                          relative=relative, **kw)
 
     def scenario_losses(self, sim):
-        y = gather_outputs(sim, self.outputs)
-        e = np.abs(y - self.R[None])
-        if self.relative:
-            e = e / np.maximum(np.abs(self.R), REL_EPS)[None]
-        if self.norm == 2:
-            e = e * e
-        per = np.einsum("bsto,t->bso", e, self.w) / self.w.size             # (B, S, O)
+        per = tracking_error(sim.y, self.R, self.w, self.norm, self.relative, per_output=True, idx=self._oidx)
         sl = (per * self.row_weights[None]).mean(axis=-1)
-        det = {"final_output": y[:, :, -1, :]}
+        det = {"final_output": sim.y[:, :, -1, :][..., self._oidx]}
         fin = det["final_output"]
         correct = ((fin > self.output_high / 2) == (self.truth[None] > 0.5)).all(axis=-1)
         det["correct"] = correct

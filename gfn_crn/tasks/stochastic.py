@@ -1,0 +1,248 @@
+"""Noise-aware tasks: losses over exact stochastic simulations (:func:`gfn_crn.sim.ssa.ssa`).
+
+* :class:`SSATrackingTask` (kind ``ssa_tracking``): the tracking loss of DESIGN.md section 5 on
+  the **mean** of M stochastic trajectories per scenario.
+* :class:`SSARobustTask` (kind ``ssa_robust``): that loss plus ``cv_weight`` times the weighted
+  mean coefficient of variation of the outputs::
+
+      CV_{s,o}(t) = std_{s,o}(t) / max(mean_{s,o}(t), 1 / volume)     (one molecule as the floor)
+      cvbar_{s,o} = sum_t w(t) CV_{s,o}(t) / sum_t w(t)                (w: the tracking weights)
+      loss_s      = tracking_s(mean) + cv_weight * mean_o cvbar_{s,o}
+
+  A design that adapts perfectly in the mean but whose single cells scatter widely scores badly.
+
+Validity is the base task's: a candidate with any diverged or failed trajectory (count cap
+reached, or the event budget ``max_events`` exhausted) is invalid and gets the floor.
+
+Randomness: every evaluation uses a fresh generator seeded with the task's ``seed`` (common random
+numbers), so evaluating the same batch twice gives the same losses. A candidate's loss depends
+slightly on the batch it is evaluated in (the generator's draws are shared out over the batch).
+
+Task files: ``kind = "ssa_tracking"`` or ``"ssa_robust"``, everything a ``tracking`` task file
+takes, plus an ``[ssa]`` table (``trajectories``, ``volume``, ``seed``, ``max_events``,
+``method`` = ``"exact"`` | ``"tau"``, ``tau_epsilon``, ``cap``) and, for ``ssa_robust``,
+``cv_weight`` in ``[task]``. Presets: ``ssa_tracking`` and ``ssa_robust``
+(:data:`gfn_crn.tasks.stochastic_presets.SSA_PRESETS`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..crn.errors import CRNError
+from ..crn.network import Template
+from ..sim import Scenario, SimResult
+from ..sim.ssa import METHODS, SSAResult, ssa
+from .base import make_weights
+from .stochastic_presets import SSA_PRESETS
+from .tracking import TrackingTask
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SSA_KINDS = ("ssa_tracking", "ssa_robust")
+SSA_KEYS = {"trajectories", "volume", "seed", "max_events", "method", "tau_epsilon", "cap"}
+
+
+def coefficient_of_variation(mean: np.ndarray, std: np.ndarray, volume: float) -> np.ndarray:
+    """std / max(mean, 1/volume), elementwise (the floor is one molecule's concentration)."""
+    return std / np.maximum(mean, 1.0 / volume)
+
+
+def weighted_mean_cv(mean: np.ndarray, std: np.ndarray, w: np.ndarray, volume: float) -> np.ndarray:
+    """(B, S, T, O) moments -> (B, S): sum_t w cv / sum_t w, averaged over outputs."""
+    cv = coefficient_of_variation(mean, std, volume)
+    return np.einsum("bsto,t->bs", cv, w) / (w.sum() * mean.shape[3])
+
+
+class SSATrackingTask(TrackingTask):
+    """Tracking on the mean of stochastic trajectories.
+
+    Args (beyond :class:`~gfn_crn.tasks.TrackingTask`'s):
+        trajectories: M trajectories per (candidate, scenario).
+        volume: counts per unit concentration.
+        seed: seed of every evaluation's generator.
+        max_events: event budget per trajectory (exhausted -> invalid).
+        method: ``"exact"`` (default) or ``"tau"`` (tau-leaping, faster at large volumes).
+        tau_epsilon: tau-leaping error parameter. cap: divergence cap (concentration).
+
+    Details: ``final_output`` (B, S, O) of the mean, ``final_std`` (B, S, O), ``tracking`` (B, S),
+    ``cv`` (B, S) (the weighted mean CV, reported for both kinds), ``events`` (B, S) (largest
+    event count over the trajectories). ``result.sim`` is the mean as a SimResult;
+    ``task.last_ssa`` the full :class:`~gfn_crn.sim.ssa.SSAResult` of the last evaluation.
+    """
+
+    kind = "ssa_tracking"
+    default_good_threshold = 0.05
+
+    def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, trajectories: int = 64,
+                 volume: float = 20.0, seed: int = 0, max_events: int = 200_000, method: str = "exact",
+                 tau_epsilon: float = 0.03, cap: float = 1e4, **kw):
+        super().__init__(template, scenarios, t, target, **kw)
+        if int(trajectories) != trajectories or trajectories < 2:
+            raise CRNError(f"trajectories must be an integer >= 2 (a variance needs two), got {trajectories}")
+        for nm, v in (("volume", volume), ("tau_epsilon", tau_epsilon), ("cap", cap)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise CRNError(f"{nm} must be a finite number > 0, got {v!r}")
+        if int(max_events) != max_events or max_events < 1:
+            raise CRNError(f"max_events must be an integer >= 1, got {max_events}")
+        if method not in METHODS:
+            raise CRNError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if isinstance(seed, bool) or int(seed) != seed:
+            raise CRNError(f"seed must be an integer, got {seed!r}")
+        self.trajectories, self.volume, self.seed = int(trajectories), float(volume), int(seed)
+        self.max_events, self.method, self.tau_epsilon, self.cap = int(max_events), method, float(tau_epsilon), float(cap)
+        self.last_ssa: SSAResult | None = None
+
+    def ssa_options(self) -> dict:
+        return {"trajectories": self.trajectories, "volume": self.volume, "seed": self.seed,
+                "max_events": self.max_events, "method": self.method, "tau_epsilon": self.tau_epsilon, "cap": self.cap}
+
+    def simulate(self, networks) -> SimResult:
+        r = ssa(networks, self.scenarios, self.t, trajectories=self.trajectories, volume=self.volume,
+                seed=np.random.default_rng(self.seed), max_events=self.max_events, cap=self.cap, method=self.method,
+                tau_epsilon=self.tau_epsilon, record="moments", species=self.outputs)
+        self.last_ssa = r
+        sim = r.as_sim_result()
+        sim.stats["std"] = r.std
+        sim.stats["ssa"] = r
+        return sim
+
+    def scenario_losses(self, sim):
+        sl, det = super().scenario_losses(sim)
+        std = sim.stats["std"]
+        det["tracking"] = sl
+        det["cv"] = weighted_mean_cv(sim.y, std, self.w, self.volume)
+        det["final_std"] = std[:, :, -1, :]
+        det["events"] = sim.stats["steps"]
+        return self._combine_terms(sl, det), det
+
+    def _combine_terms(self, tracking, det):
+        return tracking
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return (f"stochastic tracking of {self.target_spec} (mean of {self.trajectories} SSA trajectories, "
+                f"volume {self.volume:g}) over {self.n_scenarios} scenarios")
+
+    def settings(self) -> dict:
+        d = super().settings()
+        d.update(self.ssa_options())
+        return d
+
+    def plot(self, result, b: int = 0, path=None, ax=None):
+        """Mean and a +-1 std band of each output against its target, one panel per scenario."""
+        from ..sim.plot import plot_mean_band
+
+        std = result.sim.stats["std"]
+        titles = [f"{self.scenario_label(s)} (loss {result.scenario_loss[b, s]:.3g})" for s in range(self.n_scenarios)]
+        head = (f"{self.name}: loss {result.loss[b]:.4g}, log R {result.log_reward[b]:.3g}"
+                + ("" if result.valid[b] else f" [invalid: {result.reason[b]}]"))
+        return plot_mean_band(self.t, result.sim.y[b], std[b], result.sim.species, path, targets=self.R,
+                              scenarios=self.scenarios, panel_titles=titles, title=head,
+                              status=[result.sim.status_name(b, s) for s in range(self.n_scenarios)])
+
+
+class SSARobustTask(SSATrackingTask):
+    """Tracking of the SSA mean plus ``cv_weight`` times the weighted mean CV (module docstring)."""
+
+    kind = "ssa_robust"
+    default_good_threshold = 0.08
+
+    def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, cv_weight: float = 0.1,
+                 **kw):
+        if isinstance(cv_weight, bool) or not isinstance(cv_weight, (int, float)) or not math.isfinite(cv_weight) \
+                or cv_weight < 0:
+            raise CRNError(f"cv_weight must be a finite number >= 0, got {cv_weight!r}")
+        self.cv_weight = float(cv_weight)
+        super().__init__(template, scenarios, t, target, **kw)
+
+    def _combine_terms(self, tracking, det):
+        return tracking + self.cv_weight * det["cv"]
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return (f"noise-robust tracking of {self.target_spec}: SSA-mean tracking + {self.cv_weight:g} x weighted CV "
+                f"({self.trajectories} trajectories, volume {self.volume:g}, {self.n_scenarios} scenarios)")
+
+    def settings(self) -> dict:
+        d = super().settings()
+        d["cv_weight"] = self.cv_weight
+        return d
+
+
+# ------------------------------------------------------------------ task files and presets
+def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"):
+    """Build an ``ssa_tracking`` / ``ssa_robust`` task from a parsed TOML document: the tracking
+    part goes through :func:`gfn_crn.tasks.config.task_from_dict`, ``[ssa]`` and ``cv_weight`` are
+    read here."""
+    from .config import task_from_dict as tracking_from_dict
+
+    cfg = dict(cfg)
+    kind = cfg.get("kind")
+    if kind not in SSA_KINDS:
+        return tracking_from_dict(cfg, base_dir, source)
+    ssa_sec = cfg.pop("ssa", {}) or {}
+    if not isinstance(ssa_sec, Mapping):
+        raise CRNError(f"{source}: [ssa] must be a table")
+    unknown = set(ssa_sec) - SSA_KEYS
+    if unknown:
+        raise CRNError(f"{source}: unknown key(s) {sorted(unknown)} in [ssa] (allowed: {', '.join(sorted(SSA_KEYS))})")
+    task_sec = dict(cfg.get("task") or {})
+    cv_weight = task_sec.pop("cv_weight", None)
+    if cv_weight is not None and kind != "ssa_robust":
+        raise CRNError(f"{source}: [task] cv_weight is an ssa_robust setting (this task is {kind})")
+    cfg["task"] = task_sec
+    cfg["kind"] = "tracking"
+    if "sim" in cfg:
+        raise CRNError(f"{source}: {kind} tasks take their simulator settings in [ssa], not [sim]")
+    base = tracking_from_dict(cfg, base_dir, source)
+    kw = dict(target=base.target_spec, weights=base.weights_spec, norm=base.norm, relative=base.relative,
+              name=base.name, description=base.description, beta=base.beta, loss_cap=base.loss_cap,
+              floor=base.floor if "floor" in (cfg.get("reward") or {}) else None,
+              good_threshold=(cfg.get("reward") or {}).get("good_threshold"), prior=base.prior)
+    try:
+        opts = {k: ssa_sec[k] for k in ssa_sec}
+        if kind == "ssa_robust":
+            if cv_weight is not None:
+                opts["cv_weight"] = cv_weight
+            return SSARobustTask(base.template, base.scenarios, base.t, **kw, **opts)
+        return SSATrackingTask(base.template, base.scenarios, base.t, **kw, **opts)
+    except (CRNError, TypeError, ValueError) as e:
+        raise CRNError(f"{source}: {e}") from None
+
+
+def parse_task(text: str, base_dir: str | Path = ".", source: str = "<task>"):
+    try:
+        cfg = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CRNError(f"{source}: invalid TOML: {e}") from None
+    return task_from_dict(cfg, base_dir, source)
+
+
+def load_task(name_or_path: str | Path):
+    """Like :func:`gfn_crn.tasks.load_task`, also knowing the ``ssa_*`` presets and kinds."""
+    from .config import load_task as base_load
+
+    key = str(name_or_path)
+    if key in SSA_PRESETS:
+        return parse_task(SSA_PRESETS[key], source=key)
+    p = Path(key)
+    if p.is_file():
+        try:
+            cfg = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise CRNError(f"{key}: invalid TOML: {e}") from None
+        if isinstance(cfg, dict) and cfg.get("kind") in SSA_KINDS:
+            cfg.setdefault("name", p.stem)
+            return task_from_dict(cfg, p.parent, key)
+    return base_load(key)
