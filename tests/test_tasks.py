@@ -217,3 +217,14 @@ def test_expressions_rejected(text, why):
 def test_expression_missing_name():
     with pytest.raises(CRNError, match=r"uses \['u2'\].*available: u1"):
         Expr("u1 + u2")({"u1": 1.0})
+
+
+def test_batch_prior_matches_per_network():
+    nets = [antithetic_example(), Network(antithetic_example().template, ()),
+            parse_network("species: X Y\n0 -> Y ; hill b=0.01 V=2 act X K=0.5 n=2\nX -> 0 ; deg c=1 K=2 by Y\n"),
+            parse_network("species: X\nX -> 0 ; k=5000\n")]
+    prior = LogParameterPrior()
+    batch = prior.log_prob_networks(nets)
+    single = [prior.log_prob_reactions(n.reactions) for n in nets]
+    np.testing.assert_allclose(batch[:3], single[:3])
+    assert batch[1] == 0 and np.isneginf(batch[3]) and np.isneginf(single[3])
