@@ -9,10 +9,10 @@ from .exact import (
     target_distribution,
 )
 from .synthetic import ProductDensityReward, RandomQuadraticReward, TableReward, network_indices
-from .tb import TrainConfig, TrainResult, build_gflownet, make_optimizer, seed_everything, train
+from .tb import TrainConfig, TrainResult, Trainer, build_gflownet, make_optimizer, seed_everything, train
 
 __all__ = [
-    "train", "TrainConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
+    "train", "Trainer", "TrainConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
     "exact_terminal_distribution", "enumerate_sets", "count_trajectories", "l1_distance",
     "log_partition", "target_distribution", "TableReward", "ProductDensityReward",
     "RandomQuadraticReward", "network_indices",

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
-from gfn.containers import ReplayBuffer
+from gfn.containers import ReplayBuffer, Trajectories
 from gfn.gflownet import TBGFlowNet
 
 from ..estimators import CRNPolicyEstimator, default_backward_estimator
@@ -132,6 +132,163 @@ def make_optimizer(gflownet: TBGFlowNet, config: TrainConfig) -> torch.optim.Opt
     return torch.optim.Adam(groups)
 
 
+class Trainer:
+    """The trajectory-balance loop as an object whose state can be saved and restored.
+
+    ``Trainer(env, config)`` seeds the RNGs (when ``config.seed`` is set), builds the
+    gflownet, optimizer, sampler and replay buffer; each :meth:`step` runs one iteration and
+    returns its record. :meth:`state_dict` / :meth:`load_state_dict` capture everything the
+    next iterations depend on (network and optimizer state, iteration counter, replay buffer,
+    torch / numpy / Python RNG states, the env's evaluation counters), so a run restored from a
+    checkpoint continues bit-for-bit as if it had never stopped.
+
+    The caller owns the torch thread count (see :func:`train`); use one thread for
+    reproducible floating-point results.
+    """
+
+    def __init__(self, env, config: TrainConfig | None = None, *, gflownet: TBGFlowNet | None = None,
+                 optimizer: torch.optim.Optimizer | None = None):
+        config = config or TrainConfig()
+        self.env, self.config = env, config
+        if config.seed is not None:
+            seed_everything(config.seed)
+        if config.reward_cache_size is not None:
+            env.reward_cache_size = int(config.reward_cache_size)
+        self.gflownet = gflownet or build_gflownet(env, config)
+        self.optimizer = optimizer or make_optimizer(self.gflownet, config)
+        self.sampler = CRNSampler(self.gflownet.pf)
+        self.buffer = None
+        if config.replay_capacity > 0:
+            self.buffer = ReplayBuffer(env, capacity=config.replay_capacity,
+                                       prioritized_capacity=config.prioritized_replay)
+        self.iteration = 0
+        self.history: list[dict[str, float]] = []
+        self.last_trajectories = None
+        self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._n_replay = (int(round(config.batch_size * config.replay_fraction))
+                          if self.buffer is not None else 0)
+
+    @property
+    def logZ(self) -> float:
+        return float(self.gflownet.logZ.detach())
+
+    def step(self) -> dict[str, float]:
+        """One TB iteration: sample a batch (exploration policy), one reward call, update."""
+        config, env, gflownet = self.config, self.env, self.gflownet
+        it = self.iteration
+        t0 = time.perf_counter()
+        kw = config.policy_kwargs(it)
+        with torch.no_grad():
+            trajectories = self.sampler.sample_trajectories(env, n=config.batch_size, **kw)
+        log_rewards = trajectories.log_rewards  # one reward call for the whole batch
+        t_sample = time.perf_counter() - t0
+        training = trajectories
+        buffer = self.buffer
+        if buffer is not None:
+            if len(buffer) >= self._n_replay > 0:
+                replayed = buffer.sample(self._n_replay)
+                training = trajectories[torch.arange(trajectories.batch_size)]
+                training.extend(replayed)
+            buffer.add(trajectories[torch.arange(trajectories.batch_size)])
+        loss = gflownet.loss(env, training, recalculate_all_logprobs=True)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if config.grad_clip and config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
+        self.optimizer.step()
+        lr_ = log_rewards.detach()
+        rec = {
+            "iteration": it,
+            "loss": float(loss.detach()),
+            "logZ": float(gflownet.logZ.detach()),
+            "mean_log_reward": float(lr_.mean()),
+            "max_log_reward": float(lr_.max()),
+            "valid_fraction": float((lr_ > env.log_reward_floor).float().mean()),
+            "mean_length": float((trajectories.terminating_idx - 1).float().mean()),
+            "seconds": time.perf_counter() - t0,
+            "sample_seconds": t_sample,
+            **{k: float(v) for k, v in kw.items()},
+        }
+        self.history.append(rec)
+        self.last_trajectories = trajectories
+        self.iteration += 1
+        if config.log_every and (it % config.log_every == 0 or it == config.n_iterations - 1):
+            print(f"it {it:5d} loss {rec['loss']:.4f} logZ {rec['logZ']:.4f} "
+                  f"mean logR {rec['mean_log_reward']:.3f} max logR {rec['max_log_reward']:.3f} "
+                  f"{rec['seconds'] * 1e3:.1f} ms", flush=True)
+        return rec
+
+    def result(self) -> "TrainResult":
+        return TrainResult(self.history, self.gflownet, self.gflownet.pf, self.gflownet.pb, self.optimizer,
+                           self.sampler, self.buffer, self.config)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything the following iterations depend on (tensors and plain Python objects)."""
+        env = self.env
+        return {
+            "iteration": self.iteration,
+            "gflownet": self.gflownet.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(),
+            "replay": _buffer_state(self.buffer),
+            "env_counters": {k: int(getattr(env, k, 0)) for k in ("n_evaluated", "n_reward_calls",
+                                                                 "reward_cache_hits")},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gflownet.load_state_dict(state["gflownet"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        _load_buffer_state(self.buffer, self.env, state.get("replay"))
+        for k, v in state.get("env_counters", {}).items():
+            setattr(self.env, k, int(v))
+        set_rng_state(state["rng"])
+
+
+def rng_state() -> dict:
+    """The torch, numpy and Python RNG states."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _buffer_state(buffer) -> Optional[dict]:
+    if buffer is None or buffer.training_container is None:
+        return None
+    c = buffer.training_container
+    if not isinstance(c, Trajectories):  # pragma: no cover - train() only stores trajectories
+        raise TypeError(f"cannot checkpoint a replay buffer of {type(c).__name__}")
+    return {
+        "states": c.states.tensor.clone(),
+        "actions": c.actions.tensor.clone(),
+        "terminating_idx": c.terminating_idx.clone(),
+        "log_rewards": None if c._log_rewards is None else c._log_rewards.clone(),
+        "is_full": bool(getattr(buffer, "_is_full", False)),
+    }
+
+
+def _load_buffer_state(buffer, env, state: Optional[dict]) -> None:
+    if buffer is None:
+        return
+    if state is None:
+        buffer.training_container = None
+        return
+    buffer.training_container = Trajectories(
+        env=env,
+        states=env.States(state["states"]),
+        actions=env.Actions(state["actions"]),
+        terminating_idx=state["terminating_idx"],
+        is_backward=False,
+        log_rewards=state["log_rewards"],
+    )
+    buffer._is_full = state.get("is_full", False)
+
+
 def train(env, config: TrainConfig | None = None, *, gflownet: TBGFlowNet | None = None,
           optimizer: torch.optim.Optimizer | None = None,
           callback: Callable[[int, dict, TrainResult], None] | None = None) -> TrainResult:
@@ -146,64 +303,19 @@ def train(env, config: TrainConfig | None = None, *, gflownet: TBGFlowNet | None
     Returns:
         :class:`TrainResult` with the history (one dict per iteration: loss, logZ, mean and max
         log-reward, share of valid candidates, seconds, exploration settings) and the objects.
+        For resumable runs (checkpoints, RNG states) use :class:`Trainer` or
+        :func:`gfn_crn.training.run.run_training`.
     """
     config = config or TrainConfig()
     old_threads = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     try:
-        if config.seed is not None:
-            seed_everything(config.seed)
-        if config.reward_cache_size is not None:
-            env.reward_cache_size = int(config.reward_cache_size)
-        gflownet = gflownet or build_gflownet(env, config)
-        optimizer = optimizer or make_optimizer(gflownet, config)
-        sampler = CRNSampler(gflownet.pf)
-        buffer = None
-        if config.replay_capacity > 0:
-            buffer = ReplayBuffer(env, capacity=config.replay_capacity,
-                                  prioritized_capacity=config.prioritized_replay)
-        result = TrainResult([], gflownet, gflownet.pf, gflownet.pb, optimizer, sampler, buffer, config)
-        params = [p for g in optimizer.param_groups for p in g["params"]]
-        n_replay = int(round(config.batch_size * config.replay_fraction)) if buffer is not None else 0
+        trainer = Trainer(env, config, gflownet=gflownet, optimizer=optimizer)
+        result = trainer.result()
+        result.history = trainer.history
         for it in range(config.n_iterations):
-            t0 = time.perf_counter()
-            kw = config.policy_kwargs(it)
-            with torch.no_grad():
-                trajectories = sampler.sample_trajectories(env, n=config.batch_size, **kw)
-            log_rewards = trajectories.log_rewards  # one reward call for the whole batch
-            t_sample = time.perf_counter() - t0
-            training = trajectories
-            if buffer is not None:
-                if len(buffer) >= n_replay > 0:
-                    replayed = buffer.sample(n_replay)
-                    training = trajectories[torch.arange(trajectories.batch_size)]
-                    training.extend(replayed)
-                buffer.add(trajectories[torch.arange(trajectories.batch_size)])
-            loss = gflownet.loss(env, training, recalculate_all_logprobs=True)
-            optimizer.zero_grad()
-            loss.backward()
-            if config.grad_clip and config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
-            lr_ = log_rewards.detach()
-            rec = {
-                "iteration": it,
-                "loss": float(loss.detach()),
-                "logZ": float(gflownet.logZ.detach()),
-                "mean_log_reward": float(lr_.mean()),
-                "max_log_reward": float(lr_.max()),
-                "valid_fraction": float((lr_ > env.log_reward_floor).float().mean()),
-                "mean_length": float((trajectories.terminating_idx - 1).float().mean()),
-                "seconds": time.perf_counter() - t0,
-                "sample_seconds": t_sample,
-                **{k: float(v) for k, v in kw.items()},
-            }
-            result.history.append(rec)
-            if config.log_every and (it % config.log_every == 0 or it == config.n_iterations - 1):
-                print(f"it {it:5d} loss {rec['loss']:.4f} logZ {rec['logZ']:.4f} "
-                      f"mean logR {rec['mean_log_reward']:.3f} max logR {rec['max_log_reward']:.3f} "
-                      f"{rec['seconds'] * 1e3:.1f} ms", flush=True)
+            rec = trainer.step()
             if callback is not None:
                 callback(it, rec, result)
         return result
@@ -215,5 +327,5 @@ def config_dict(config: TrainConfig) -> dict:
     return asdict(config)
 
 
-__all__ = ["TrainConfig", "TrainResult", "train", "build_gflownet", "make_optimizer", "seed_everything",
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "train", "rng_state", "set_rng_state", "build_gflownet", "make_optimizer", "seed_everything",
            "config_dict"]
