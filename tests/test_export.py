@@ -310,7 +310,7 @@ def test_plot_every_example(tmp_path, name):
 def test_plot_random_network_with_awkward_names(tmp_path):
     from gfn_crn.crn.diagram import plot_network
 
-    for i, net in enumerate(NETS[3:]):
+    for i, net in enumerate((NETS[3], NETS[-1])):
         path = tmp_path / f"n{i}.png"
-        plot_network(net, path)
+        plot_network(net, path, dpi=70)
         assert path.stat().st_size > 20_000
