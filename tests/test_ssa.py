@@ -243,3 +243,117 @@ def test_bad_arguments_raise():
                     (dict(max_events=0), "max_events"), (dict(record="all"), "record"), (dict(species=["Q"]), "Q")):
         with pytest.raises(CRNError, match=msg):
             ssa(net, Scenario(), t, **kw)
+
+
+# ------------------------------------------------------------------ noise-aware tasks
+from gfn_crn.crn import Network, antithetic_example  # noqa: E402
+from gfn_crn.tasks.stochastic import (  # noqa: E402
+    SSARobustTask,
+    SSATrackingTask,
+    load_task,
+    parse_task,
+    weighted_mean_cv,
+)
+
+BD_TASK = """
+kind = "{kind}"
+name = "bd"
+[template]
+text = '''
+species: X
+outputs: X
+fixed: 0 -> X ; k=1 * u1
+'''
+[scenarios]
+inputs = {{ u1 = [1.0, 4.0] }}
+init = 0.0
+[time]
+t_f = 15
+n_t = 31
+[task]
+target = "u1"
+weights = "steady_state"
+{extra}
+[ssa]
+trajectories = 800
+volume = 25
+seed = 3
+cap = 50
+"""
+
+
+def _bd_candidates(template):
+    from gfn_crn.crn import mass_action
+    from gfn_crn.crn.reactions import ReactionInstance
+
+    good = Network(template, (ReactionInstance(mass_action(["X"], []), (1.0,)),))
+    boom = Network(template, (ReactionInstance(mass_action(["X"], ["X", "X"]), (3.0,)),))
+    return good, boom
+
+
+def test_weighted_mean_cv_closed_form():
+    mean = np.full((1, 2, 4, 1), 2.0)
+    std = np.full((1, 2, 4, 1), 0.5)
+    w = np.array([0.0, 1.0, 1.0, 2.0])
+    np.testing.assert_allclose(weighted_mean_cv(mean, std, w, 10.0), 0.25)
+    mean[0, 1] = 0.0                       # below one molecule: divided by 1/volume
+    np.testing.assert_allclose(weighted_mean_cv(mean, std, w, 10.0)[0, 1], 5.0)
+
+
+def test_ssa_robust_loss_is_tracking_plus_weighted_cv_on_birth_death():
+    """0 -> X at u1, X -> 0 at 1: at the end X ~ Poisson(u1 * volume) in counts, so the mean tracks
+    u1 and CV = 1/sqrt(u1 * volume) (0.2 and 0.1 at volume 25); a diverging candidate gets the floor."""
+    task = parse_task(BD_TASK.format(kind="ssa_robust", extra="cv_weight = 0.5"))
+    assert isinstance(task, SSARobustTask) and task.volume == 25.0 and task.trajectories == 800
+    good, boom = _bd_candidates(task.template)
+    r = task.evaluate([good, boom])
+    cv = r.details["cv"][0]
+    expected = 1.0 / np.sqrt(np.array([1.0, 4.0]) * 25.0)
+    assert np.all(np.abs(cv - expected) / expected < 0.15), cv     # std of a sample std ~ 1/sqrt(2M)
+    np.testing.assert_allclose(r.scenario_loss[0], r.details["tracking"][0] + 0.5 * cv)
+    # the mean tracks u1 within sampling error (1e-3 of a loss of 1e4 * weights would show a bias)
+    assert np.all(r.details["tracking"][0] < 5 * expected * np.array([1.0, 4.0]) / np.sqrt(800))
+    assert r.valid.tolist() == [True, False]
+    assert r.reason[1] == "diverged" and r.log_reward[1] == task.floor and r.loss[1] == task.loss_cap
+    # common random numbers: evaluating again gives the same losses
+    np.testing.assert_array_equal(task.evaluate([good, boom]).loss, r.loss)
+    # ssa_tracking: the same mean, no CV term
+    tr = parse_task(BD_TASK.format(kind="ssa_tracking", extra=""))
+    assert isinstance(tr, SSATrackingTask) and not isinstance(tr, SSARobustTask)
+    r2 = tr.evaluate([good, boom])
+    np.testing.assert_allclose(r2.scenario_loss[0], r2.details["tracking"][0])
+    assert r2.log_reward[1] == tr.floor
+
+
+def test_ssa_task_budget_failure_gets_floor_and_task_file_errors(tmp_path):
+    text = BD_TASK.format(kind="ssa_tracking", extra="").replace("seed = 3", "seed = 3\nmax_events = 5")
+    task = parse_task(text)
+    good, _ = _bd_candidates(task.template)
+    r = task.evaluate([good])
+    assert r.reason[0] == "failed" and r.log_reward[0] == task.floor
+    with pytest.raises(CRNError, match=r"unknown key\(s\) \['volumes'\] in \[ssa\]"):
+        parse_task(BD_TASK.format(kind="ssa_tracking", extra="").replace("volume = 25", "volumes = 25"))
+    with pytest.raises(CRNError, match="cv_weight is an ssa_robust setting"):
+        parse_task(BD_TASK.format(kind="ssa_tracking", extra="cv_weight = 1"))
+    with pytest.raises(CRNError, match="trajectories"):
+        parse_task(BD_TASK.format(kind="ssa_tracking", extra="").replace("trajectories = 800", "trajectories = 1"))
+    p = tmp_path / "mine.toml"
+    p.write_text(BD_TASK.format(kind="ssa_robust", extra=""))
+    t = load_task(p)
+    assert isinstance(t, SSARobustTask) and t.name == "bd" and t.cv_weight == 0.1
+    assert load_task("rpa").kind == "tracking"                 # everything else goes to the base loader
+
+
+def test_ssa_presets_antithetic_beats_template_and_plot(tmp_path):
+    for name, cls in (("ssa_tracking", SSATrackingTask), ("ssa_robust", SSARobustTask)):
+        task = load_task(name)
+        assert type(task) is cls and task.n_scenarios == 9 and task.volume == 20.0
+    task.trajectories, task.volume = 8, 5.0           # small and quick
+    net = antithetic_example()
+    r = task.evaluate([net, Network(task.template, ())])
+    assert r.valid.all()
+    assert r.details["tracking"][0].mean() < 0.5 < r.details["tracking"][1].mean()
+    assert r.details["cv"][0].mean() > 0.1                   # volume 5: noisy
+    out = task.plot(r, 0, tmp_path / "ssa.png")
+    assert out.exists() and out.stat().st_size > 1000
+    assert task.settings()["cv_weight"] == 0.1 and task.settings()["trajectories"] == 8

@@ -96,3 +96,78 @@ def final_table(result: SimResult, b: int = 0) -> list[dict]:
             "steps": int(np.asarray(result.stats.get("steps", np.zeros((b + 1, s + 1))))[b, s]),
         })
     return rows
+
+
+def plot_mean_band(t, mean, std, species: Sequence[str], path=None, *, targets=None, scenarios=None,
+                   panel_titles: Sequence[str] | None = None, title: str | None = None,
+                   status: Sequence[str] | None = None, samples=None, outputs: Sequence[str] | None = None,
+                   max_scenarios: int = 9):
+    """Stochastic time courses: per scenario panel, the mean of each species (line) with a band of
+    +-1 standard deviation, optional ``samples`` (S, K, T, N) drawn thin, ``targets`` (S, T, N)
+    dashed, piecewise inputs shaded. ``mean``/``std`` have shape (S, T, N). Saves to ``path`` if
+    given (returns the path), else returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mean, std = np.asarray(mean), np.asarray(std)
+    S = min(mean.shape[0], max_scenarios)
+    ncols = int(np.ceil(np.sqrt(S)))
+    nrows = int(np.ceil(S / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 0.5, 2.5 * nrows + 0.6), squeeze=False,
+                             sharex=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    outputs = set(outputs or ())
+    t = np.asarray(t)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= S:
+            ax.set_visible(False)
+            continue
+        if scenarios is not None:
+            _shade_inputs(ax, scenarios[i], float(t[-1]))
+        for k, name in enumerate(species):
+            c = colors[k % len(colors)]
+            m, sd = mean[i, :, k], std[i, :, k]
+            ax.fill_between(t, np.maximum(m - sd, 0.0), m + sd, color=c, alpha=0.25, lw=0)
+            if samples is not None:
+                for tr in np.asarray(samples)[i, :, :, k]:
+                    ax.plot(t, tr, color=c, lw=0.5, alpha=0.6)
+            ax.plot(t, m, color=c, lw=2.0 if name in outputs else 1.4, label=f"{name} mean +- std")
+            if targets is not None:
+                ax.plot(t, np.asarray(targets)[i, :, k], "--", color=c, lw=1, label=f"target {name}")
+        head = panel_titles[i] if panel_titles else (scenarios[i].describe() if scenarios is not None else f"scenario {i}")
+        if status is not None and status[i] != "ok":
+            head += f" [{status[i]}]"
+        ax.set_title(head, fontsize=8)
+        ax.tick_params(labelsize=7)
+        if i % ncols == 0:
+            ax.set_ylabel("concentration", fontsize=8)
+        if i + ncols >= S:
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("time", fontsize=8)
+    axes[0, 0].legend(fontsize=6, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if path is None:
+        return fig
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_stochastic(result, path, b: int = 0, title: str | None = None, outputs: Sequence[str] | None = None,
+                    n_samples: int = 3) -> Path:
+    """Mean and +-1 std band of network ``b`` of an :class:`~gfn_crn.sim.ssa.SSAResult`, with
+    ``n_samples`` individual trajectories drawn thin when the result kept them."""
+    samples = None
+    if result.y is not None and n_samples > 0:
+        samples = result.y[b, :, :n_samples]
+    status = [result.status_name(b, s) for s in range(len(result.scenarios))]
+    head = title or "stochastic simulation"
+    head += f" ({result.n_trajectories} trajectories, volume {result.volume:g})"
+    return plot_mean_band(result.t, result.mean[b], result.std[b], result.species, path, scenarios=result.scenarios,
+                          title=head, status=status, samples=samples, outputs=outputs)

@@ -150,7 +150,12 @@ def falling_offsets(cb: CompiledBatch) -> np.ndarray:
 
 
 class _Lanes:
-    """Per-trajectory (lane) arrays, batch axis last, compacted as lanes finish."""
+    """Per-trajectory (lane) arrays, batch axis last, compacted as lanes finish.
+
+    Mass-action-only batches fold the volume powers into the coefficients
+    (``a = coef * volume^(1 - order) * prod n_(j)``) and work on raw counts; batches with Hill
+    factors evaluate the factors at concentrations ``n / volume``.
+    """
 
     def __init__(self, cb: CompiledBatch, net_of: np.ndarray, coef0: np.ndarray, volume: float):
         B, R, J = cb.ftype.shape
@@ -160,9 +165,14 @@ class _Lanes:
         off = falling_offsets(cb)
         self.has_off = bool(off.any())
         self.net = net_of
-        self.coefV = np.ascontiguousarray(coef0.T) * volume                               # (R, A)
+        if self.has_hill:
+            scale = np.full((B, R), volume)
+        else:   # volume * prod_j (n_j / volume) over the LINEAR factors
+            scale = volume ** (1.0 - (cb.ftype == LINEAR).sum(axis=2))
+        self.cscale = np.ascontiguousarray(scale[net_of].T)                               # (R, A)
+        self.coefV = np.ascontiguousarray(coef0.T) * self.cscale                          # (R, A)
         self.fidx = np.ascontiguousarray(cb.fidx[net_of].reshape(len(net_of), R * J).T)     # (RJ, A)
-        self._per_lane = ["coefV", "fidx", "net"]
+        self._per_lane = ["coefV", "cscale", "fidx", "net"]
         if self.has_off:
             self.off = np.ascontiguousarray(off[net_of].reshape(len(net_of), R * J).T).astype(float)
             self._per_lane.append("off")
@@ -174,8 +184,10 @@ class _Lanes:
             self.fn = np.ascontiguousarray(cb.fn[net_of].reshape(len(net_of), R * J).T)
             self.Kn = np.ascontiguousarray(cb.fK[net_of].reshape(len(net_of), R * J).T) ** self.fn
             self._per_lane += ["is_act", "is_rep", "is_hill", "fn", "Kn"]
-        # net stoichiometry per network and term, rows (b * R + r)
-        self.S2 = np.ascontiguousarray(cb.S.transpose(0, 2, 1).reshape(B * R, cb.N))        # (B*R, N)
+        # net stoichiometry per network and term, rows (b * R + r); a last zero row for "no event"
+        self.S2 = np.zeros((B * R + 1, cb.N))
+        self.S2[:-1] = cb.S.transpose(0, 2, 1).reshape(B * R, cb.N)
+        self.null_row = B * R
         self._index()
 
     def _index(self):
@@ -183,7 +195,7 @@ class _Lanes:
         self.flat = self.fidx * A + np.arange(A)
         self.netR = self.net * self.R
         self._nt = np.empty((self.N + 1, A))
-        self._nt[self.N] = self.volume        # the constant slot: volume / volume = 1
+        self._nt[self.N] = self.volume if self.has_hill else 1.0   # the constant slot
 
     @property
     def A(self) -> int:
@@ -194,16 +206,20 @@ class _Lanes:
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[..., keep]))
         self._index()
 
+    def set_coef(self, idx: np.ndarray, coef_rows: np.ndarray) -> None:
+        """New term coefficients (m, R) for lanes ``idx`` (a segment switch)."""
+        self.coefV[:, idx] = coef_rows.T * self.cscale[:, idx]
+
     def propensities(self, n: np.ndarray) -> np.ndarray:
         """(R, A) propensities of counts ``n`` (N, A)."""
         nt = self._nt
         nt[: self.N] = n
-        h = np.take(nt, self.flat)                                   # (RJ, A) counts (or volume)
+        h = np.take(nt, self.flat)                                   # (RJ, A) counts (or the constant)
         if self.has_off:
             h -= self.off
             np.maximum(h, 0.0, out=h)
-        h *= 1.0 / self.volume                                       # concentrations
         if self.has_hill:
+            h *= 1.0 / self.volume                                   # concentrations
             vn = np.where(self.is_hill, h, 1.0) ** self.fn
             den = self.Kn + vn
             h = np.where(self.is_act, vn / den, np.where(self.is_rep, self.Kn / den, h))
@@ -213,9 +229,29 @@ class _Lanes:
             a *= h[:, j]
         return a
 
-    def delta(self, r: np.ndarray) -> np.ndarray:
-        """(N, A) change of counts when each lane fires its term ``r`` (A,)."""
-        return self.S2[self.netR + r].T
+    def delta(self, r: np.ndarray, fire: np.ndarray | None = None) -> np.ndarray:
+        """(N, A) change of counts when each lane fires its term ``r`` (A,) (where ``fire``)."""
+        rows = self.netR + r
+        if fire is not None:
+            rows = np.where(fire, rows, self.null_row)
+        return self.S2[rows].T
+
+
+def _select(a: np.ndarray, u: np.ndarray):
+    """Cumulative propensities by rows (R additions: faster than np.cumsum along a short axis 0),
+    the total a0 and the selected term: the first r with cum_r >= (1 - u) a0 (always one with
+    a_r > 0 when a0 > 0, since a0 is the last cumulative row itself)."""
+    R = a.shape[0]
+    cum = np.empty_like(a)
+    cum[0] = a[0]
+    for j in range(1, R):
+        np.add(cum[j - 1], a[j], out=cum[j])
+    a0 = cum[-1]
+    thr = (1.0 - u) * a0
+    r = np.zeros(a.shape[1], dtype=np.int64)
+    for j in range(R - 1):
+        r += cum[j] < thr
+    return cum, a0, r
 
 
 # ------------------------------------------------------------------ recording
@@ -369,80 +405,82 @@ def ssa(
         done[idx] = True
         n_done += idx.size
 
-    while True:
-        A = gid.size
-        if n_done >= max(1, compact_fraction * A):
-            keep = ~done
-            if not keep.any():
-                break
-            gid, tcur, kn, g, segend, events, n = gid[keep], tcur[keep], kn[keep], g[keep], segend[keep], \
-                events[keep], n[:, keep]
-            if tau_mode:
-                tau_scale = tau_scale[keep]
-            lanes.take(keep)
-            done = np.zeros(gid.size, dtype=bool)
-            n_done = 0
+    tmax = t[T - 1]
+    err = np.seterr(divide="ignore", invalid="ignore", over="ignore")
+    try:
+        while True:
             A = gid.size
-        passes += 1
-        a = lanes.propensities(n)
-        cum = np.cumsum(a, axis=0)
-        a0 = cum[-1]
-        live = ~done
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            tnew = tcur + rng.standard_exponential(A) / a0      # a0 = 0 -> inf: wait for the boundary
-        uu = rng.random(A)
-        r = (cum < (1.0 - uu) * a0).sum(axis=0)
-        np.minimum(r, R - 1, out=r)
-        if tau_mode:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if n_done >= max(1, compact_fraction * A):
+                keep = ~done
+                if not keep.any():
+                    break
+                gid, tcur, kn, g, segend, events, n = gid[keep], tcur[keep], kn[keep], g[keep], segend[keep], \
+                    events[keep], n[:, keep]
+                if tau_mode:
+                    tau_scale = tau_scale[keep]
+                lanes.take(keep)
+                done = np.zeros(gid.size, dtype=bool)
+                n_done = 0
+                A = gid.size
+            passes += 1
+            a = lanes.propensities(n)
+            ex = rng.standard_exponential(A)
+            cum, a0, r = _select(a, rng.random(A))
+            tnew = tcur + ex / a0                            # a0 = 0 -> inf: wait for the boundary
+            live = ~done
+            if tau_mode:
                 tau, leap, crit, Sl = _tau_select(tau_info, lanes, n, a, a0, tau_scale)
-            leap &= live
-            d = np.zeros((N, A))
-            if leap.any():
-                li = np.nonzero(leap)[0]
-                # leap to min(t + tau, the next grid time after t, the segment end)
-                k = np.minimum(kn[li], T - 1)
-                tg = np.where(t[k] > tcur[li], t[k], t[np.minimum(k + 1, T - 1)])
-                tl = np.minimum(np.minimum(tcur[li] + tau[li], tg), segend[li])
-                dl, ok, tl = _tau_leap(rng, Sl[li], n[:, li], a[:, li], crit[:, li], tcur[li], tl)
-                tau_scale[li] = np.where(ok, 1.0, tau_scale[li] * 0.5)
-                leap_rejects += int(np.sum(~ok))
-                d[:, li] = dl * ok
-                tnew[li] = np.where(ok, tl, tcur[li])       # a rejected leap stays put and retries
-            hit = (tnew >= segend) & ~leap
-            fire = ~hit & live
-            sfire = fire & ~leap
-            d += lanes.delta(r) * sfire
-        else:
-            hit = tnew >= segend
-            fire = ~hit & live
-            d = lanes.delta(r) * fire
-        # record the grid points in [t, min(t_new, segment end)) with the state before the jump
-        tstop = np.minimum(tnew, segend)
-        khi = np.searchsorted(t, tstop, side="left")
-        w = (khi > kn) & live
-        if w.any():
-            idx = np.nonzero(w)[0]
-            rec.write(gid[idx], kn[idx], khi[idx], n[:, idx])
-            kn[idx] = khi[idx]
-        n += d
-        events += fire
-        tcur = np.minimum(tnew, segend)
-        big = (n.max(axis=0) >= capn) | ~np.isfinite(n).all(axis=0)
-        # at a boundary: switch segment or finish
-        at_b = (tcur >= segend) & live
-        end = at_b & (segend >= t_final)
-        sw = at_b & ~end
-        if sw.any():
-            si = np.nonzero(sw)[0]
-            g[si] += 1
-            lanes.coefV[:, si] = bs_coef[bs_of[gid[si]], g[si]].T * volume
-            segend[si] = seg_end[lane_s[gid[si]], g[si]]
-        finish(big & ~done, DIVERGED, True)
-        finish(end & ~done, OK, False)
-        finish((events >= max_events) & ~done, FAILED, True)
-        if n_done == A:
-            break
+                leap &= live
+                d = np.zeros((N, A))
+                if leap.any():
+                    li = np.nonzero(leap)[0]
+                    # leap to min(t + tau, the next grid time after t, the segment end)
+                    k = np.minimum(kn[li], T - 1)
+                    tg = np.where(t[k] > tcur[li], t[k], t[np.minimum(k + 1, T - 1)])
+                    tl = np.minimum(np.minimum(tcur[li] + tau[li], tg), segend[li])
+                    dl, ok, tl = _tau_leap(rng, Sl[li], n[:, li], a[:, li], crit[:, li], tcur[li], tl)
+                    tau_scale[li] = np.where(ok, 1.0, tau_scale[li] * 0.5)
+                    leap_rejects += int(np.sum(~ok))
+                    d[:, li] = dl * ok
+                    tnew[li] = np.where(ok, tl, tcur[li])       # a rejected leap stays put and retries
+                hit = (tnew >= segend) & ~leap
+                fire = ~hit & live
+                d += lanes.delta(r, fire & ~leap)
+            else:
+                hit = tnew >= segend
+                fire = ~hit & live
+                d = lanes.delta(r, fire)
+            # record the grid points in [t, min(t_new, segment end)) with the state before the jump
+            tstop = np.minimum(tnew, segend)
+            w = (t[np.minimum(kn, T - 1)] < tstop) & live
+            if w.any():
+                idx = np.nonzero(w)[0]
+                khi = np.searchsorted(t, tstop[idx], side="left")
+                rec.write(gid[idx], kn[idx], khi, n[:, idx])
+                kn[idx] = khi
+            n += d
+            events += fire
+            tcur = tstop
+            # flags: divergence, end of time, budget; segment switches
+            big = n.max(axis=0) >= capn                     # counts stay finite (integer steps)
+            at_b = tcur >= segend
+            over = events >= max_events
+            if (big | at_b | over).any():
+                at_b &= live
+                end = at_b & (segend >= tmax)
+                sw = at_b & ~end
+                if sw.any():
+                    si = np.nonzero(sw)[0]
+                    g[si] += 1
+                    lanes.set_coef(si, bs_coef[bs_of[gid[si]], g[si]])
+                    segend[si] = seg_end[lane_s[gid[si]], g[si]]
+                finish(big & live, DIVERGED, True)
+                finish(end & ~done, OK, False)
+                finish(over & ~done, FAILED, True)
+                if n_done == A:
+                    break
+    finally:
+        np.seterr(**err)
 
     mean, var = rec.moments((B, S, T, len(rec_idx)))
     y = rec.Y.reshape(B, S, M, T, len(rec_idx)) if record == "trajectories" else None
@@ -482,7 +520,7 @@ def _tau_select(info: dict, lanes: _Lanes, n: np.ndarray, a: np.ndarray, a0: np.
     """Cao-Gillespie-Petzold step per lane over the non-critical reactions, whether leaping is
     worth it, the critical reactions (R, A) (fewer than ``n_c = 10`` firings from exhausting a
     reactant) and the lanes' stoichiometry (A, R, N)."""
-    Sl = lanes.S2.reshape(-1, lanes.R, lanes.N)[lanes.net]          # (A, R, N)
+    Sl = lanes.S2[:-1].reshape(-1, lanes.R, lanes.N)[lanes.net]     # (A, R, N)
     neg = Sl < 0
     L = np.where(neg, np.floor(n.T[:, None, :] / np.where(neg, -Sl, 1.0)), np.inf).min(axis=2).T   # (R, A)
     crit = (L < 10.0) & (a > 0)

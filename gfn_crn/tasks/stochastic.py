@@ -12,7 +12,8 @@
   A design that adapts perfectly in the mean but whose single cells scatter widely scores badly.
 
 Validity is the base task's: a candidate with any diverged or failed trajectory (count cap
-reached, or the event budget ``max_events`` exhausted) is invalid and gets the floor.
+reached, default ``cap = 1000`` concentration units, or the event budget ``max_events``, default
+100,000 per trajectory, exhausted) is invalid and gets the floor.
 
 Randomness: every evaluation uses a fresh generator seeded with the task's ``seed`` (common random
 numbers), so evaluating the same batch twice gives the same losses. A candidate's loss depends
@@ -71,7 +72,11 @@ class SSATrackingTask(TrackingTask):
         seed: seed of every evaluation's generator.
         max_events: event budget per trajectory (exhausted -> invalid).
         method: ``"exact"`` (default) or ``"tau"`` (tau-leaping, faster at large volumes).
-        tau_epsilon: tau-leaping error parameter. cap: divergence cap (concentration).
+        tau_epsilon: tau-leaping error parameter.
+        cap: divergence cap in concentration units. Default 1000, not the deterministic 1e4: an
+            exact SSA pays one pass per event, so an exploding candidate costs about
+            ``cap * volume`` events before it is flagged (20,000 at volume 20 instead of 200,000,
+            about what a good RPA design needs for the whole run).
 
     Details: ``final_output`` (B, S, O) of the mean, ``final_std`` (B, S, O), ``tracking`` (B, S),
     ``cv`` (B, S) (the weighted mean CV, reported for both kinds), ``events`` (B, S) (largest
@@ -83,8 +88,8 @@ class SSATrackingTask(TrackingTask):
     default_good_threshold = 0.05
 
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, trajectories: int = 64,
-                 volume: float = 20.0, seed: int = 0, max_events: int = 200_000, method: str = "exact",
-                 tau_epsilon: float = 0.03, cap: float = 1e4, **kw):
+                 volume: float = 20.0, seed: int = 0, max_events: int = 100_000, method: str = "exact",
+                 tau_epsilon: float = 0.03, cap: float = 1000.0, **kw):
         super().__init__(template, scenarios, t, target, **kw)
         if int(trajectories) != trajectories or trajectories < 2:
             raise CRNError(f"trajectories must be an integer >= 2 (a variance needs two), got {trajectories}")

@@ -27,7 +27,8 @@ norm = 1
 trajectories = 64
 volume = 20
 seed = 0
-max_events = 200000
+max_events = 100000
+cap = 1000
 method = "exact"
 [reward]
 beta = 10
@@ -48,7 +49,8 @@ cv_weight = 0.1
 trajectories = 64
 volume = 20
 seed = 0
-max_events = 200000
+max_events = 100000
+cap = 1000
 method = "exact"
 [reward]
 beta = 10
