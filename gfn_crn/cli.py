@@ -2,7 +2,8 @@
 
     gfn-crn simulate FILE [--inputs u1=1,u2=0.5 ...] [--init 0.01 | X1=0.1,Z1=0] [--t-final 100]
                           [--points 1000] [--engine rodas|cvode|scipy] [--json] [--plot out.png]
-    gfn-crn demo [--out DIR]
+    gfn-crn demo [--out DIR]          # a short training run on rpa (gfn_crn/training/cli.py)
+    gfn-crn train / sample / top / export   (see gfn_crn/training/cli.py)
 
 Bad input (a malformed network file, an input the scenarios do not define, ...) prints one line
 naming the culprit and exits with status 2.
@@ -62,30 +63,10 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    """Simulate the shipped example networks and plot their time courses."""
-    from .crn.examples import EXAMPLES, example
-    from .sim import Scenario, scenario_grid, simulate, time_grid
-    from .sim.plot import plot_time_courses
+    """The main job: a short GFlowNet training run on the rpa task (see gfn_crn.training.cli)."""
+    from .training.cli import run_demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t = time_grid(100.0, 1000)
-    runs = {
-        "antithetic": scenario_grid({"u1": [0.5, 1.0, 1.5], "u2": [0.5, 1.0, 1.5]}),
-        "toggle": scenario_grid({"u1": [0.2, 1.0, 3.0]}),
-        "autocatalytic": [Scenario()],
-    }
-    print(f"{'network':<14} {'scenario':<18} {'status':<9} final concentrations")
-    for name in EXAMPLES:
-        net = example(name)
-        res = simulate(net, runs[name], t)
-        path = plot_time_courses(res, out / f"{name}_time_courses.png", titles=[name], outputs=net.outputs)
-        for s, sc in enumerate(res.scenarios):
-            fin = " ".join(f"{sp}={res.y[0, s, -1, i]:.4g}" for i, sp in enumerate(res.species))
-            print(f"{name:<14} {sc.describe():<18} {res.status_name(0, s):<9} {fin}")
-        (out / f"{name}.crn").write_text(net.to_text())
-        print(f"  plot: {path}")
-    return 0
+    return run_demo(args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,9 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", default=None, metavar="PNG", help="draw the time courses")
     s.set_defaults(func=_cmd_simulate)
 
-    d = sub.add_parser("demo", help="the main job: simulate the example networks and plot them")
+    d = sub.add_parser("demo", help="the main job: a short training run on the rpa task; prints the top designs")
     d.add_argument("--out", default="demo_out")
     d.set_defaults(func=_cmd_demo)
+
+    from .training.cli import add_training_commands  # train, sample, top, export
+
+    add_training_commands(sub)
 
     try:  # task commands (tasks, evaluate) live with the tasks
         from .tasks.cli import add_task_commands

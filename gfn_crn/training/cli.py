@@ -1,0 +1,199 @@
+"""``gfn-crn train``, ``sample``, ``top``, ``export`` and the ``demo`` training run.
+
+    gfn-crn train --task PRESET_OR_TOML [--library mass_action[,hill[:R]][,degradation]]
+                  [--max-reactions 5] [--order canonical|free] [--iterations 1000] [--batch-size 64]
+                  [--seed 0] [--out DIR] [--preset quick|paper] [--config FILE.toml]
+                  [--set KEY=VALUE ...] [--max-minutes M] [--no-progress]
+    gfn-crn train --resume DIR [--iterations N] [--max-minutes M]
+    gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl]
+    gfn-crn top DIR [-k 10] [--json]
+    gfn-crn export DIR [-k 5] [--out DIR/designs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..crn.errors import CRNError
+
+#: settings of the ``gfn-crn demo`` run (rpa; a few minutes on 2 cores)
+DEMO_SETTINGS = {
+    "task": "rpa", "iterations": 260, "batch_size": 64, "hidden": 64, "seed": 0, "max_minutes": 3.5,
+    "checkpoint_every": 50, "final_samples": 256, "plot_top": 3, "export_top": 5,
+}
+
+
+def _override_args(args) -> dict:
+    out = {
+        "task": args.task, "library": args.library, "max_reactions": args.max_reactions, "order": args.order,
+        "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
+        "max_minutes": args.max_minutes,
+    }
+    for item in args.set or []:
+        if "=" not in item:
+            raise CRNError(f"--set: expected KEY=VALUE, got {item!r}")
+        k, v = (x.strip() for x in item.split("=", 1))
+        out[k] = v
+    return out
+
+
+def _cmd_train(args) -> int:
+    from .config import resolve_config
+    from .run import Run
+
+    if args.resume:
+        changed = [f"--{k.replace('_', '-')}" for k in ("task", "library", "max_reactions", "order", "batch_size",
+                                                         "seed", "preset", "config", "out")
+                   if getattr(args, k) is not None] + (["--set"] if args.set else [])
+        if changed:
+            raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
+                           f"changed (only --iterations and --max-minutes)")
+        run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes,
+                       warn=lambda m: print(m, file=sys.stderr))
+        print(f"resuming {run.dir} at iteration {run.iteration} of {run.config.iterations}", file=sys.stderr)
+    else:
+        config = resolve_config(args.preset, args.config, _override_args(args))
+        out = args.out or f"runs/{Path(config.task).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run = Run.create(config, out, overwrite=args.overwrite)
+        print(f"run directory: {run.dir}", file=sys.stderr)
+    try:
+        run.train(progress=not args.no_progress)
+        if not args.no_finish:
+            run.finish()
+    finally:
+        run.close()
+    return 130 if run.stopped_by_user else 0
+
+
+def _cmd_sample(args) -> int:
+    from .archive import Archive, format_table
+    from .run import Run
+
+    run = Run.load(args.dir, warn=lambda m: print(m, file=sys.stderr))
+    samples = run.sample(args.n, temperature=args.temperature, seed=args.seed)
+    out = Path(args.out) if args.out else run.dir / f"sampled_n{args.n}_T{args.temperature:g}.jsonl"
+    samples.write_jsonl(out)
+    thr = run.task.good_threshold
+    f = samples.figures(thr)
+    print(f"{f['n']} designs from {run.dir} (iteration {run.iteration}, temperature {args.temperature:g}): "
+          f"{100 * f['valid_fraction']:.0f}% valid, {f['distinct_topologies']} distinct topologies, "
+          f"{100 * f['good_fraction']:.1f}% below {thr:g} ({f['distinct_good']} distinct), best loss "
+          f"{'-' if f['best_loss'] is None else format(f['best_loss'], '.4g')}, mean pairwise Hamming distance "
+          f"of the good ones {'-' if f['mean_hamming_good'] is None else format(f['mean_hamming_good'], '.3g')}")
+    a = Archive(capacity=max(args.n, 1), good_threshold=thr)
+    a.update(samples.networks, samples.loss, samples.valid, samples.log_reward)
+    print(format_table(a.top(args.show)))
+    print(f"written: {out}")
+    run.close()
+    return 0
+
+
+def _load_archive(d):
+    from .archive import Archive
+
+    p = Path(d) / "archive.json"
+    if not p.exists():
+        raise CRNError(f"{d} has no archive.json (is it a run directory? runs save it with every checkpoint)")
+    return Archive.load_json(p)
+
+
+def _cmd_top(args) -> int:
+    from .archive import format_table
+
+    a = _load_archive(args.dir)
+    if args.json:
+        print(json.dumps(a.to_dict(args.k)["entries"], indent=1))
+        return 0
+    div = a.diversity()
+    print(f"{len(a)} archived topologies; best loss {'-' if div['best_loss'] is None else format(div['best_loss'], '.4g')}; "
+          f"distinct good (loss < {a.good_threshold:g}): {a.n_good}; mean pairwise Hamming distance "
+          f"({div['mean_hamming_over']}): {'-' if div['mean_hamming'] is None else format(div['mean_hamming'], '.3g')}")
+    print(format_table(a.top(args.k), max_width=args.width))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from ..crn.export import save_exports
+
+    a = _load_archive(args.dir)
+    out = Path(args.out) if args.out else Path(args.dir) / "designs"
+    for i, e in enumerate(a.top(args.k)):
+        paths = save_exports(e.network, out, f"rank{i + 1:02d}")
+        print(f"rank {i + 1} (loss {e.loss:.4g}): " + " ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def run_demo(out="demo_out", settings: dict | None = None) -> int:
+    """The main job: a short training run on ``rpa`` that ends with the top designs and the plots."""
+    from .config import resolve_config
+    from .run import Run
+
+    config = resolve_config(overrides={**DEMO_SETTINGS, **(settings or {})})
+    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.iterations} iterations x {config.batch_size} "
+          f"designs, at most {config.max_minutes:g} minutes) -> {out}/", flush=True)
+    run = Run.create(config, out, overwrite=True)
+    try:
+        run.train(progress=True)
+        run.finish()
+    finally:
+        run.close()
+    return 0
+
+
+def add_training_commands(sub) -> None:
+    """Add train, sample, top and export to the ``gfn-crn`` subparsers."""
+    from .config import FIELD_DOCS, PRESETS, RunConfig
+
+    d = RunConfig()
+    t = sub.add_parser(
+        "train", help="train a CRN generator on a task; writes a run directory",
+        description="Train a GFlowNet that samples CRN designs for a task. Settings: defaults < --preset < --config "
+                    "< flags/--set. The run directory holds config.toml, metrics.jsonl, checkpoints, the archive, "
+                    "plots and report.md. Ctrl-C stops after the current iteration and saves.")
+    t.add_argument("--task", default=None, help=f"preset name or task TOML file (default {d.task})")
+    t.add_argument("--library", default=None, help=f"{FIELD_DOCS['library']} (default {d.library})")
+    t.add_argument("--max-reactions", type=int, default=None, help=f"(default {d.max_reactions})")
+    t.add_argument("--order", choices=["canonical", "free"], default=None, help=f"(default {d.order})")
+    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.iterations}; with --resume: the new total)")
+    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
+    t.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
+    t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
+    t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
+    t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
+    t.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="; ".join(f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items()) for k, v in PRESETS.items()))
+    t.add_argument("--config", default=None, metavar="FILE.toml", help="flat TOML of settings (see config.toml of a run)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting of config.toml, e.g. --set lr=3e-3")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-finish", action="store_true", help="skip final samples, plots, exports and report")
+    t.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("sample", help="draw fresh designs from a trained run and score them")
+    s.add_argument("dir")
+    s.add_argument("-n", type=int, default=1000, help="number of designs (default 1000)")
+    s.add_argument("--temperature", type=float, default=1.0, help="structure-logit temperature (default 1)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default=None, help="JSONL file (default DIR/sampled_n<N>_T<T>.jsonl)")
+    s.add_argument("--show", type=int, default=10, help="print this many best distinct samples")
+    s.set_defaults(func=_cmd_sample)
+
+    k = sub.add_parser("top", help="print the best archived designs of a run")
+    k.add_argument("dir")
+    k.add_argument("-k", type=int, default=10)
+    k.add_argument("--json", action="store_true", help="JSON entries (lossless networks)")
+    k.add_argument("--width", type=int, default=200, help="truncate the reactions column to this many characters")
+    k.set_defaults(func=_cmd_top)
+
+    e = sub.add_parser("export", help="write the top designs of a run as text, JSON, Antimony and SBML")
+    e.add_argument("dir")
+    e.add_argument("-k", type=int, default=5)
+    e.add_argument("--out", default=None, help="directory (default DIR/designs)")
+    e.set_defaults(func=_cmd_export)
+
+
+__all__ = ["add_training_commands", "run_demo", "DEMO_SETTINGS"]

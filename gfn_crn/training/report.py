@@ -1,0 +1,198 @@
+"""The end of a run: final samples, plots, exports, ``summary.json`` and ``report.md``."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+from .archive import format_table
+from .plots import plot_loss_histogram, plot_reaction_frequencies, plot_training_curves
+
+
+def _num(v):
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return f if math.isfinite(f) else None
+
+
+def plot_top_designs(run, k: int, prefix: str = "top") -> list[Path]:
+    """Time courses (the task's own view) of the ``k`` best archived designs, one PNG each."""
+    entries = run.archive.top(k)
+    if not entries:
+        return []
+    nets = [e.network for e in entries]
+    res = run.task.evaluate(nets)
+    paths = []
+    for b in range(len(nets)):
+        p = run.dir / f"{prefix}_{b + 1}.png"
+        run.task.plot(res, b, p)
+        paths.append(p)
+    return paths
+
+
+def export_top(run, k: int) -> list[Path]:
+    """``designs/rank01.{crn,json,antimony,xml}`` ... for the ``k`` best archived designs."""
+    from ..crn.export import save_exports
+
+    out = []
+    for i, e in enumerate(run.archive.top(k)):
+        paths = save_exports(e.network, run.dir / "designs", f"rank{i + 1:02d}")
+        out.append(paths["crn"])
+    return out
+
+
+def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, quiet: bool = False) -> dict:
+    cfg, task, d = run.config, run.task, run.dir
+    thr = float(task.good_threshold)
+    n = cfg.final_samples if final_samples is None else int(final_samples)
+    t0 = time.perf_counter()
+    paths: dict[str, object] = {}
+    samples = None
+    if n > 0:
+        samples = run.sample(n)
+        paths["samples"] = samples.write_jsonl(d / "samples.jsonl")
+    metrics = run.metrics()
+    if plots:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        name = getattr(task, "name", cfg.task)
+        if metrics:
+            paths["training_curves"] = plot_training_curves(metrics, d / "training_curves.png", thr,
+                                                            title=f"{name}: training")
+        if samples is not None:
+            paths["loss_histogram"] = plot_loss_histogram(
+                samples.loss, samples.valid, thr, d / "loss_histogram.png",
+                title=f"{name}: designs sampled from the trained generator", loss_cap=getattr(task, "loss_cap", None))
+        good = run.archive.good_entries()
+        basis = good if good else run.archive.top(50)
+        if basis:
+            freqs = run.archive.reaction_frequencies(basis)
+            what = (f"{len(basis)} good archived designs (loss < {thr:g})" if good
+                    else f"the {len(basis)} best archived designs (none below {thr:g} yet)")
+            paths["reaction_frequencies"] = plot_reaction_frequencies(freqs, d / "reaction_frequencies.png",
+                                                                      f"{name}: reactions in {what}")
+        tops = plot_top_designs(run, cfg.plot_top)
+        for i, p in enumerate(tops):
+            paths[f"top_{i + 1}"] = p
+        best = run.archive.top(1)
+        if best:
+            from ..crn.diagram import plot_network
+
+            paths["network_best"] = plot_network(best[0].network, d / "network_best.png",
+                                                 title=f"best design: loss {best[0].loss:.4g}")
+    if cfg.export_top > 0 and len(run.archive):
+        ex = export_top(run, cfg.export_top)
+        if ex:
+            paths["designs"] = ex[0].parent
+    div = run.archive.diversity()
+    last = metrics[-1] if metrics else {}
+    summary = {
+        "task": getattr(task, "name", cfg.task),
+        "iterations": run.iteration,
+        "evaluations": run.evaluations,
+        "training_seconds": round(run.elapsed, 2),
+        "evaluations_per_second": round(run.evaluations / run.elapsed, 1) if run.elapsed > 0 else None,
+        "stopped_by_user": run.stopped_by_user,
+        "good_threshold": thr,
+        "best_loss": _num(run.archive.best_loss),
+        "distinct_good": run.archive.n_good,
+        "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0), None),
+        "archive": {k: v for k, v in div.items() if k != "reaction_frequencies"},
+        "reaction_frequencies_good": div["reaction_frequencies"][:30],
+        "logZ": last.get("logZ"),
+        "samples": samples.figures(thr) if samples is not None else None,
+        "finish_seconds": None,
+        "paths": {k: str(v) for k, v in paths.items()},
+    }
+    summary["finish_seconds"] = round(time.perf_counter() - t0, 2)
+    (d / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (d / "report.md").write_text(render_report(run, summary))
+    paths["summary"] = d / "summary.json"
+    paths["report"] = d / "report.md"
+    run.paths = {k: Path(v) for k, v in paths.items()}
+    if not quiet:
+        print(summary_text(run, summary))
+    return summary
+
+
+def summary_text(run, summary: dict, k: int = 10) -> str:
+    thr = summary["good_threshold"]
+    lines = [
+        f"task {summary['task']}: {summary['iterations']} iterations, {summary['evaluations']} evaluations in "
+        f"{summary['training_seconds']:.0f} s ({summary['evaluations_per_second']} /s)",
+        f"best loss {_fmt(summary['best_loss'])}; distinct good topologies (loss < {thr:g}): {summary['distinct_good']}; "
+        f"mean pairwise Hamming distance ({summary['archive']['mean_hamming_over']}): "
+        f"{_fmt(summary['archive']['mean_hamming'])}",
+    ]
+    s = summary.get("samples")
+    if s:
+        lines.append(f"{s['n']} fresh samples: {100 * s['valid_fraction']:.0f}% valid, {s['distinct_topologies']} distinct "
+                     f"topologies, {100 * s['good_fraction']:.1f}% good, best {_fmt(s['best_loss'])}")
+    lines += ["", f"top designs ({run.dir / 'archive.txt'}):", format_table(run.archive.top(k)), ""]
+    lines.append("plots:")
+    for key, p in summary["paths"].items():
+        if str(p).endswith(".png"):
+            lines.append(f"  {p}")
+    lines.append(f"report: {run.dir / 'report.md'}")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def render_report(run, summary: dict, k: int = 10) -> str:
+    cfg = run.config
+    thr = summary["good_threshold"]
+    a = summary["archive"]
+    out = [f"# gfn-crn run: {summary['task']}", ""]
+    out += [f"Task `{cfg.task}`, library `{cfg.library}` ({len(run.library)} reactions), at most "
+            f"{cfg.max_reactions} added reactions, {cfg.order} order, seed {cfg.seed}.", ""]
+    out += ["| figure | value |", "|---|---|",
+            f"| iterations x batch | {summary['iterations']} x {cfg.batch_size} |",
+            f"| candidate evaluations | {summary['evaluations']} |",
+            f"| training time | {summary['training_seconds']:.0f} s ({summary['evaluations_per_second']} evaluations/s) |",
+            f"| best loss | {_fmt(summary['best_loss'])} |",
+            f"| first design below {thr:g} | "
+            f"{'evaluation ' + str(summary['first_good_evaluation']) if summary['first_good_evaluation'] else 'none'} |",
+            f"| distinct topologies below {thr:g} | {summary['distinct_good']} |",
+            f"| mean pairwise Hamming distance ({a['mean_hamming_over']}) | {_fmt(a['mean_hamming'])} |",
+            f"| archived topologies | {a['archived']} (capacity {cfg.archive_capacity}) |",
+            f"| final log Z | {_fmt(summary['logZ'])} |"]
+    s = summary.get("samples")
+    if s:
+        out += [f"| fresh samples | {s['n']}: {100 * s['valid_fraction']:.0f}% valid, {s['distinct_topologies']} "
+                f"distinct topologies, {100 * s['good_fraction']:.1f}% good ({s['distinct_good']} distinct) |"]
+    if summary.get("stopped_by_user"):
+        out += ["", f"Stopped by the user at iteration {summary['iterations']}; `gfn-crn train --resume {run.dir}` "
+                "continues it."]
+    out += ["", f"## Top {k} designs", "", "```", format_table(run.archive.top(k), max_width=400), "```", ""]
+    freqs = summary.get("reaction_frequencies_good") or []
+    if freqs:
+        out += [f"## Reactions among the good designs (loss < {thr:g})", "", "| reaction | share | designs |",
+                "|---|---:|---:|"]
+        out += [f"| `{f['reaction']}` | {f['share']:.2f} | {f['count']} |" for f in freqs[:15]]
+        out += [""]
+    pngs = [(key, Path(p)) for key, p in summary["paths"].items() if str(p).endswith(".png")]
+    if pngs:
+        out += ["## Plots", ""]
+        out += [f"![{key}]({p.name})" for key, p in pngs]
+        out += [""]
+    out += ["## Files", "",
+            "- `archive.json`, `archive.txt`: the best distinct topologies (one entry each, best parameters)",
+            "- `samples.jsonl`: fresh designs from the trained generator with their losses",
+            "- `designs/`: the top designs as text, JSON, Antimony and SBML",
+            "- `metrics.jsonl`: one row per iteration; `config.toml`: the settings; `checkpoint.pt`: resumable state",
+            ""]
+    return "\n".join(out)
+
+
+__all__ = ["finish_run", "render_report", "summary_text", "plot_top_designs", "export_top"]

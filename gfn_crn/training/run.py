@@ -1,0 +1,405 @@
+"""A training run with its directory: config, metrics, checkpoints, archive, plots, report.
+
+Layout of a run directory::
+
+    config.toml          resolved settings (gfn-crn train --config config.toml reruns them)
+    metrics.jsonl        one JSON row per iteration
+    checkpoint.pt        latest checkpoint (written to a temporary file, then os.replace)
+    checkpoint.prev.pt   the one before (kept so that a damaged latest one is never fatal)
+    archive.json         best distinct topologies, one entry each (lossless networks)
+    archive.txt          the same designs in the text format, best first
+    samples.jsonl        designs drawn on-policy after training, with their losses
+    designs/             the top designs as .crn, .json, .antimony and .xml (SBML)
+    *.png                training curves, loss histogram, top designs, network diagram
+    summary.json         the final figures (best loss, distinct good designs, diversity, timing)
+    report.md            a readable summary with the top designs and the plots
+
+Python::
+
+    from gfn_crn.training.run import Run
+    from gfn_crn.training.config import resolve_config
+    run = Run.create(resolve_config("quick", overrides={"task": "rpa"}), "runs/rpa")
+    run.train()            # progress bar; Ctrl-C stops after the current iteration and saves
+    run.finish()           # final samples, plots, exports, report
+    run = Run.load("runs/rpa", iterations=2000)   # resume (bit-for-bit under the same seed)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..crn.errors import CRNError
+from .archive import Archive, format_table
+from .config import RunConfig, build_library, load_config_file, to_toml
+from .tb import Trainer
+
+CHECKPOINT = "checkpoint.pt"
+PREVIOUS = "checkpoint.prev.pt"
+CHECKPOINT_VERSION = 1
+#: metrics that depend on wall-clock time (everything else is reproducible bit-for-bit)
+TIMING_KEYS = ("seconds", "sample_seconds", "elapsed")
+
+
+class CheckpointError(CRNError):
+    """A checkpoint is missing, unreadable or from another run."""
+
+
+class _BatchRecorder:
+    """Wraps a task: keeps each evaluated batch (networks and TaskResult) until collected."""
+
+    def __init__(self, task):
+        self.task = task
+        self.batches: list = []
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def __call__(self, networks):
+        res = self.task.evaluate(networks)
+        self.batches.append((networks, res))
+        return res.log_reward, res.valid
+
+    def collect(self) -> list:
+        out, self.batches = self.batches, []
+        return out
+
+
+def load_task_spec(spec: str):
+    from ..tasks import load_task
+
+    return load_task(spec)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path_dir: Path, state: dict) -> Path:
+    """Write ``checkpoint.pt`` atomically; the previous one becomes ``checkpoint.prev.pt``."""
+    path_dir = Path(path_dir)
+    tmp = path_dir / (CHECKPOINT + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    cur = path_dir / CHECKPOINT
+    if cur.exists():
+        os.replace(cur, path_dir / PREVIOUS)
+    os.replace(tmp, cur)
+    return cur
+
+
+def _read_checkpoint(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
+        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "trainer" not in state:
+        raise CheckpointError(f"{path} is not a gfn-crn checkpoint (version {CHECKPOINT_VERSION})")
+    return state
+
+
+def load_checkpoint(run_dir, warn=print) -> tuple[dict, Path]:
+    """The latest usable checkpoint of ``run_dir`` and its path.
+
+    ``checkpoint.pt`` is tried first; if it is missing or damaged, ``checkpoint.prev.pt`` is used
+    and ``warn`` is called with a message saying why. If neither is usable a
+    :class:`CheckpointError` names both problems.
+    """
+    run_dir = Path(run_dir)
+    problems = []
+    for name in (CHECKPOINT, PREVIOUS):
+        p = run_dir / name
+        if not p.exists():
+            problems.append(f"{p} is missing")
+            continue
+        try:
+            state = _read_checkpoint(p)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if problems and warn is not None:
+            warn(f"warning: {problems[0]}; resuming from the previous checkpoint {p} "
+                 f"(iteration {state['trainer']['iteration']})")
+        return state, p
+    raise CheckpointError("no usable checkpoint: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------- the run
+class Run:
+    """A run directory with its task, environment, trainer and archive (see the module doc)."""
+
+    def __init__(self, config: RunConfig, out, *, task=None):
+        self.config = config.validate()
+        self.dir = Path(out)
+        base = task if task is not None else load_task_spec(config.task)
+        self.task = base
+        self.recorder = _BatchRecorder(base)
+        self.library = build_library(config.library, base.template.species)
+        from ..envs import CRNEnv
+
+        self.env = CRNEnv(self.library, base.template, self.recorder, order=config.order,
+                          max_reactions=config.max_reactions, min_reactions=config.min_reactions,
+                          prior=getattr(base, "prior", None))
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(config.threads)
+        self.trainer = Trainer(self.env, config.train_config())
+        self.archive = Archive(config.archive_capacity, base.good_threshold)
+        self.elapsed = 0.0          # training seconds over all sessions of this run
+        self.stopped_by_user = False
+        self.paths: dict[str, Path] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None) -> "Run":
+        out = Path(out)
+        if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
+            if not overwrite:
+                raise CRNError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
+            for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
+                (out / name).unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        run = cls(config, out, task=task)
+        (out / "config.toml").write_text(to_toml(config))
+        (out / "metrics.jsonl").write_text("")
+        return run
+
+    @classmethod
+    def load(cls, out, *, iterations: Optional[int] = None, max_minutes: Optional[float] = None,
+             warn=print, task=None) -> "Run":
+        """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it."""
+        out = Path(out)
+        if not out.is_dir():
+            raise CRNError(f"run directory {out} does not exist")
+        cfg_path = out / "config.toml"
+        if not cfg_path.exists():
+            raise CRNError(f"{out} is not a run directory (no config.toml)")
+        config = load_config_file(cfg_path)
+        state, path = load_checkpoint(out, warn=warn)
+        if iterations is not None or max_minutes is not None:
+            from dataclasses import replace
+
+            upd = {}
+            if iterations is not None:
+                upd["iterations"] = int(iterations)
+            if max_minutes is not None:
+                upd["max_minutes"] = float(max_minutes)
+            config = replace(config, **upd)
+            # the exploration schedule is part of the saved run: keep its length
+            if iterations is not None:
+                config = replace(config, anneal_fraction=_same_anneal(load_config_file(cfg_path), config.iterations))
+            (out / "config.toml").write_text(to_toml(config))
+        run = cls(config, out, task=task)
+        run._restore(state)
+        run.checkpoint_path = path
+        return run
+
+    def _restore(self, state: dict) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.archive = Archive.from_state_dict(state["archive"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self.trainer.history = []
+        # metrics rows written after this checkpoint are dropped: they will be written again
+        mpath = self.dir / "metrics.jsonl"
+        rows = read_metrics(mpath) if mpath.exists() else []
+        keep = [r for r in rows if r["iteration"] < self.trainer.iteration]
+        _atomic_text(mpath, "".join(json.dumps(r) + "\n" for r in keep))
+
+    # ------------------------------------------------------------------ state
+    @property
+    def iteration(self) -> int:
+        return self.trainer.iteration
+
+    @property
+    def evaluations(self) -> int:
+        return int(self.env.n_evaluated)
+
+    def state_dict(self) -> dict:
+        return {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
+                "archive": self.archive.state_dict(), "elapsed": self.elapsed,
+                "config": asdict(self.config)}
+
+    def save(self) -> Path:
+        """Checkpoint plus the archive files."""
+        p = save_checkpoint(self.dir, self.state_dict())
+        self.archive.save_json(self.dir / "archive.json")
+        self.archive.save_text(self.dir / "archive.txt")
+        return p
+
+    # ------------------------------------------------------------------ training
+    def _record(self, rec: dict, t_iter: float) -> dict:
+        batches = self.recorder.collect()
+        losses = []
+        for nets, res in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=rec["iteration"])
+            losses.append(np.asarray(res.loss, dtype=float))
+        loss = np.concatenate(losses) if losses else np.array([np.nan])
+        row = {
+            "iteration": rec["iteration"],
+            "evaluations": self.evaluations,
+            "mean_loss": float(np.mean(loss)),
+            "median_loss": float(np.median(loss)),
+            "batch_best_loss": float(np.min(loss)),
+            "best_loss": self.archive.best_loss if math.isfinite(self.archive.best_loss) else None,
+            "distinct_good": self.archive.n_good,
+            "archived": len(self.archive),
+            "tb_loss": rec["loss"],
+            "logZ": rec["logZ"],
+            "mean_log_reward": rec["mean_log_reward"],
+            "max_log_reward": rec["max_log_reward"],
+            "valid_fraction": rec["valid_fraction"],
+            "mean_length": rec["mean_length"],
+        }
+        for k in ("temperature", "epsilon", "param_spread", "sf_bias", "param_epsilon"):
+            if k in rec:
+                row[k] = rec[k]
+        row["seconds"] = t_iter
+        row["sample_seconds"] = rec["sample_seconds"]
+        row["elapsed"] = self.elapsed
+        return row
+
+    def train(self, progress: bool = True, handle_sigint: bool = True, stop_after: Optional[int] = None) -> "Run":
+        """Train until ``config.iterations`` (or ``max_minutes``, or Ctrl-C, or ``stop_after``
+        iterations of this call), checkpointing every ``checkpoint_every`` iterations and at the end."""
+        cfg = self.config
+        target = cfg.iterations if stop_after is None else min(cfg.iterations, self.iteration + int(stop_after))
+        stop = {"flag": False}
+        old_handler = None
+        if handle_sigint and threading.current_thread() is threading.main_thread():
+            def on_sigint(signum, frame):
+                if stop["flag"]:  # second Ctrl-C: give up at once
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    raise KeyboardInterrupt
+                stop["flag"] = True
+                if bar is not None:
+                    bar.write("Ctrl-C: stopping after this iteration and saving (Ctrl-C again to abort)")
+
+            old_handler = signal.signal(signal.SIGINT, on_sigint)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations),
+                       desc=f"train {Path(cfg.task).stem}", unit="it", dynamic_ncols=True)
+        torch.set_num_threads(cfg.threads)
+        t_session = time.perf_counter()
+        elapsed0 = self.elapsed
+        mfile = open(self.dir / "metrics.jsonl", "a")
+        try:
+            last_saved = self.iteration
+            while self.iteration < target and not stop["flag"]:
+                if cfg.max_minutes and self.elapsed >= cfg.max_minutes * 60:
+                    if bar is not None:
+                        bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
+                    break
+                t0 = time.perf_counter()
+                rec = self.trainer.step()
+                dt = time.perf_counter() - t0
+                self.elapsed = elapsed0 + (time.perf_counter() - t_session)
+                row = self._record(rec, dt)
+                mfile.write(json.dumps(row) + "\n")
+                mfile.flush()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(
+                        f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {row['logZ']:.2f} "
+                        f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)
+                if self.iteration % cfg.checkpoint_every == 0:
+                    self.save()
+                    last_saved = self.iteration
+            if self.iteration != last_saved or not (self.dir / CHECKPOINT).exists():
+                self.save()
+            self.stopped_by_user = stop["flag"]
+            if stop["flag"] and bar is not None:
+                bar.write(f"stopped at iteration {self.iteration}; saved {self.dir / CHECKPOINT} "
+                          f"(continue with: gfn-crn train --resume {self.dir})")
+        finally:
+            mfile.close()
+            if bar is not None:
+                bar.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+        return self
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):
+        """Draw ``n`` designs from the current policy and evaluate them.
+
+        Returns ``(networks, TaskResult)`` (the results of all batches concatenated). The
+        training RNG state is left untouched (sampling uses a forked RNG), so sampling from a
+        run does not change how it would continue.
+        """
+        from .sampling import sample_designs
+
+        return sample_designs(self, n, temperature=temperature, batch=batch, **policy_kwargs)
+
+    # ------------------------------------------------------------------ outputs
+    def metrics(self) -> list[dict]:
+        return read_metrics(self.dir / "metrics.jsonl")
+
+    def finish(self, final_samples: Optional[int] = None, plots: bool = True, quiet: bool = False) -> dict:
+        """Final on-policy samples, plots, exports of the top designs, summary.json, report.md."""
+        from .report import finish_run
+
+        return finish_run(self, final_samples=final_samples, plots=plots, quiet=quiet)
+
+    def top_table(self, k: int = 10) -> str:
+        return format_table(self.archive.top(k))
+
+    def close(self) -> None:
+        torch.set_num_threads(self._threads)
+
+
+def _same_anneal(old: RunConfig, new_iterations: int) -> float:
+    """anneal_fraction for ``new_iterations`` that keeps the old run's annealing length."""
+    if new_iterations <= 0:
+        return old.anneal_fraction
+    n_old = int(round(old.anneal_fraction * old.iterations))
+    return min(1.0, n_old / new_iterations) if n_old else 0.0
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_metrics(path) -> list[dict]:
+    """Rows of a metrics.jsonl file (a torn last line from a crash is skipped)."""
+    rows = []
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def run_training(config: RunConfig, out, *, progress: bool = True, finish: bool = True, quiet: bool = False,
+                 overwrite: bool = False) -> Run:
+    """Create a run in ``out``, train it, and (by default) write the final outputs."""
+    run = Run.create(config, out, overwrite=overwrite)
+    run.train(progress=progress)
+    if finish:
+        run.finish(quiet=quiet)
+    return run
+
+
+__all__ = ["Run", "run_training", "load_checkpoint", "save_checkpoint", "CheckpointError", "read_metrics",
+           "TIMING_KEYS"]

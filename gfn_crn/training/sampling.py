@@ -1,0 +1,96 @@
+"""Drawing fresh designs from a trained generator (``gfn-crn sample``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..crn.network import Network
+from .evaluations import mean_pairwise_hamming
+from .tb import rng_state, set_rng_state
+
+
+@dataclass
+class Samples:
+    """Designs drawn from a policy, with their evaluation (arrays of shape (n,))."""
+
+    networks: list
+    loss: np.ndarray
+    log_reward: np.ndarray
+    valid: np.ndarray
+    reason: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.networks)
+
+    def figures(self, threshold: float, n_hamming: int = 200) -> dict:
+        """Valid share, distinct topologies, good designs (and distinct good topologies), best
+        loss, mean pairwise Hamming distance between the distinct good topologies."""
+        ok = self.valid & np.isfinite(self.loss)
+        good = ok & (self.loss < threshold)
+        best: dict = {}
+        for net, l, g in zip(self.networks, self.loss, ok):
+            if g:
+                t = net.topology
+                if l < best.get(t, math.inf):
+                    best[t] = float(l)
+        good_topos = sorted((t for t, l in best.items() if l < threshold), key=best.get)
+        ham = mean_pairwise_hamming(good_topos[:n_hamming])
+        return {
+            "n": len(self),
+            "valid_fraction": float(ok.mean()) if len(self) else 0.0,
+            "distinct_topologies": len({n.topology for n in self.networks}),
+            "good_fraction": float(good.mean()) if len(self) else 0.0,
+            "distinct_good": len(good_topos),
+            "best_loss": float(self.loss[ok].min()) if ok.any() else None,
+            "median_loss": float(np.median(self.loss[ok])) if ok.any() else None,
+            "mean_hamming_good": None if math.isnan(ham) else ham,
+        }
+
+    def write_jsonl(self, path) -> Path:
+        path = Path(path)
+        with open(path, "w") as fh:
+            for net, l, r, v, why in zip(self.networks, self.loss, self.log_reward, self.valid, self.reason):
+                fh.write(json.dumps({"loss": float(l), "log_reward": float(r), "valid": bool(v), "reason": str(why),
+                                     "n_reactions": len(net.reactions), "network": json.loads(net.to_json())}) + "\n")
+        return path
+
+
+def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed: Optional[int] = 0,
+                   **policy_kwargs) -> Samples:
+    """``n`` designs from ``run``'s policy (structure temperature ``temperature``), evaluated by
+    the task. The RNG states are saved and restored, so the run's own sequence is untouched."""
+    kw = dict(policy_kwargs)
+    if temperature != 1.0:
+        kw["temperature"] = float(temperature)
+    saved = rng_state()
+    nets: list[Network] = []
+    parts = {"loss": [], "log_reward": [], "valid": [], "reason": []}
+    try:
+        if seed is not None:
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+        sampler = run.trainer.sampler
+        while len(nets) < n:
+            b = min(batch, n - len(nets))
+            with torch.no_grad():
+                traj = sampler.sample_trajectories(run.env, n=b, **kw)
+            batch_nets = run.env.states_to_networks(traj.terminating_states)
+            res = run.task.evaluate(batch_nets)
+            nets += batch_nets
+            for k in parts:
+                parts[k].append(np.asarray(getattr(res, k)))
+    finally:
+        set_rng_state(saved)
+    cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
+    return Samples(nets, cat["loss"].astype(float), cat["log_reward"].astype(float), cat["valid"].astype(bool),
+                   cat["reason"].astype(str))
+
+
+__all__ = ["Samples", "sample_designs"]
