@@ -357,3 +357,32 @@ def test_ssa_presets_antithetic_beats_template_and_plot(tmp_path):
     out = task.plot(r, 0, tmp_path / "ssa.png")
     assert out.exists() and out.stat().st_size > 1000
     assert task.settings()["cv_weight"] == 0.1 and task.settings()["trajectories"] == 8
+
+
+def test_stochastic_cli_branch(tmp_path, capsys):
+    import argparse
+    import json
+
+    from gfn_crn.sim.ssa_cli import add_stochastic_arguments, run_stochastic
+
+    p = argparse.ArgumentParser()
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", default=None)
+    add_stochastic_arguments(p)
+    f = tmp_path / "bd.crn"
+    f.write_text(BIRTH_DEATH)
+    net = parse_network(BIRTH_DEATH)
+    sc = [Scenario(init=0.0)]
+    args = p.parse_args([str(f), "--stochastic", "--trajectories", "300", "--volume", "2", "--seed", "1", "--json"])
+    assert run_stochastic(args, net, sc, time_grid(20.0, 21)) == 0
+    out = json.loads(capsys.readouterr().out)
+    row = out["scenarios"][0]
+    assert row["trajectories"] == {"ok": 300, "diverged": 0, "failed": 0}
+    # Poisson(k/g) counts at volume 2: concentration mean 10 / 2... the rate k is per concentration:
+    # counts are Poisson(volume * k / g) = Poisson(20), concentration mean 10, std sqrt(20)/2
+    assert abs(row["final_mean"]["X"] - 10.0) < 5 * math.sqrt(20) / 2 / math.sqrt(300)
+    png = tmp_path / "bd.png"
+    args = p.parse_args([str(f), "--stochastic", "--trajectories", "20", "--volume", "2", "--plot", str(png), "--tau"])
+    assert run_stochastic(args, net, sc, time_grid(20.0, 21)) == 0
+    assert "plot:" in capsys.readouterr().out and png.stat().st_size > 1000
