@@ -311,6 +311,7 @@ def ssa(
     record: str = "trajectories",
     species: Sequence[str] | None = None,
     compact_fraction: float = 0.125,
+    abort_network: bool = False,
 ) -> SSAResult:
     """Stochastic simulation of every network under every scenario, ``trajectories`` times each.
 
@@ -327,6 +328,9 @@ def ssa(
             moments; ``"moments"`` only the mean and variance (what the tasks use).
         species: species to record (default all).
         compact_fraction: drop finished lanes once this fraction of the active ones is done.
+        abort_network: when one trajectory of a network diverges or fails, stop the network's
+            unfinished trajectories with the same flag (filled with the cap): what a task needs
+            (one flagged trajectory makes the candidate invalid) at a fraction of the cost.
     """
     if isinstance(networks, Network):
         networks = [networks]
@@ -404,8 +408,17 @@ def ssa(
         events_out[gid[idx]] = events[idx]
         done[idx] = True
         n_done += idx.size
+        if abort_network and st != OK:
+            bad_nets = np.unique(lane_b[gid[idx]])
+            rest = np.isin(lane_b[gid], bad_nets) & ~done
+            if rest.any():
+                finish(rest, st, True)
 
     tmax = t[T - 1]
+    # exact lazy checks: an exact step adds at most `dmax` molecules to a count and one event, so
+    # the cap and the budget cannot be reached before `next_check` passes
+    dmax = max(1.0, float(np.max(cb.S))) if cb.S.size else 1.0
+    next_check = 0
     err = np.seterr(divide="ignore", invalid="ignore", over="ignore")
     try:
         while True:
@@ -462,10 +475,20 @@ def ssa(
             events += fire
             tcur = tstop
             # flags: divergence, end of time, budget; segment switches
-            big = n.max(axis=0) >= capn                     # counts stay finite (integer steps)
             at_b = tcur >= segend
-            over = events >= max_events
-            if (big | at_b | over).any():
+            if tau_mode or passes >= next_check:
+                nmax = n.max(axis=0)                         # counts stay finite (integer steps)
+                big = nmax >= capn
+                over = events >= max_events
+                live_now = ~done
+                if live_now.any():
+                    head = min((capn - nmax[live_now].max()) / dmax, max_events - events[live_now].max())
+                    next_check = passes + max(int(head) - 1, 0)
+                flagged = (big | over).any()
+            else:
+                big = over = False
+                flagged = False
+            if flagged or at_b.any():
                 at_b &= live
                 end = at_b & (segend >= tmax)
                 sw = at_b & ~end

@@ -113,7 +113,7 @@ class SSATrackingTask(TrackingTask):
     def simulate(self, networks) -> SimResult:
         r = ssa(networks, self.scenarios, self.t, trajectories=self.trajectories, volume=self.volume,
                 seed=np.random.default_rng(self.seed), max_events=self.max_events, cap=self.cap, method=self.method,
-                tau_epsilon=self.tau_epsilon, record="moments", species=self.outputs)
+                tau_epsilon=self.tau_epsilon, record="moments", species=self.outputs, abort_network=True)
         self.last_ssa = r
         sim = r.as_sim_result()
         sim.stats["std"] = r.std
