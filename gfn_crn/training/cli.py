@@ -22,7 +22,7 @@ from ..crn.errors import CRNError
 
 #: settings of the ``gfn-crn demo`` run (rpa; a few minutes on 2 cores)
 DEMO_SETTINGS = {
-    "task": "rpa", "iterations": 260, "batch_size": 64, "hidden": 64, "seed": 0, "max_minutes": 3.5,
+    "task": "rpa", "iterations": 400, "batch_size": 64, "hidden": 64, "seed": 0, "max_minutes": 3.5,
     "checkpoint_every": 50, "final_samples": 256, "plot_top": 3, "export_top": 5,
 }
 

@@ -29,7 +29,7 @@ def plot_training_curves(metrics: Sequence[dict], path, threshold: float, title:
     med = np.array([m.get("median_loss", np.nan) for m in metrics], dtype=float)
     best = np.array([np.nan if m["best_loss"] is None else m["best_loss"] for m in metrics], dtype=float)
     bbest = np.array([m["batch_best_loss"] for m in metrics], dtype=float)
-    ax.plot(ev, mean, lw=0.8, alpha=0.8, label="batch mean")
+    ax.plot(ev, mean, lw=0.8, alpha=0.8, label="batch mean (capped)")
     ax.plot(ev, med, lw=0.8, alpha=0.8, label="batch median")
     ax.plot(ev, bbest, lw=0.6, alpha=0.6, label="batch best")
     ax.plot(ev, best, lw=1.8, color="k", label="best so far")
@@ -51,6 +51,10 @@ def plot_training_curves(metrics: Sequence[dict], path, threshold: float, title:
 
     ax = axes[1, 0]
     ax.plot(ev, [m["distinct_good"] for m in metrics], color="tab:red")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0, top=max(1, max(m["distinct_good"] for m in metrics)) * 1.05)
     ax.set_ylabel("distinct topologies")
     ax.set_xlabel("candidate evaluations")
     ax.set_title(f"distinct good topologies (loss < {threshold:g})", fontsize=10)

@@ -242,10 +242,12 @@ class Run:
             self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=rec["iteration"])
             losses.append(np.asarray(res.loss, dtype=float))
         loss = np.concatenate(losses) if losses else np.array([np.nan])
+        cap = getattr(self.task, "loss_cap", None)
+        capped = np.minimum(loss, cap) if cap is not None else loss
         row = {
             "iteration": rec["iteration"],
             "evaluations": self.evaluations,
-            "mean_loss": float(np.mean(loss)),
+            "mean_loss": float(np.mean(capped)),  # losses above the task's loss_cap count as the cap
             "median_loss": float(np.median(loss)),
             "batch_best_loss": float(np.min(loss)),
             "best_loss": self.archive.best_loss if math.isfinite(self.archive.best_loss) else None,

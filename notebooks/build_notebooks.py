@@ -1,0 +1,256 @@
+"""Write (and optionally execute) the example notebooks.
+
+    python notebooks/build_notebooks.py            # write the .ipynb files (no outputs)
+    python notebooks/build_notebooks.py --execute  # write and execute them in place (full mode)
+
+The notebooks read ``GFN_CRN_QUICK=1`` to shrink every run (the test suite executes them that
+way); committed copies carry the outputs of a full-mode execution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = '''import os
+QUICK = os.environ.get("GFN_CRN_QUICK") == "1"   # the test suite sets this: tiny runs
+from IPython.display import Image, display
+import numpy as np
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from gfn_crn.training.config import resolve_config
+from gfn_crn.training.run import Run'''
+
+NB1 = [
+    ("md", """# Quickstart: designing RPA circuits with gfn_crn
+
+Robust perfect adaptation (**rpa** preset): the output `X1` must follow the input `u1` whatever the
+disturbance `u2` does (9 input combinations). The template already has `0 -> Z1` at rate `u1` and
+`X1 -> 0` at rate `u2*X1`; the generator adds up to 5 reactions from the 90-reaction mass-action
+library over `X1 Z1 Z2` and picks their rate constants.
+
+This notebook trains a generator (the same as `gfn-crn train --task rpa`), inspects the archive of
+best distinct designs, plots them, exports them, draws fresh samples and resumes the run."""),
+    ("code", SETUP),
+    ("md", "## Train\nSettings: defaults < preset < overrides (every setting is in the run's `config.toml`)."),
+    ("code", '''config = resolve_config("quick", overrides=dict(
+    task="rpa", iterations=4 if QUICK else 200, batch_size=16 if QUICK else 64, seed=0,
+    final_samples=16 if QUICK else 256, plot_top=1 if QUICK else 2))
+run = Run.create(config, "runs/nb01_rpa", overwrite=True)
+run.train(progress=False)       # a tqdm bar by default; Ctrl-C stops after the iteration and saves
+summary = run.finish()          # final samples, plots, exports, summary.json, report.md'''),
+    ("code", '''m = run.metrics()
+print(f"{len(m)} iterations, {m[-1]['evaluations']} evaluations, best loss {m[-1]['best_loss']:.4g}, "
+      f"distinct good designs {m[-1]['distinct_good']}, log Z {m[-1]['logZ']:.2f}")
+display(Image(filename=str(run.paths["training_curves"]), width=800))'''),
+    ("md", """## The archive: best distinct topologies
+One entry per topology (set of added reactions) with the best parameters seen for it. The diversity
+figures: distinct topologies below the task's good threshold, the mean pairwise Hamming distance
+between topologies (reactions in one and not the other), and how often each reaction appears."""),
+    ("code", '''print(run.top_table(8))
+div = run.archive.diversity()
+print({k: div[k] for k in ("distinct_good", "mean_hamming", "mean_hamming_over", "best_loss", "archived")})
+for name, share, count in run.archive.reaction_frequencies(run.archive.top(20))[:8]:
+    print(f"{share:5.2f}  {name}")'''),
+    ("md", "## The best design: time courses against the target, and its network diagram"),
+    ("code", '''best = run.archive.top(1)[0]
+print(best.network.to_text())
+res = run.task.evaluate([best.network])
+fig = run.task.plot(res, 0)
+display(fig); plt.close(fig)'''),
+    ("code", '''from gfn_crn.crn.diagram import plot_network
+display(Image(filename=str(plot_network(best.network, run.dir / "best_diagram.png")), width=700))'''),
+    ("md", "## Export: text, JSON, Antimony, SBML (round trip through libsbml)"),
+    ("code", '''from gfn_crn.crn.export import to_antimony, to_sbml, from_sbml
+print(to_antimony(best.network))
+back = from_sbml(to_sbml(best.network))
+print("SBML round trip keeps the topology:", back.topology == best.network.topology)
+print(sorted(p.name for p in (run.dir / "designs").iterdir())[:8])'''),
+    ("md", "## Fresh samples from the trained generator (`gfn-crn sample`)"),
+    ("code", '''s = run.sample(32 if QUICK else 500)
+print(s.figures(run.task.good_threshold))'''),
+    ("md", "## Resume (`gfn-crn train --resume DIR --iterations N`): continues bit-for-bit under the same seed"),
+    ("code", '''run.close()
+run = Run.load("runs/nb01_rpa", iterations=run.iteration + (2 if QUICK else 50))
+run.train(progress=False)
+print("now at iteration", run.iteration, "best loss", run.archive.top(1)[0].loss)
+run.close()'''),
+]
+
+NB2 = [
+    ("md", """# Exploration and diversity
+
+Exploration only changes how trajectories are *sampled*; the trajectory-balance loss is always
+computed with the on-policy log-probabilities (DESIGN.md 6.5-6.7). The knobs (`policy_kwargs`):
+
+* `temperature`: structure logits / T (T > 1 flattens the choice of reactions);
+* `epsilon`: mix the structure choice with uniform over valid actions (and parameters with a broad proposal);
+* `param_spread`: multiply the spread of the continuous (rate) distribution.
+
+We train one generator, then sample from it under several settings and compare the diversity figures;
+finally we compare on-policy with off-policy (exploring) training."""),
+    ("code", SETUP),
+    ("code", '''base = dict(task="rpa", iterations=4 if QUICK else 150, batch_size=16 if QUICK else 64, seed=0,
+            final_samples=0, plot_top=0, export_top=0)
+run = Run.create(resolve_config("quick", overrides=base), "runs/nb02_base", overwrite=True)
+run.train(progress=False)
+thr = run.task.good_threshold'''),
+    ("md", "## Sampling the same generator with different `policy_kwargs`"),
+    ("code", '''N = 32 if QUICK else 400
+settings = {"on-policy": {}, "temperature 2": {"temperature": 2.0}, "temperature 0.5": {"temperature": 0.5},
+            "epsilon 0.3": {"epsilon": 0.3}, "param_spread 2": {"param_spread": 2.0}}
+rows = {}
+for name, kw in settings.items():
+    kw = dict(kw); T = kw.pop("temperature", 1.0)
+    f = run.sample(N, temperature=T, **kw).figures(thr)
+    rows[name] = f
+    print(f"{name:>16}: valid {f['valid_fraction']:.2f}  distinct topologies {f['distinct_topologies']:4d}  "
+          f"median loss {f['median_loss']:.3f}  best {f['best_loss']:.4f}")'''),
+    ("code", '''fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+names = list(rows)
+ax[0].bar(names, [rows[n]["distinct_topologies"] / rows[n]["n"] for n in names]); ax[0].set_title("distinct topologies / samples")
+ax[1].bar(names, [rows[n]["median_loss"] for n in names], color="tab:orange"); ax[1].set_title("median loss (valid)")
+for a in ax: a.tick_params(axis="x", rotation=30)
+fig.tight_layout(); display(fig); plt.close(fig)'''),
+    ("md", """## On-policy vs off-policy training
+Same seed and budget; the off-policy run explores with temperature 2 and epsilon 0.1, annealed to
+on-policy over the first half. We compare the archives (distinct topologies, best loss, Hamming
+distance between the best 50)."""),
+    ("code", '''runs = {}
+for name, kw in {"on-policy": dict(temperature_start=1.0, epsilon_start=0.0),
+                 "off-policy": dict(temperature_start=2.0, epsilon_start=0.1)}.items():
+    r = Run.create(resolve_config("quick", overrides={**base, **kw}), f"runs/nb02_{name}", overwrite=True)
+    r.train(progress=False)
+    runs[name] = r
+    d = r.archive.diversity(n_hamming=50)
+    print(f"{name:>10}: best loss {d['best_loss']:.4f}  archived topologies {d['archived']}  "
+          f"mean Hamming ({d['mean_hamming_over']}) {d['mean_hamming']:.2f}  valid share "
+          f"{r.archive.n_valid / r.archive.n_offered:.2f}")'''),
+    ("code", '''fig, ax = plt.subplots(figsize=(7, 3.5))
+for name, r in runs.items():
+    m = r.metrics()
+    ax.plot([x["evaluations"] for x in m], [x["best_loss"] for x in m], label=name)
+ax.set_yscale("log"); ax.set_xlabel("evaluations"); ax.set_ylabel("best loss so far"); ax.legend()
+fig.tight_layout(); display(fig); plt.close(fig)
+for r in [run, *runs.values()]:
+    r.close()'''),
+]
+
+NB3 = [
+    ("md", """# Task gallery
+
+The same generator on other tasks: a logic gate, an oscillator, a dose response and habituation
+(presets; `gfn-crn tasks` lists them and `gfn-crn tasks --show NAME` prints one as TOML), then a task
+defined from scratch in TOML. Each gets a brief training run; we look at the best design in the
+task's own view (truth table, dose-response curve, frequency, peaks). Brief runs show the workflow,
+not the best designs these tasks admit."""),
+    ("code", SETUP),
+    ("code", '''from gfn_crn.tasks import load_task, list_presets
+for name, desc in list_presets():
+    print(f"{name:>14}: {desc}")'''),
+    ("code", '''def brief(task, name, iterations=None, **kw):
+    iterations = iterations or (2 if QUICK else 40)
+    cfg = resolve_config(overrides=dict(task=task, iterations=iterations, batch_size=8 if QUICK else 32,
+                                        hidden=64, max_reactions=4, seed=0, final_samples=0, plot_top=0,
+                                        export_top=0, **kw))
+    r = Run.create(cfg, f"runs/nb03_{name}", overwrite=True)
+    r.train(progress=False)
+    best = r.archive.top(1)[0]
+    print(f"{name}: {r.evaluations} evaluations, best loss {best.loss:.4g} "
+          f"(good below {r.task.good_threshold:g}), {len(r.archive)} distinct topologies")
+    print(r.top_table(3))
+    res = r.task.evaluate([best.network])
+    fig = r.task.plot(res, 0)
+    display(fig); plt.close(fig)
+    r.close()
+    return r'''),
+    ("md", "## Logic: a 3-input AND gate (8 truth-table rows)"),
+    ("code", 'brief("logic-and3", "logic")'),
+    ("md", "## Oscillator whose frequency follows the input"),
+    ("code", 'brief("oscillator", "oscillator")'),
+    ("md", "## Dose response: a Hill curve over 9 doses"),
+    ("code", 'brief("dose-response", "dose")'),
+    ("md", "## Habituation: decreasing peaks over a pulse train"),
+    ("code", 'brief("habituation", "habituation")'),
+    ("md", """## A task of your own
+A TOML file: template, scenarios, time grid, the kind's settings and the reward. Here: the output `Y`
+should settle at twice the input (`Y = 2 u1`) for u1 in {0.5, 1, 2}, from a template that only senses
+the input."""),
+    ("code", '''text = """
+kind = "tracking"
+name = "doubler"
+description = "Y settles at 2*u1"
+[template]
+text = \\"\\"\\"
+species: X1 Y
+outputs: Y
+fixed: 0 -> X1 ; k=1 * u1
+fixed: X1 -> 0 ; k=1
+\\"\\"\\"
+[scenarios]
+inputs = { u1 = [0.5, 1.0, 2.0] }
+init = 0.01
+[time]
+t_f = 50
+n_t = 200
+[task]
+target = "2 * u1"
+weights = "transient"
+[reward]
+good_threshold = 0.05
+"""
+os.makedirs("runs", exist_ok=True)
+with open("runs/doubler.toml", "w") as fh:
+    fh.write(text)
+task = load_task("runs/doubler.toml")
+print(task, task.describe())'''),
+    ("code", 'brief("runs/doubler.toml", "doubler", iterations=2 if QUICK else 60)'),
+]
+
+
+def make(cells) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+NOTEBOOKS = {"01_quickstart_rpa.ipynb": NB1, "02_exploration.ipynb": NB2, "03_task_gallery.ipynb": NB3}
+
+
+def execute(path: Path, timeout: int = 1800) -> None:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    nbformat.write(nb, path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--execute", action="store_true")
+    ap.add_argument("names", nargs="*", help="only these notebooks")
+    args = ap.parse_args(argv)
+    for name, cells in NOTEBOOKS.items():
+        if args.names and name not in args.names:
+            continue
+        path = HERE / name
+        nbformat.write(make(cells), path)
+        if args.execute:
+            os.environ.pop("GFN_CRN_QUICK", None)
+            execute(path)
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
