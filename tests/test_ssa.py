@@ -386,3 +386,18 @@ def test_stochastic_cli_branch(tmp_path, capsys):
     args = p.parse_args([str(f), "--stochastic", "--trajectories", "20", "--volume", "2", "--plot", str(png), "--tau"])
     assert run_stochastic(args, net, sc, time_grid(20.0, 21)) == 0
     assert "plot:" in capsys.readouterr().out and png.stat().st_size > 1000
+
+
+def test_abort_network_stops_the_flagged_networks_other_trajectories():
+    net = parse_network("species: X Y\noutputs: X\nfixed: X -> 2 X ; k=1 * u1\n0 -> Y ; k=5\nY -> 0 ; k=1\n")
+    calm = parse_network("species: X Y\noutputs: X\n0 -> Y ; k=5\nY -> 0 ; k=1\n")
+    sc = [Scenario({"u1": 1.0}, init=1.0), Scenario({"u1": 0.0}, init=1.0)]
+    t = time_grid(20.0, 21)
+    kw = dict(trajectories=4, volume=10.0, seed=0, cap=50.0)
+    plain = ssa([net, calm], sc, t, **kw)
+    assert (plain.status[0, 0] == DIVERGED).all() and (plain.status[0, 1] == OK).all()
+    ab = ssa([net, calm], sc, t, abort_network=True, **kw)
+    assert (ab.status[0] == DIVERGED).all()              # the calm scenario stopped with its network
+    assert (ab.status[1] == OK).all()                    # other networks are not touched
+    assert ab.events[0, 1].max() < plain.events[0, 1].min()
+    np.testing.assert_array_equal(ab.y[0, 1, :, -1, 0], 50.0)

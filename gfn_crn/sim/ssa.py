@@ -22,19 +22,28 @@ Recording: the value at grid time ``t_k`` is the state *before* any jump at ``t_
 after every event at times < ``t_k``; events happen at a grid time with probability 0).
 
 Flags (per trajectory, like :func:`gfn_crn.sim.simulate`): ``DIVERGED`` when a count reaches
-``cap * volume`` (cap in concentration units, default 1e4) or turns non-finite; ``FAILED`` when
-the trajectory has used ``max_events`` reaction events (exact) or steps (tau) before the end.
-The rest of a flagged trajectory is filled with ``cap``. No exception escapes for a bad
+``cap * volume`` (cap in concentration units, default 1e4; counts change by integers and stay
+finite); ``FAILED`` when the trajectory has used ``max_events`` reaction events (exact) or
+steps (tau) before the end (an infinite propensity ends here too). The rest of a flagged
+trajectory is filled with ``cap``. Both checks are exact but lazy: a pass adds at most one event
+and ``max(S)`` molecules to a count, so they run only when the cap or budget could be reached.
+With ``abort_network=True`` (what tasks use) one flagged trajectory stops its network's other
+trajectories with the same flag. No exception escapes for a bad
 candidate; bad *input* raises :class:`~gfn_crn.crn.CRNError`.
 
 Tau-leaping (``method="tau"``): Cao, Gillespie and Petzold's step-size selection (J. Chem. Phys.
-124, 044109 (2006)) with error parameter ``tau_epsilon`` (relative change of each propensity's
-mean per leap, default 0.03), Poisson numbers of firings per leap, leaps clipped to the next grid
+124, 044109 (2006)) with error parameter ``tau_epsilon`` (bound on the relative change of every
+propensity per leap, default 0.03) over the non-critical reactions; *critical* reactions (fewer
+than 10 firings from exhausting a reactant) fire at most once per leap, exactly (their next event
+time is drawn and the leap stops there if it comes first). Leaps are clipped to the next grid
 time and segment boundary; a leap that would make a count negative is rejected and retried with
-half the step; where a leap would cover fewer than ``10`` expected events the trajectory takes an
-exact SSA step instead. Its error is a bias of order ``tau_epsilon`` in the moments; measured in
-``tests/test_ssa.py`` (and documented in ``benchmarks/RESULTS.md``), the mean and the standard
-deviation of the antithetic design at volume 100 stay within sampling error of the exact method.
+half the step; where a leap would cover fewer than 10 expected events the trajectory takes an
+exact SSA step instead. Error: a bias of order ``tau_epsilon`` in the moments. Measured
+(``tests/test_ssa.py``: dimerisation at ~700 molecules, 600 trajectories; and
+``benchmarks/ssa_throughput.py``: the antithetic design at volume 100): means and standard
+deviations within sampling error of the exact method. It only pays off at large counts: at
+volume 20 nearly every step of the antithetic design falls back to an exact step and the
+bookkeeping makes tau-leaping ~3x *slower* than the exact method.
 
 Randomness: one :class:`numpy.random.Generator` (``seed``) drives the whole batch, so the same
 seed and the same batch give the same trajectories; a trajectory's values depend on the batch it
