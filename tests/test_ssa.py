@@ -401,3 +401,23 @@ def test_abort_network_stops_the_flagged_networks_other_trajectories():
     assert (ab.status[1] == OK).all()                    # other networks are not touched
     assert ab.events[0, 1].max() < plain.events[0, 1].min()
     np.testing.assert_array_equal(ab.y[0, 1, :, -1, 0], 50.0)
+
+
+def test_screened_run_pools_moments_and_screens_out_failing_networks():
+    from gfn_crn.sim.ssa import ssa_screened
+
+    good = parse_network(LINEAR)
+    busy = parse_network(LINEAR.replace("B -> C ; k=0.2", "B -> C ; k=100\nC -> B ; k=100"))
+    sc = [Scenario({"u1": 1.0}), Scenario({"u1": 2.0})]
+    t = time_grid(5.0, 11)
+    r = ssa_screened([good, busy], sc, t, trajectories=40, pilot=3, volume=10.0, seed=2, max_events=3000,
+                     record="trajectories")
+    assert r.status.shape == (2, 2, 40) and r.stats["screened_out"] == 1
+    assert (r.status[0] == OK).all() and (r.status[1] == FAILED).all()
+    assert (r.events[1, :, 3:] == 0).all() and (r.events[0, :, 3:] > 0).all()
+    # pooled moments over pilot + rest equal the moments of the 40 kept trajectories
+    np.testing.assert_allclose(r.mean[0], r.y[0].mean(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r.var[0], r.y[0].var(axis=1, ddof=1), rtol=1e-9, atol=1e-12)
+    # the unscreened equivalent spends the budget on every trajectory of the busy network
+    full = ssa([good, busy], sc, t, trajectories=40, volume=10.0, seed=2, max_events=3000, record="moments")
+    assert (full.status[1] == FAILED).all() and full.events[1].sum() > 10 * r.events[1].sum()

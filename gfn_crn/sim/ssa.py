@@ -593,3 +593,73 @@ def _tau_leap(rng, Sl, n, a, crit, t0, t1):
     d = np.einsum("mrn,rm->nm", Sl, k)
     ok = (n + d >= 0).all(axis=0)
     return d, ok, t1
+
+
+# ------------------------------------------------------------------ screened runs (tasks)
+def ssa_screened(
+    networks: Network | Sequence[Network],
+    scenarios: Scenario | Sequence[Scenario],
+    t,
+    *,
+    trajectories: int = 64,
+    pilot: int = 4,
+    seed: int | np.random.Generator | None = None,
+    record: str = "moments",
+    **kw,
+) -> SSAResult:
+    """:func:`ssa` in two rounds: ``pilot`` trajectories per (network, scenario) first, then the
+    other ``trajectories - pilot`` only for networks whose pilot trajectories all completed.
+
+    A network with a diverged or failed pilot trajectory has a flagged trajectory either way, so
+    validity is the same as one full run (and the survivors' moments are over ``trajectories``
+    independent trajectories, as before); what changes is the cost: a candidate that exhausts its
+    event budget pays for ``pilot`` trajectories instead of all of them. The unrun trajectories of
+    a screened-out network carry its pilot's flag (per scenario; scenarios whose pilots finished
+    get the network's flag: DIVERGED if any pilot diverged, else FAILED), 0
+    events, and no values (moments: the pilot's; ``y``: ``cap``). Keyword arguments go to
+    :func:`ssa` (``abort_network`` is always on).
+    """
+    if isinstance(networks, Network):
+        networks = [networks]
+    networks = list(networks)
+    if int(trajectories) != trajectories or trajectories < 1:
+        raise CRNError(f"trajectories must be an integer >= 1, got {trajectories}")
+    if int(pilot) != pilot or pilot < 1:
+        raise CRNError(f"pilot must be an integer >= 1, got {pilot}")
+    M, p = int(trajectories), min(int(pilot), int(trajectories))
+    q = M - p
+    kw["abort_network"] = True
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    r1 = ssa(networks, scenarios, t, trajectories=p, seed=rng, record=record, **kw)
+    if q == 0:
+        return r1
+    good = np.nonzero(r1.network_ok)[0]
+    B, S, T, Nr = r1.mean.shape
+    cap = float(kw.get("cap", 1e4))
+    net_flag = np.where((r1.status == DIVERGED).any(axis=(1, 2)), DIVERGED, FAILED)[:, None]
+    flag = np.where(r1.scenario_status == OK, net_flag, r1.scenario_status).astype(np.int8)     # (B, S)
+    status = np.concatenate([r1.status, np.repeat(flag[:, :, None], q, axis=2)], axis=2)
+    events = np.concatenate([r1.events, np.zeros((B, S, q), dtype=np.int64)], axis=2)
+    mean, var = r1.mean.copy(), r1.var.copy()
+    y = None
+    if record == "trajectories":
+        y = np.concatenate([r1.y, np.full((B, S, q, T, Nr), cap)], axis=2)
+    stats = dict(r1.stats)
+    stats.update({"pilot": p, "screened_out": int(B - good.size), "pilot_seconds": r1.stats["seconds"],
+                  "pilot_passes": r1.stats["passes"]})
+    if good.size:
+        r2 = ssa([networks[i] for i in good], r1.scenarios, t, trajectories=q, seed=rng, record=record, **kw)
+        status[good, :, p:] = r2.status
+        events[good, :, p:] = r2.events
+        if y is not None:
+            y[good, :, p:] = r2.y
+        m1, v1, m2, v2 = r1.mean[good], r1.var[good], r2.mean, r2.var
+        m = (p * m1 + q * m2) / M
+        s2 = (p - 1) * v1 + p * m1 * m1 + (q - 1) * v2 + q * m2 * m2
+        mean[good] = m
+        var[good] = np.maximum(s2 - M * m * m, 0.0) / (M - 1) if M > 1 else 0.0
+        stats["seconds"] = r1.stats["seconds"] + r2.stats["seconds"]
+        stats["passes"] = r1.stats["passes"] + r2.stats["passes"]
+        stats["events_total"] = r1.stats["events_total"] + r2.stats["events_total"]
+    stats["trajectories"] = M
+    return SSAResult(r1.t, r1.species, r1.scenarios, r1.volume, mean, var, status, events, y, stats)

@@ -13,7 +13,10 @@
 
 Validity is the base task's: a candidate with any diverged or failed trajectory (count cap
 reached, default ``cap = 1000`` concentration units, or the event budget ``max_events``, default
-100,000 per trajectory, exhausted) is invalid and gets the floor.
+100,000 per trajectory, exhausted) is invalid and gets the floor. Simulation runs through
+:func:`gfn_crn.sim.ssa.ssa_screened`: ``pilot`` (default 4) trajectories per scenario first, the
+rest only for candidates whose pilots all completed (same validity, a fraction of the cost for
+candidates that blow their budget), and one flagged trajectory stops its candidate's others.
 
 Randomness: every evaluation uses a fresh generator seeded with the task's ``seed`` (common random
 numbers), so evaluating the same batch twice gives the same losses. A candidate's loss depends
@@ -38,7 +41,7 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Template
 from ..sim import Scenario, SimResult
-from ..sim.ssa import METHODS, SSAResult, ssa
+from ..sim.ssa import METHODS, SSAResult, ssa_screened
 from .base import make_weights
 from .stochastic_presets import SSA_PRESETS
 from .tracking import TrackingTask
@@ -49,7 +52,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SSA_KINDS = ("ssa_tracking", "ssa_robust")
-SSA_KEYS = {"trajectories", "volume", "seed", "max_events", "method", "tau_epsilon", "cap"}
+SSA_KEYS = {"trajectories", "volume", "seed", "max_events", "method", "tau_epsilon", "cap", "pilot"}
 
 
 def coefficient_of_variation(mean: np.ndarray, std: np.ndarray, volume: float) -> np.ndarray:
@@ -73,6 +76,7 @@ class SSATrackingTask(TrackingTask):
         max_events: event budget per trajectory (exhausted -> invalid).
         method: ``"exact"`` (default) or ``"tau"`` (tau-leaping, faster at large volumes).
         tau_epsilon: tau-leaping error parameter.
+        pilot: trajectories per scenario simulated first (see the module docstring).
         cap: divergence cap in concentration units. Default 1000, not the deterministic 1e4: an
             exact SSA pays one pass per event, so an exploding candidate costs about
             ``cap * volume`` events before it is flagged (20,000 at volume 20 instead of 200,000,
@@ -89,7 +93,7 @@ class SSATrackingTask(TrackingTask):
 
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, trajectories: int = 64,
                  volume: float = 20.0, seed: int = 0, max_events: int = 100_000, method: str = "exact",
-                 tau_epsilon: float = 0.03, cap: float = 1000.0, **kw):
+                 tau_epsilon: float = 0.03, cap: float = 1000.0, pilot: int = 4, **kw):
         super().__init__(template, scenarios, t, target, **kw)
         if int(trajectories) != trajectories or trajectories < 2:
             raise CRNError(f"trajectories must be an integer >= 2 (a variance needs two), got {trajectories}")
@@ -102,18 +106,23 @@ class SSATrackingTask(TrackingTask):
             raise CRNError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if isinstance(seed, bool) or int(seed) != seed:
             raise CRNError(f"seed must be an integer, got {seed!r}")
+        if isinstance(pilot, bool) or int(pilot) != pilot or pilot < 1:
+            raise CRNError(f"pilot must be an integer >= 1, got {pilot!r}")
+        self.pilot = int(pilot)
         self.trajectories, self.volume, self.seed = int(trajectories), float(volume), int(seed)
         self.max_events, self.method, self.tau_epsilon, self.cap = int(max_events), method, float(tau_epsilon), float(cap)
         self.last_ssa: SSAResult | None = None
 
     def ssa_options(self) -> dict:
         return {"trajectories": self.trajectories, "volume": self.volume, "seed": self.seed,
-                "max_events": self.max_events, "method": self.method, "tau_epsilon": self.tau_epsilon, "cap": self.cap}
+                "max_events": self.max_events, "method": self.method, "tau_epsilon": self.tau_epsilon, "cap": self.cap,
+                "pilot": self.pilot}
 
     def simulate(self, networks) -> SimResult:
-        r = ssa(networks, self.scenarios, self.t, trajectories=self.trajectories, volume=self.volume,
-                seed=np.random.default_rng(self.seed), max_events=self.max_events, cap=self.cap, method=self.method,
-                tau_epsilon=self.tau_epsilon, record="moments", species=self.outputs, abort_network=True)
+        r = ssa_screened(networks, self.scenarios, self.t, trajectories=self.trajectories, pilot=self.pilot,
+                         volume=self.volume, seed=np.random.default_rng(self.seed), max_events=self.max_events,
+                         cap=self.cap, method=self.method, tau_epsilon=self.tau_epsilon, record="moments",
+                         species=self.outputs)
         self.last_ssa = r
         sim = r.as_sim_result()
         sim.stats["std"] = r.std
