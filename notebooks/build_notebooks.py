@@ -19,13 +19,18 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = '''import os
+SETUP = '''import os, warnings
+warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("GFN_CRN_QUICK") == "1"   # the test suite sets this: tiny runs
+import io
 from IPython.display import Image, display
 import numpy as np
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+def show(fig):
+    """Display a matplotlib figure as PNG (whatever the backend) and close it."""
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90); plt.close(fig)
+    display(Image(data=buf.getvalue()))
 from gfn_crn.training.config import resolve_config
 from gfn_crn.training.run import Run'''
 
@@ -46,7 +51,7 @@ best distinct designs, plots them, exports them, draws fresh samples and resumes
     final_samples=16 if QUICK else 256, plot_top=1 if QUICK else 2))
 run = Run.create(config, "runs/nb01_rpa", overwrite=True)
 run.train(progress=False)       # a tqdm bar by default; Ctrl-C stops after the iteration and saves
-summary = run.finish()          # final samples, plots, exports, summary.json, report.md'''),
+summary = run.finish(quiet=True)   # final samples, plots, exports, summary.json, report.md'''),
     ("code", '''m = run.metrics()
 print(f"{len(m)} iterations, {m[-1]['evaluations']} evaluations, best loss {m[-1]['best_loss']:.4g}, "
       f"distinct good designs {m[-1]['distinct_good']}, log Z {m[-1]['logZ']:.2f}")
@@ -65,7 +70,7 @@ for name, share, count in run.archive.reaction_frequencies(run.archive.top(20))[
 print(best.network.to_text())
 res = run.task.evaluate([best.network])
 fig = run.task.plot(res, 0)
-display(fig); plt.close(fig)'''),
+show(fig)'''),
     ("code", '''from gfn_crn.crn.diagram import plot_network
 display(Image(filename=str(plot_network(best.network, run.dir / "best_diagram.png")), width=700))'''),
     ("md", "## Export: text, JSON, Antimony, SBML (round trip through libsbml)"),
@@ -119,7 +124,7 @@ names = list(rows)
 ax[0].bar(names, [rows[n]["distinct_topologies"] / rows[n]["n"] for n in names]); ax[0].set_title("distinct topologies / samples")
 ax[1].bar(names, [rows[n]["median_loss"] for n in names], color="tab:orange"); ax[1].set_title("median loss (valid)")
 for a in ax: a.tick_params(axis="x", rotation=30)
-fig.tight_layout(); display(fig); plt.close(fig)'''),
+fig.tight_layout(); show(fig)'''),
     ("md", """## On-policy vs off-policy training
 Same seed and budget; the off-policy run explores with temperature 2 and epsilon 0.1, annealed to
 on-policy over the first half. We compare the archives (distinct topologies, best loss, Hamming
@@ -139,7 +144,7 @@ for name, r in runs.items():
     m = r.metrics()
     ax.plot([x["evaluations"] for x in m], [x["best_loss"] for x in m], label=name)
 ax.set_yscale("log"); ax.set_xlabel("evaluations"); ax.set_ylabel("best loss so far"); ax.legend()
-fig.tight_layout(); display(fig); plt.close(fig)
+fig.tight_layout(); show(fig)
 for r in [run, *runs.values()]:
     r.close()'''),
 ]
@@ -169,7 +174,7 @@ for name, desc in list_presets():
     print(r.top_table(3))
     res = r.task.evaluate([best.network])
     fig = r.task.plot(res, 0)
-    display(fig); plt.close(fig)
+    show(fig)
     r.close()
     return r'''),
     ("md", "## Logic: a 3-input AND gate (8 truth-table rows)"),

@@ -8,13 +8,23 @@ from typing import Sequence
 import numpy as np
 
 
+class _Figures:
+    """Figures without pyplot: no global backend switch, nothing left open (safe in notebooks)."""
+
+    @staticmethod
+    def subplots(nrows=1, ncols=1, figsize=None, **kw):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+    @staticmethod
+    def close(fig):
+        pass
+
+
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _Figures
 
 
 def plot_training_curves(metrics: Sequence[dict], path, threshold: float, title: str = "") -> Path:
@@ -55,6 +65,8 @@ def plot_training_curves(metrics: Sequence[dict], path, threshold: float, title:
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0, top=max(1, max(m["distinct_good"] for m in metrics)) * 1.05)
+    if metrics and metrics[-1]["distinct_good"] == 0:
+        ax.text(0.5, 0.5, "none below the threshold yet", transform=ax.transAxes, ha="center", color="gray")
     ax.set_ylabel("distinct topologies")
     ax.set_xlabel("candidate evaluations")
     ax.set_title(f"distinct good topologies (loss < {threshold:g})", fontsize=10)

@@ -60,9 +60,6 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         paths["samples"] = samples.write_jsonl(d / "samples.jsonl")
     metrics = run.metrics()
     if plots:
-        import matplotlib
-
-        matplotlib.use("Agg")
         name = getattr(task, "name", cfg.task)
         if metrics:
             paths["training_curves"] = plot_training_curves(metrics, d / "training_curves.png", thr,
