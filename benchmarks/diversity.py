@@ -38,8 +38,13 @@ from gfn_crn.training.reinforce import ReinforceConfig, random_search, train_rei
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "random")
 
 
-def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int) -> RecordingTask:
-    task = RecordingTask(load_task(task_name))
+def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int,
+        beta: float | None = None, gfn_overrides: dict | None = None) -> RecordingTask:
+    base = load_task(task_name)
+    if beta is not None:  # reward temperature study: floor follows beta as in the task defaults
+        base.beta = float(beta)
+        base.floor = -(base.beta * base.loss_cap + base.floor_margin)
+    task = RecordingTask(base)
     lib = mass_action_library(task.template.species)
     order = "free" if method == "gfn-free" else "canonical"
     env = CRNEnv(lib, task.template, task, order=order, max_reactions=max_reactions, min_reactions=1)
@@ -48,6 +53,8 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
                           temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0,
                           anneal_iterations=max(1, iters // 2))
+        for k, v in (gfn_overrides or {}).items():
+            setattr(cfg, k, v)
         train(env, cfg)
     elif method == "reinforce":
         train_reinforce(env, task, ReinforceConfig(n_iterations=iters, batch_size=batch, seed=seed))
@@ -67,18 +74,26 @@ def main(argv=None):
     ap.add_argument("--max-reactions", type=int, default=5)
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
     ap.add_argument("--quick", action="store_true", help="budget 640, one seed")
+    ap.add_argument("--beta", type=float, default=None, help="override the task's reward temperature")
+    ap.add_argument("--gfn", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="TrainConfig overrides for the GFlowNet runs, e.g. lr=3e-3 replay_capacity=1000")
+    ap.add_argument("--tag", default="", help="suffix for the output files")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
         args.budget, args.seeds = 640, [0]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    overrides = {}
+    for kv in args.gfn:
+        k, v = kv.split("=", 1)
+        overrides[k] = type(getattr(TrainConfig(), k))(v) if getattr(TrainConfig(), k) is not None else float(v)
     thr = None
     rows, curves = [], {}
     for method in args.methods:
         for seed in args.seeds:
             t0 = time.perf_counter()
-            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions)
+            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta, overrides)
             wall = time.perf_counter() - t0
             thr = rec.good_threshold
             fig = rec.figures(thr)
@@ -90,9 +105,10 @@ def main(argv=None):
                   f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
                   f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
                   f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s", flush=True)
-    (out / f"diversity_{args.task}.json").write_text(json.dumps(
-        {"task": args.task, "budget": args.budget, "threshold": thr, "runs": rows}, indent=1, default=float))
-    _plot(curves, thr, out / f"diversity_{args.task}.png", args.task)
+    (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
+        {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
+         "runs": rows}, indent=1, default=float))
+    _plot(curves, thr, out / f"diversity_{args.task}{args.tag}.png", args.task)
     print(f"\n{'method':<14} {'best loss':>10} {'distinct good':>14} {'distinct 2x':>12} {'hamming':>8}")
     mean = {}
     for method in args.methods:
@@ -100,7 +116,7 @@ def main(argv=None):
         mean[method] = float(np.mean([x["distinct_good"] for x in r]))
         print(f"{method:<14} {np.mean([x['best_loss'] for x in r]):>10.5f} {mean[method]:>14.1f} "
               f"{np.mean([x['distinct_good_2x'] for x in r]):>12.1f} {np.nanmean([x['mean_hamming_top'] for x in r]):>8.2f}")
-    print(f"plot: {out / f'diversity_{args.task}.png'}")
+    print(f"plot: {out / f'diversity_{args.task}{args.tag}.png'}")
     gfn = max((mean[m] for m in mean if m.startswith("gfn")), default=float("nan"))
     ref = max(mean.get("reinforce", float("nan")), 1.0)
     print(f"distinct_good_ratio_gfn_vs_reinforce={gfn / ref:.2f}")
