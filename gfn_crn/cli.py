@@ -2,6 +2,7 @@
 
     gfn-crn simulate FILE [--inputs u1=1,u2=0.5 ...] [--init 0.01 | X1=0.1,Z1=0] [--t-final 100]
                           [--points 1000] [--engine rodas|cvode|scipy] [--json] [--plot out.png]
+                          [--stochastic [--trajectories N] [--volume V] [--seed S] [--max-events E] [--tau]]
     gfn-crn demo [--out DIR]          # a short training run on rpa (gfn_crn/training/cli.py)
     gfn-crn train / sample / top / export   (see gfn_crn/training/cli.py)
 
@@ -46,6 +47,10 @@ def _cmd_simulate(args) -> int:
         init = float(args.init)
     scenarios = [Scenario(_parse_assignments(s, "--inputs"), init) for s in (args.inputs or [""])]
     t = time_grid(args.t_final, args.points)
+    if args.stochastic:
+        from .sim.ssa_cli import run_stochastic
+
+        return run_stochastic(args, net, scenarios, t)
     res = simulate(net, scenarios, t, engine=args.engine, rtol=args.rtol, atol=args.atol)
     rows = final_table(res, 0)
     if args.plot:
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--atol", type=float, default=1e-9)
     s.add_argument("--json", action="store_true", help="print final concentrations and status as JSON")
     s.add_argument("--plot", default=None, metavar="PNG", help="draw the time courses")
+    from .sim.ssa_cli import add_stochastic_arguments
+
+    add_stochastic_arguments(s)
     s.set_defaults(func=_cmd_simulate)
 
     d = sub.add_parser("demo", help="the main job: a short training run on the rpa task; prints the top designs")

@@ -11,7 +11,8 @@ from gfn_crn.crn import ANTITHETIC_TEXT, CRNError
 from gfn_crn.tasks import DataFitTask, list_presets, load_task, parse_task
 from gfn_crn.tasks.cli import main as cli_main
 
-PRESETS = ["rpa", "logic-and3", "logic-4", "oscillator", "dose-response", "habituation", "classifier", "trace"]
+PRESETS = ["rpa", "logic-and3", "logic-4", "oscillator", "dose-response", "habituation", "classifier", "trace",
+           "ssa_tracking", "ssa_robust"]
 
 RPA_LIKE = '''
 kind = "tracking"

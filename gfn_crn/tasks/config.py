@@ -208,6 +208,10 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
     base_dir = Path(base_dir)
     if not isinstance(cfg, Mapping):
         raise CRNError(f"{source}: a task file is a TOML table")
+    if cfg.get("kind") in ("ssa_tracking", "ssa_robust"):  # noise-aware tasks (tasks/stochastic.py)
+        from .stochastic import task_from_dict as _ssa_task_from_dict
+
+        return _ssa_task_from_dict(cfg, base_dir, source)
     unknown = set(cfg) - TOP_KEYS
     if unknown:
         raise CRNError(f"{source}: unknown top-level key(s) {sorted(unknown)} (allowed: {', '.join(sorted(TOP_KEYS))})")

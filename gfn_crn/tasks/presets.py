@@ -198,6 +198,11 @@ n_t = 201
 }
 
 
+from .stochastic_presets import SSA_PRESETS  # noqa: E402
+
+PRESETS.update(SSA_PRESETS)
+
+
 def list_presets() -> list[tuple[str, str]]:
     """(name, one-line description) for every preset."""
     from .config import tomllib
