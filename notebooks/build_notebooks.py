@@ -170,7 +170,7 @@ for name, desc in list_presets():
     r.train(progress=False)
     best = r.archive.top(1)[0]
     print(f"{name}: {r.evaluations} evaluations, best loss {best.loss:.4g} "
-          f"(good below {r.task.good_threshold:g}), {len(r.archive)} distinct topologies")
+          f"(good below {r.task.good_threshold:g}), {len(r.archive)} archived topologies")
     print(r.top_table(3))
     res = r.task.evaluate([best.network])
     fig = r.task.plot(res, 0)
@@ -178,13 +178,13 @@ for name, desc in list_presets():
     r.close()
     return r'''),
     ("md", "## Logic: a 3-input AND gate (8 truth-table rows)"),
-    ("code", 'brief("logic-and3", "logic")'),
+    ("code", '_ = brief("logic-and3", "logic")'),
     ("md", "## Oscillator whose frequency follows the input"),
-    ("code", 'brief("oscillator", "oscillator")'),
+    ("code", '_ = brief("oscillator", "oscillator")'),
     ("md", "## Dose response: a Hill curve over 9 doses"),
-    ("code", 'brief("dose-response", "dose")'),
+    ("code", '_ = brief("dose-response", "dose")'),
     ("md", "## Habituation: decreasing peaks over a pulse train"),
-    ("code", 'brief("habituation", "habituation")'),
+    ("code", '_ = brief("habituation", "habituation")'),
     ("md", """## A task of your own
 A TOML file: template, scenarios, time grid, the kind's settings and the reward. Here: the output `Y`
 should settle at twice the input (`Y = 2 u1`) for u1 in {0.5, 1, 2}, from a template that only senses
@@ -217,7 +217,7 @@ with open("runs/doubler.toml", "w") as fh:
     fh.write(text)
 task = load_task("runs/doubler.toml")
 print(task, task.describe())'''),
-    ("code", 'brief("runs/doubler.toml", "doubler", iterations=2 if QUICK else 60)'),
+    ("code", '_ = brief("runs/doubler.toml", "doubler", iterations=2 if QUICK else 60)'),
 ]
 
 
