@@ -100,7 +100,13 @@ def main(argv=None):
             fig.update(method=method, seed=seed, wall_seconds=wall,
                        evals_per_second=fig["evaluations"] / wall)
             rows.append(fig)
-            curves[(method, seed)] = distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr)
+            losses = np.where(rec.valid, rec.losses, np.inf)
+            curves[(method, seed)] = (distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr),
+                                      np.minimum.accumulate(losses))
+            step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
+            fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
+            fig["curve_distinct_good"] = curves[(method, seed)][0][step - 1::step].tolist()
+            fig["curve_best_loss"] = curves[(method, seed)][1][step - 1::step].tolist()
             print(f"{method:<14} seed {seed}: best {fig['best_loss']:.5f}  first<{thr:g} at "
                   f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
                   f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
@@ -127,19 +133,30 @@ def _plot(curves, thr, path, task_name):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     colors = {"gfn-canonical": "C0", "gfn-free": "C2", "reinforce": "C3", "random": "C7"}
     seen = set()
-    for (method, seed), c in curves.items():
-        ax.plot(np.arange(1, c.size + 1), c, color=colors.get(method, "k"), lw=1.4, alpha=0.85,
-                label=None if method in seen else method)
+    for (method, seed), (good, best) in curves.items():
+        x = np.arange(1, good.size + 1)
+        label = None if method in seen else method
+        ax.plot(x, good, color=colors.get(method, "k"), lw=1.4, alpha=0.85, label=label)
+        bx.plot(x, best, color=colors.get(method, "k"), lw=1.4, alpha=0.85, label=label)
         seen.add(method)
     ax.set_xlabel("candidate evaluations")
     ax.set_ylabel(f"distinct topologies with loss < {thr:g}")
-    ax.set_title(f"{task_name}: distinct good designs found (one line per seed)")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, max(1, max(int(g.max()) for g, _ in curves.values())) * 1.1)
+    ax.set_title(f"{task_name}: distinct good designs (one line per seed)", fontsize=10)
+    bx.set_yscale("log")
+    bx.axhline(thr, color="k", ls="--", lw=0.8, label=f"good threshold {thr:g}")
+    bx.set_xlabel("candidate evaluations")
+    bx.set_ylabel("best loss so far")
+    bx.set_title(f"{task_name}: best loss found (one line per seed)", fontsize=10)
+    for a in (ax, bx):
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
