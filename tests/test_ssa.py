@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gfn_crn.crn import CRNError, parse_network
+from gfn_crn.crn import CRNError, example, parse_network
 from gfn_crn.sim import DIVERGED, FAILED, OK, PiecewiseConstant, Scenario, compile_networks, simulate, time_grid
 from gfn_crn.sim.reference import naive_rhs
 from gfn_crn.sim.ssa import SSAResult, _Lanes, falling_offsets, ssa
@@ -212,16 +212,8 @@ def test_tau_leaping_matches_exact_within_sampling_error():
 
 
 def test_hill_network_runs_counts_nonnegative_and_result_views():
-    net = parse_network("""\
-species: X1 X2 E
-outputs: X1
-fixed: 0 -> X1 ; hill b=0.05 V=2 * u1 rep X2 K=0.5 n=2
-fixed: 0 -> X2 ; hill b=0.05 V=2 rep X1 K=0.5 n=2
-X1 -> 0 ; k=0.5
-X2 -> 0 ; k=0.5
-0 -> E ; k=0.1
-X2 -> 0 ; deg c=1 K=0.5 by E
-""")
+    net = example("toggle")  # Hill with an input on V, Hill repression, active degradation
+
     t = time_grid(20.0, 41)
     r = ssa(net, [Scenario({"u1": 1.0}), Scenario({"u1": 3.0})], t, trajectories=16, volume=25.0, seed=4,
             species=["X1", "X2"])

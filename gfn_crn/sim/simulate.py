@@ -42,21 +42,16 @@ STATUS_NAMES = {OK: "ok", DIVERGED: "diverged", FAILED: "failed"}
 ENGINES = ("rodas", "cvode", "scipy")
 
 
-@dataclass
-class SimResult:
-    """Trajectories ``y`` (networks, scenarios, points, species) with per-trajectory ``status``."""
+class _ScenarioViews:
+    """Views shared by deterministic and stochastic results: per-(network, scenario) ``ok``,
+    per-network ``network_ok``, species lookup and status names (from ``_scenario_status``)."""
 
-    y: np.ndarray
-    status: np.ndarray
-    t: np.ndarray
     species: tuple[str, ...]
-    scenarios: list[Scenario]
-    stats: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> np.ndarray:
-        """(networks, scenarios) bool: trajectory completed without divergence or failure."""
-        return self.status == OK
+        """(networks, scenarios) bool: completed without divergence or failure."""
+        return self._scenario_status == OK
 
     @property
     def network_ok(self) -> np.ndarray:
@@ -67,14 +62,30 @@ class SimResult:
         try:
             return self.species.index(name)
         except ValueError:
-            raise CRNError(f"unknown species {name!r} (species: {' '.join(self.species)})") from None
+            raise CRNError(f"species {name!r} was not recorded (recorded: {' '.join(self.species)})") from None
+
+    def status_name(self, b: int, s: int) -> str:
+        return STATUS_NAMES[int(self._scenario_status[b, s])]
+
+
+@dataclass
+class SimResult(_ScenarioViews):
+    """Trajectories ``y`` (networks, scenarios, points, species) with per-trajectory ``status``."""
+
+    y: np.ndarray
+    status: np.ndarray
+    t: np.ndarray
+    species: tuple[str, ...]
+    scenarios: list[Scenario]
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def _scenario_status(self) -> np.ndarray:
+        return self.status
 
     def output(self, name: str) -> np.ndarray:
         """(networks, scenarios, points) trajectory of one species."""
         return self.y[..., self.species_index(name)]
-
-    def status_name(self, b: int, s: int) -> str:
-        return STATUS_NAMES[int(self.status[b, s])]
 
 
 def _segments(scenarios: Sequence[Scenario], inputs: Sequence[str], t_final: float):

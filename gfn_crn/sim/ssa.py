@@ -68,7 +68,7 @@ from ..crn.errors import CRNError
 from ..crn.network import Network
 from .compile import ACT, CONST, LINEAR, REP, CompiledBatch, compile_networks
 from .scenarios import Scenario, check_time_grid
-from .simulate import DIVERGED, FAILED, OK, STATUS_NAMES, SimResult, _check_scenarios, _segments
+from .simulate import DIVERGED, FAILED, OK, SimResult, _check_scenarios, _ScenarioViews, _segments
 
 METHODS = ("exact", "tau")
 RECORDS = ("trajectories", "moments")
@@ -79,7 +79,7 @@ TAU_MIN_EVENTS = 10.0
 
 # ------------------------------------------------------------------ result
 @dataclass
-class SSAResult:
+class SSAResult(_ScenarioViews):
     """Stochastic trajectories of B networks x S scenarios x M trajectories on the grid ``t``.
 
     Values are concentrations (counts / ``volume``) of the recorded ``species``.
@@ -117,27 +117,11 @@ class SSAResult:
         return np.where((st == DIVERGED).any(axis=2), DIVERGED,
                         np.where((st == FAILED).any(axis=2), FAILED, OK)).astype(np.int8)
 
-    @property
-    def ok(self) -> np.ndarray:
-        """(B, S) bool: every trajectory of the (network, scenario) completed."""
-        return self.scenario_status == OK
-
-    @property
-    def network_ok(self) -> np.ndarray:
-        return self.ok.all(axis=1)
-
-    def species_index(self, name: str) -> int:
-        try:
-            return self.species.index(name)
-        except ValueError:
-            raise CRNError(f"species {name!r} was not recorded (recorded: {' '.join(self.species)})") from None
+    _scenario_status = scenario_status  # ok / network_ok / status_name views (every trajectory completed)
 
     def mean_output(self, name: str) -> np.ndarray:
         """(B, S, T) mean trajectory of one species."""
         return self.mean[..., self.species_index(name)]
-
-    def status_name(self, b: int, s: int) -> str:
-        return STATUS_NAMES[int(self.scenario_status[b, s])]
 
     def as_sim_result(self) -> SimResult:
         """The mean trajectories as a :class:`~gfn_crn.sim.SimResult` (status per scenario), for code
