@@ -39,7 +39,8 @@ METHODS = ("gfn-canonical", "gfn-free", "reinforce", "random")
 
 
 def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int,
-        beta: float | None = None, gfn_overrides: dict | None = None) -> RecordingTask:
+        beta: float | None = None, gfn_overrides: dict | None = None,
+        beta_anneal: tuple[float, float] | None = None) -> RecordingTask:
     base = load_task(task_name)
     if beta is not None:  # reward temperature study: floor follows beta as in the task defaults
         base.beta = float(beta)
@@ -55,7 +56,19 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
                           anneal_iterations=max(1, iters // 2))
         for k, v in (gfn_overrides or {}).items():
             setattr(cfg, k, v)
-        train(env, cfg)
+        callback = None
+        if beta_anneal is not None:  # reward temperature raised geometrically over the first 3/4
+            b0, b1 = beta_anneal
+
+            def callback(it, rec, result):
+                f = min(1.0, (it + 1) / max(1, 0.75 * iters))
+                base.beta = b0 * (b1 / b0) ** f
+                base.floor = -(base.beta * base.loss_cap + base.floor_margin)
+                env.log_reward_floor = base.floor
+
+            base.beta, base.floor = b0, -(b0 * base.loss_cap + base.floor_margin)
+            env.log_reward_floor = base.floor
+        train(env, cfg, callback=callback)
     elif method == "reinforce":
         train_reinforce(env, task, ReinforceConfig(n_iterations=iters, batch_size=batch, seed=seed))
     elif method == "random":
@@ -78,6 +91,8 @@ def main(argv=None):
     ap.add_argument("--gfn", nargs="*", default=[], metavar="KEY=VALUE",
                     help="TrainConfig overrides for the GFlowNet runs, e.g. lr=3e-3 replay_capacity=1000")
     ap.add_argument("--tag", default="", help="suffix for the output files")
+    ap.add_argument("--beta-anneal", default=None, metavar="START:END",
+                    help="GFlowNet runs: raise the reward temperature beta from START to END (geometric)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -93,7 +108,9 @@ def main(argv=None):
     for method in args.methods:
         for seed in args.seeds:
             t0 = time.perf_counter()
-            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta, overrides)
+            anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
+            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta, overrides,
+                      anneal)
             wall = time.perf_counter() - t0
             thr = rec.good_threshold
             fig = rec.figures(thr)
