@@ -258,28 +258,24 @@ def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
             return cap - np.max(np.abs(x)) if np.all(np.isfinite(x)) else -1.0
 
         blowup.terminal = True
+        # evaluate at the segment end too (it is the next segment's start), then drop it
+        extra = not (t_eval.size and t_eval[-1] == t1)
+        t_out = np.append(t_eval, t1) if extra else t_eval
         try:
             with np.errstate(all="ignore"):
-                sol = solve_ivp(f, (t0, t1), y, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
+                sol = solve_ivp(f, (t0, t1), y, method=method, t_eval=t_out, rtol=rtol, atol=atol,
                                 jac=jac if method in ("Radau", "BDF", "LSODA") else None, events=blowup)
         except Exception:  # noqa: BLE001 - a bad candidate must never raise
             return FAILED, np.empty((0, y.size)), y, 0
         n = int(getattr(sol, "nfev", 0))
-        if sol.status == 1 or (sol.y.size and not np.all(np.isfinite(sol.y))):
-            return DIVERGED, sol.y.T[: np.sum(np.all(np.isfinite(sol.y), axis=0))], y, n
+        ys = sol.y.T[: t_eval.size]
+        if sol.status == 1 or (ys.size and not np.all(np.isfinite(ys))):
+            return DIVERGED, ys[: np.sum(np.all(np.isfinite(ys), axis=1))], y, n
         if sol.status != 0:
-            return FAILED, sol.y.T, y, n
-        yend = sol.y[:, -1] if t_eval.size and t_eval[-1] == t1 else _endpoint(f, jac, y, t0, t1, rtol, atol, method)
-        return OK, sol.y.T, yend, n
+            return FAILED, ys, y, n
+        return OK, ys, sol.y[:, -1], n
 
     return _solve_segments(cb, b, y0, t, seg_end, seg_coef, cap, seg)
-
-
-def _endpoint(f, jac, y, t0, t1, rtol, atol, method):
-    from scipy.integrate import solve_ivp
-
-    sol = solve_ivp(f, (t0, t1), y, method=method, rtol=rtol, atol=atol, jac=jac)
-    return sol.y[:, -1]
 
 
 def _solve_cvode(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
@@ -298,11 +294,9 @@ def _solve_cvode(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
         try:
             solver = CVODE(rhsfn, rtol=rtol, atol=atol, jacfn=jacfn, linsolver="dense", max_num_steps=50000,
                            eventsfn=events, num_events=1)
-            tspan = np.concatenate([[t0], t_eval]) if (t_eval.size == 0 or t_eval[-1] != t1) else np.concatenate([[t0], t_eval])
-            if tspan[-1] != t1:
-                tspan = np.concatenate([tspan, [t1]])
+            tspan = np.concatenate([[t0], t_eval] + ([[t1]] if not (t_eval.size and t_eval[-1] == t1) else []))
             if tspan.size < 3:  # CVODE wants at least one intermediate output for arrays
-                tspan = np.array([t0, 0.5 * (t0 + t1), t1]) if tspan.size == 2 else tspan
+                tspan = np.array([t0, 0.5 * (t0 + t1), t1])
             with np.errstate(all="ignore"):
                 sol = solver.solve(tspan, y.copy())
         except Exception:  # noqa: BLE001
