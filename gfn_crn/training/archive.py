@@ -42,6 +42,7 @@ class Entry:
     log_reward: float
     iteration: int          # iteration at which this (best) network was found
     count: int = 1          # how many times the topology was offered (valid or not)
+    found_by: int = 0       # rank of the process that found it (data-parallel runs; else 0)
 
     @property
     def topology(self) -> frozenset:
@@ -61,7 +62,8 @@ class Entry:
 
     def to_dict(self, rank: Optional[int] = None) -> dict:
         d = {"loss": self.loss, "log_reward": self.log_reward, "n_reactions": self.n_reactions,
-             "iteration": self.iteration, "count": self.count, "reactions": self.reactions(),
+             "iteration": self.iteration, "count": self.count, "found_by": self.found_by,
+             "reactions": self.reactions(),
              "network": json.loads(self.network.to_json())}
         if rank is not None:
             d = {"rank": rank, **d}
@@ -70,7 +72,8 @@ class Entry:
     @classmethod
     def from_dict(cls, d: dict) -> "Entry":
         net = Network.from_json(json.dumps(d["network"]))
-        return cls(net, float(d["loss"]), float(d["log_reward"]), int(d["iteration"]), int(d.get("count", 1)))
+        return cls(net, float(d["loss"]), float(d["log_reward"]), int(d["iteration"]), int(d.get("count", 1)),
+                   int(d.get("found_by", 0)))
 
 
 class Archive:
@@ -93,10 +96,12 @@ class Archive:
         self.best_loss = math.inf
 
     # ------------------------------------------------------------------ updates
-    def update(self, networks: Sequence[Network], losses, valid, log_rewards=None, iteration: int = 0) -> int:
+    def update(self, networks: Sequence[Network], losses, valid, log_rewards=None, iteration: int = 0,
+               found_by: int = 0) -> int:
         """Offer a batch of evaluated networks; returns how many entries were created or improved.
 
         Invalid candidates (``valid`` False or non-finite loss) only count as offered.
+        ``found_by``: the rank of the process that sampled the batch (data-parallel runs).
         """
         losses = np.asarray(losses, dtype=float).reshape(-1)
         valid = np.asarray(valid, dtype=bool).reshape(-1)
@@ -121,10 +126,11 @@ class Archive:
             if loss < self.best_loss:
                 self.best_loss = loss
             if e is None:
-                self.entries[topo] = Entry(net, loss, float(r), int(iteration))
+                self.entries[topo] = Entry(net, loss, float(r), int(iteration), found_by=int(found_by))
                 changed += 1
             elif loss < e.loss:
                 e.network, e.loss, e.log_reward, e.iteration = net, loss, float(r), int(iteration)
+                e.found_by = int(found_by)
                 changed += 1
         if len(self.entries) > self.capacity:
             keep = heapq.nsmallest(self.capacity, self.entries.items(), key=lambda kv: (kv[1].loss, kv[1].iteration))

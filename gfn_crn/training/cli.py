@@ -3,8 +3,9 @@
     gfn-crn train --task PRESET_OR_TOML [--library mass_action[,hill[:R]][,degradation]]
                   [--max-reactions 5] [--order canonical|free] [--iterations 1000] [--batch-size 64]
                   [--seed 0] [--out DIR] [--preset quick|paper] [--config FILE.toml]
-                  [--set KEY=VALUE ...] [--max-minutes M] [--no-progress]
-    gfn-crn train --resume DIR [--iterations N] [--max-minutes M]
+                  [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--no-progress]
+    gfn-crn train --resume DIR [--iterations N] [--max-minutes M] [--workers N]
+    torchrun --standalone --nproc_per_node=N -m gfn_crn.cli train ...   (data-parallel)
     gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl]
     gfn-crn top DIR [-k 10] [--json]
     gfn-crn export DIR [-k 5] [--out DIR/designs]
@@ -31,7 +32,7 @@ def _override_args(args) -> dict:
     out = {
         "task": args.task, "library": args.library, "max_reactions": args.max_reactions, "order": args.order,
         "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
-        "max_minutes": args.max_minutes,
+        "max_minutes": args.max_minutes, "workers": args.workers,
     }
     for item in args.set or []:
         if "=" not in item:
@@ -42,8 +43,26 @@ def _override_args(args) -> dict:
 
 
 def _cmd_train(args) -> int:
+    from .distributed import init_distributed, launched_by_torchrun, shutdown_distributed
+
+    dist = init_distributed() if launched_by_torchrun() else None
+    try:
+        return _train(args, dist)
+    finally:
+        if dist is not None:
+            shutdown_distributed()
+
+
+def _train(args, dist) -> int:
     from .config import resolve_config
+    from .distributed import SINGLE
     from .run import Run
+
+    dist = dist or SINGLE
+
+    def say(msg):
+        if dist.is_main:
+            print(msg, file=sys.stderr)
 
     if args.resume:
         changed = [f"--{k.replace('_', '-')}" for k in ("task", "library", "max_reactions", "order", "batch_size",
@@ -51,18 +70,19 @@ def _cmd_train(args) -> int:
                    if getattr(args, k) is not None] + (["--set"] if args.set else [])
         if changed:
             raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
-                           f"changed (only --iterations and --max-minutes)")
-        run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes,
-                       warn=lambda m: print(m, file=sys.stderr))
-        print(f"resuming {run.dir} at iteration {run.iteration} of {run.config.iterations}", file=sys.stderr)
+                           f"changed (only --iterations, --max-minutes and --workers)")
+        run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes, workers=args.workers,
+                       warn=lambda m: print(m, file=sys.stderr), dist=dist)
+        say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.iterations}")
     else:
         config = resolve_config(args.preset, args.config, _override_args(args))
-        out = args.out or f"runs/{Path(config.task).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = Run.create(config, out, overwrite=args.overwrite)
-        print(f"run directory: {run.dir}", file=sys.stderr)
+        # every rank must use rank 0's directory (the default name holds the time)
+        out = dist.broadcast(args.out or f"runs/{Path(config.task).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run = Run.create(config, out, overwrite=args.overwrite, dist=dist)
+        say(f"run directory: {run.dir}" + (f" ({dist.world_size} processes, {dist.backend})" if dist.enabled else ""))
     try:
         run.train(progress=not args.no_progress)
-        if not args.no_finish:
+        if not args.no_finish and dist.is_main:
             run.finish()
     finally:
         run.close()
@@ -162,6 +182,9 @@ def add_training_commands(sub) -> None:
     t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
     t.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
     t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
+    t.add_argument("--workers", type=int, default=None,
+                   help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "
+                        "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,

@@ -68,6 +68,9 @@ class RunConfig:
     plot_top: int = 3
     export_top: int = 5
     threads: int = 1
+    # reward evaluation
+    workers: int = 1
+    chunk_size: int = 32
 
     def train_config(self) -> TrainConfig:
         """The :class:`TrainConfig` of this run."""
@@ -100,6 +103,8 @@ class RunConfig:
         need(self.archive_capacity >= 1, "archive_capacity must be >= 1")
         need(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
         need(self.threads >= 1, "threads must be >= 1")
+        need(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
+        need(self.chunk_size >= 1, f"chunk_size must be >= 1, got {self.chunk_size}")
         need(self.max_minutes >= 0 and math.isfinite(self.max_minutes), "max_minutes must be >= 0")
         for part in self.library.split(","):
             parse_library_part(part)
@@ -141,6 +146,8 @@ FIELD_DOCS: dict[str, str] = {
     "plot_top": "time-course plots of this many top designs",
     "export_top": "export this many top designs (text, JSON, Antimony, SBML) to designs/",
     "threads": "torch threads (1 keeps runs reproducible)",
+    "workers": "processes that simulate (score) each batch; results do not depend on it (1 = this process)",
+    "chunk_size": "designs per simulator call; a batch is cut into the same chunks whatever workers is",
 }
 
 #: ``--preset`` values: overrides of the defaults.

@@ -40,8 +40,10 @@ import numpy as np
 import torch
 
 from ..crn.errors import CRNError
+from ..tasks.pool import TaskPool
 from .archive import Archive, format_table
 from .config import RunConfig, build_library, load_config_file, to_toml
+from .distributed import SINGLE, DistContext
 from .tb import Trainer
 
 CHECKPOINT = "checkpoint.pt"
@@ -62,6 +64,9 @@ class _BatchRecorder:
         self.task = task
         self.batches: list = []
 
+    def __getstate__(self):  # pragma: no cover - only the env's reward callable
+        raise TypeError("the training run's reward recorder cannot be pickled")
+
     def __getattr__(self, name):
         return getattr(self.task, name)
 
@@ -79,6 +84,21 @@ def load_task_spec(spec: str):
     from ..tasks import load_task
 
     return load_task(spec)
+
+
+def on_main(dist: DistContext, fn):
+    """``fn()`` on rank 0 only, its value on every rank; an exception on rank 0 is raised (as a
+    :class:`CRNError` naming it) on every rank, so no rank is left waiting in a collective."""
+    if not dist.enabled:
+        return fn()
+    value, error = None, None
+    if dist.is_main:
+        try:
+            value = fn()
+        except Exception as e:  # noqa: BLE001 - re-raised on every rank just below
+            error = str(e) if isinstance(e, CRNError) else f"{type(e).__name__}: {e}"
+    dist.agree(error)
+    return dist.broadcast(value)
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -135,14 +155,22 @@ def load_checkpoint(run_dir, warn=print) -> tuple[dict, Path]:
 
 # ---------------------------------------------------------------------------- the run
 class Run:
-    """A run directory with its task, environment, trainer and archive (see the module doc)."""
+    """A run directory with its task, environment, trainer and archive (see the module doc).
 
-    def __init__(self, config: RunConfig, out, *, task=None):
+    Candidates are scored by a :class:`~gfn_crn.tasks.TaskPool` (``config.workers`` processes,
+    chunks of ``config.chunk_size``). With ``dist`` (one rank of a ``torchrun`` job, see
+    :mod:`gfn_crn.training.distributed`) every rank trains on its own batches with averaged
+    gradients; the archive merges all ranks' designs, and only rank 0 writes the directory.
+    """
+
+    def __init__(self, config: RunConfig, out, *, task=None, dist: DistContext = SINGLE):
         self.config = config.validate()
         self.dir = Path(out)
+        self.dist = dist
         base = task if task is not None else load_task_spec(config.task)
         self.task = base
-        self.recorder = _BatchRecorder(base)
+        self.pool = TaskPool(base, workers=config.workers, chunk_size=config.chunk_size)
+        self.recorder = _BatchRecorder(self.pool)
         self.library = build_library(config.library, base.template.species)
         from ..envs import CRNEnv
 
@@ -151,62 +179,90 @@ class Run:
                           prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
         torch.set_num_threads(config.threads)
-        self.trainer = Trainer(self.env, config.train_config())
+        self.trainer = Trainer(self.env, config.train_config(), dist=dist)
         self.archive = Archive(config.archive_capacity, base.good_threshold)
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
         self.paths: dict[str, Path] = {}
+        self._evaluations_all = 0   # data-parallel jobs: the sum over the ranks at the last iteration
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None) -> "Run":
+    def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None,
+               dist: DistContext = SINGLE) -> "Run":
         out = Path(out)
-        if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
-            if not overwrite:
-                raise CRNError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
-            for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
-                (out / name).unlink(missing_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
-        run = cls(config, out, task=task)
-        (out / "config.toml").write_text(to_toml(config))
-        (out / "metrics.jsonl").write_text("")
+
+        def prepare():
+            if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
+                if not overwrite:
+                    raise CRNError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
+                for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
+                    (out / name).unlink(missing_ok=True)
+            out.mkdir(parents=True, exist_ok=True)
+
+        on_main(dist, prepare)
+        run = cls(config, out, task=task, dist=dist)
+        if dist.is_main:
+            (out / "config.toml").write_text(to_toml(config))
+            (out / "metrics.jsonl").write_text("")
         return run
 
     @classmethod
     def load(cls, out, *, iterations: Optional[int] = None, max_minutes: Optional[float] = None,
-             warn=print, task=None) -> "Run":
-        """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it."""
-        out = Path(out)
-        if not out.is_dir():
-            raise CRNError(f"run directory {out} does not exist")
-        cfg_path = out / "config.toml"
-        if not cfg_path.exists():
-            raise CRNError(f"{out} is not a run directory (no config.toml)")
-        config = load_config_file(cfg_path)
-        state, path = load_checkpoint(out, warn=warn)
-        if iterations is not None or max_minutes is not None:
-            from dataclasses import replace
+             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE) -> "Run":
+        """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it.
 
-            upd = {}
-            if iterations is not None:
-                upd["iterations"] = int(iterations)
-            if max_minutes is not None:
-                upd["max_minutes"] = float(max_minutes)
-            config = replace(config, **upd)
-            # the exploration schedule is part of the saved run: keep its length
-            if iterations is not None:
-                config = replace(config, anneal_fraction=_same_anneal(load_config_file(cfg_path), config.iterations))
-            (out / "config.toml").write_text(to_toml(config))
-        run = cls(config, out, task=task)
+        ``workers`` changes the number of scoring processes (results do not depend on it). In a
+        data-parallel job rank 0 reads the directory and sends the state to the other ranks."""
+        out = Path(out)
+
+        def read():
+            if not out.is_dir():
+                raise CRNError(f"run directory {out} does not exist")
+            cfg_path = out / "config.toml"
+            if not cfg_path.exists():
+                raise CRNError(f"{out} is not a run directory (no config.toml)")
+            config = load_config_file(cfg_path)
+            state, path = load_checkpoint(out, warn=warn)
+            if iterations is not None or max_minutes is not None or workers is not None:
+                from dataclasses import replace
+
+                upd = {}
+                if iterations is not None:
+                    upd["iterations"] = int(iterations)
+                if max_minutes is not None:
+                    upd["max_minutes"] = float(max_minutes)
+                if workers is not None:
+                    upd["workers"] = int(workers)
+                config = replace(config, **upd).validate()
+                # the exploration schedule is part of the saved run: keep its length
+                if iterations is not None:
+                    config = replace(config, anneal_fraction=_same_anneal(load_config_file(cfg_path), config.iterations))
+                (out / "config.toml").write_text(to_toml(config))
+            return config, state, path
+
+        config, state, path = on_main(dist, read)
+        run = cls(config, out, task=task, dist=dist)
         run._restore(state)
         run.checkpoint_path = path
         return run
 
     def _restore(self, state: dict) -> None:
+        saved = int(state.get("world_size", 1))
+        if saved != self.dist.world_size:
+            raise CheckpointError(
+                f"{self.dir} was trained by {saved} process(es) and is being resumed by {self.dist.world_size}: "
+                f"resume it with the same number (torchrun --nproc_per_node={saved} ... or no torchrun for 1), "
+                f"so that every process continues its own random stream")
         self.trainer.load_state_dict(state["trainer"])
+        if "ranks" in state:
+            self.trainer.load_local_state(state["ranks"][self.dist.rank])
+            self._evaluations_all = sum(int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
         self.archive = Archive.from_state_dict(state["archive"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
+        if not self.dist.is_main:
+            return
         # metrics rows written after this checkpoint are dropped: they will be written again
         mpath = self.dir / "metrics.jsonl"
         rows = read_metrics(mpath) if mpath.exists() else []
@@ -220,33 +276,55 @@ class Run:
 
     @property
     def evaluations(self) -> int:
+        """Candidates scored during training (by all ranks of a data-parallel job)."""
+        if self.dist.enabled:
+            return self._evaluations_all
         return int(self.env.n_evaluated)
 
     def state_dict(self) -> dict:
-        return {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
-                "archive": self.archive.state_dict(), "elapsed": self.elapsed,
-                "config": asdict(self.config)}
+        """The checkpoint. In a data-parallel job every rank must call it (it gathers the ranks'
+        own RNG states, replay buffers and counters under ``ranks``)."""
+        state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
+                 "archive": self.archive.state_dict(), "elapsed": self.elapsed,
+                 "config": asdict(self.config)}
+        if self.dist.enabled:
+            state["world_size"] = self.dist.world_size
+            state["ranks"] = self.dist.all_gather(self.trainer.local_state())
+        return state
 
-    def save(self) -> Path:
-        """Checkpoint plus the archive files."""
-        p = save_checkpoint(self.dir, self.state_dict())
+    def save(self) -> Optional[Path]:
+        """Checkpoint plus the archive files (written by rank 0; every rank must call it)."""
+        state = self.state_dict()
+        if not self.dist.is_main:
+            return None
+        p = save_checkpoint(self.dir, state)
         self.archive.save_json(self.dir / "archive.json")
         self.archive.save_text(self.dir / "archive.txt")
         return p
 
     # ------------------------------------------------------------------ training
     def _record(self, rec: dict, t_iter: float) -> dict:
-        batches = self.recorder.collect()
+        mine = {"batches": [(nets, np.asarray(res.loss, dtype=float), np.asarray(res.valid, dtype=bool),
+                             np.asarray(res.log_reward, dtype=float)) for nets, res in self.recorder.collect()],
+                "evaluations": int(self.env.n_evaluated),
+                **{k: rec[k] for k in ("loss", "mean_log_reward", "max_log_reward", "valid_fraction", "mean_length")}}
+        ranks = self.dist.all_gather(mine)  # every rank merges every rank's designs, in rank order
+        self._evaluations_all = sum(g["evaluations"] for g in ranks)
         losses = []
-        for nets, res in batches:
-            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=rec["iteration"])
-            losses.append(np.asarray(res.loss, dtype=float))
+        for r, g in enumerate(ranks):
+            for nets, loss_, valid, log_reward in g["batches"]:
+                self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r)
+                losses.append(loss_)
+        if len(ranks) > 1:
+            rec = {**rec, **{k: float(np.mean([g[k] for g in ranks]))
+                             for k in ("loss", "mean_log_reward", "valid_fraction", "mean_length")},
+                   "max_log_reward": max(g["max_log_reward"] for g in ranks)}
         loss = np.concatenate(losses) if losses else np.array([np.nan])
         cap = getattr(self.task, "loss_cap", None)
         capped = np.minimum(loss, cap) if cap is not None else loss
         row = {
             "iteration": rec["iteration"],
-            "evaluations": self.evaluations,
+            "evaluations": self._evaluations_all if self.dist.enabled else self.evaluations,
             "mean_loss": float(np.mean(capped)),  # losses above the task's loss_cap count as the cap
             "median_loss": float(np.median(loss)),
             "batch_best_loss": float(np.min(loss)),
@@ -286,20 +364,25 @@ class Run:
 
             old_handler = signal.signal(signal.SIGINT, on_sigint)
         bar = None
-        if progress:
+        main = self.dist.is_main
+        if progress and main:
             from tqdm.auto import tqdm
 
+            ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
             bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations),
-                       desc=f"train {Path(cfg.task).stem}", unit="it", dynamic_ncols=True)
+                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True)
         torch.set_num_threads(cfg.threads)
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
-        mfile = open(self.dir / "metrics.jsonl", "a")
+        mfile = open(self.dir / "metrics.jsonl", "a") if main else None
         try:
             last_saved = self.iteration
-            while self.iteration < target and not stop["flag"]:
-                if cfg.max_minutes and self.elapsed >= cfg.max_minutes * 60:
-                    if bar is not None:
+            while self.iteration < target:
+                out_of_time = bool(cfg.max_minutes and self.elapsed >= cfg.max_minutes * 60)
+                # every rank stops at the same iteration (a Ctrl-C or the clock on any rank)
+                if self.dist.any(stop["flag"] or out_of_time):
+                    stop["flag"] = stop["flag"] or not out_of_time
+                    if out_of_time and bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
                 t0 = time.perf_counter()
@@ -307,8 +390,9 @@ class Run:
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)
-                mfile.write(json.dumps(row) + "\n")
-                mfile.flush()
+                if mfile is not None:
+                    mfile.write(json.dumps(row) + "\n")
+                    mfile.flush()
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(
@@ -317,14 +401,15 @@ class Run:
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
                     last_saved = self.iteration
-            if self.iteration != last_saved or not (self.dir / CHECKPOINT).exists():
+            if self.dist.broadcast(self.iteration != last_saved or not (self.dir / CHECKPOINT).exists()):
                 self.save()
             self.stopped_by_user = stop["flag"]
             if stop["flag"] and bar is not None:
                 bar.write(f"stopped at iteration {self.iteration}; saved {self.dir / CHECKPOINT} "
                           f"(continue with: gfn-crn train --resume {self.dir})")
         finally:
-            mfile.close()
+            if mfile is not None:
+                mfile.close()
             if bar is not None:
                 bar.close()
             if old_handler is not None:
@@ -357,6 +442,8 @@ class Run:
         return format_table(self.archive.top(k))
 
     def close(self) -> None:
+        """Stop the scoring workers and restore the torch thread count."""
+        self.pool.close()
         torch.set_num_threads(self._threads)
 
 

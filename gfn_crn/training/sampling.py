@@ -82,7 +82,7 @@ def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed
             with torch.no_grad():
                 traj = sampler.sample_trajectories(run.env, n=b, **kw)
             batch_nets = run.env.states_to_networks(traj.terminating_states)
-            res = run.task.evaluate(batch_nets)
+            res = getattr(run, "pool", run.task).evaluate(batch_nets)  # the run's scoring workers
             nets += batch_nets
             for k in parts:
                 parts[k].append(np.asarray(getattr(res, k)))

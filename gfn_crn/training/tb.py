@@ -26,6 +26,7 @@ from gfn.gflownet import TBGFlowNet
 
 from ..estimators import CRNPolicyEstimator, default_backward_estimator
 from ..samplers import CRNSampler
+from .distributed import SINGLE, DistContext
 
 
 @dataclass
@@ -144,17 +145,23 @@ class Trainer:
 
     The caller owns the torch thread count (see :func:`train`); use one thread for
     reproducible floating-point results.
+
+    With ``dist`` (a :class:`~gfn_crn.training.distributed.DistContext` of several processes)
+    the trainer is one rank of a data-parallel job: it seeds its RNGs with the rank's own seed,
+    takes rank 0's parameters at the start, and averages the gradients over the ranks before
+    every optimizer step (see :mod:`gfn_crn.training.distributed`).
     """
 
     def __init__(self, env, config: TrainConfig | None = None, *, gflownet: TBGFlowNet | None = None,
-                 optimizer: torch.optim.Optimizer | None = None):
+                 optimizer: torch.optim.Optimizer | None = None, dist: DistContext = SINGLE):
         config = config or TrainConfig()
-        self.env, self.config = env, config
+        self.env, self.config, self.dist = env, config, dist
         if config.seed is not None:
-            seed_everything(config.seed)
+            seed_everything(dist.rank_seed(config.seed))
         if config.reward_cache_size is not None:
             env.reward_cache_size = int(config.reward_cache_size)
         self.gflownet = gflownet or build_gflownet(env, config)
+        dist.broadcast_module(self.gflownet)
         self.optimizer = optimizer or make_optimizer(self.gflownet, config)
         self.sampler = CRNSampler(self.gflownet.pf)
         self.buffer = None
@@ -193,6 +200,7 @@ class Trainer:
         loss = gflownet.loss(env, training, recalculate_all_logprobs=True)
         self.optimizer.zero_grad()
         loss.backward()
+        self.dist.average_gradients(self._params)
         if config.grad_clip and config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
         self.optimizer.step()
@@ -225,11 +233,18 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         """Everything the following iterations depend on (tensors and plain Python objects)."""
-        env = self.env
         return {
             "iteration": self.iteration,
             "gflownet": self.gflownet.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            **self.local_state(),
+        }
+
+    def local_state(self) -> dict:
+        """The part of the state that differs between the ranks of a data-parallel job (RNG
+        states, replay buffer, the env's evaluation counters)."""
+        env = self.env
+        return {
             "rng": rng_state(),
             "replay": _buffer_state(self.buffer),
             "env_counters": {k: int(getattr(env, k, 0)) for k in ("n_evaluated", "n_reward_calls",
@@ -240,6 +255,9 @@ class Trainer:
         self.gflownet.load_state_dict(state["gflownet"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = int(state["iteration"])
+        self.load_local_state(state)
+
+    def load_local_state(self, state: dict) -> None:
         _load_buffer_state(self.buffer, self.env, state.get("replay"))
         for k, v in state.get("env_counters", {}).items():
             setattr(self.env, k, int(v))

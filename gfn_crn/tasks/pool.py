@@ -1,0 +1,224 @@
+"""Parallel reward evaluation: a task's candidates scored in fixed chunks on worker processes.
+
+Simulation dominates the cost of a training step. :class:`TaskPool` wraps a task and scores a
+batch of networks in chunks of ``chunk_size`` networks, on ``workers`` processes that each
+received the task once, at start-up (batches travel as lists of networks, not environments).
+
+* **Same results for any number of workers.** A batch is always cut into the same chunks, and
+  ``workers=1`` scores those chunks one after the other in this process, so ``workers=N`` returns
+  exactly (bit for bit) what ``workers=1`` returns. (The vectorised simulator's round-off
+  depends slightly on which networks share a call, so a different ``chunk_size``, or one call for
+  the whole batch, can differ in the last bits; in our tests losses agree to 1e-12.)
+* **Crashes are retried, never dropped.** When a worker process dies (killed, out of memory, a
+  segfault in a native library), the pool reports it through ``warn``, starts fresh workers and
+  scores again every chunk whose result had not come back; after ``max_retries`` consecutive
+  failures of the same batch it raises :class:`WorkerCrashError`. An ordinary exception raised by
+  the task inside a worker is not a crash: it is raised here, with the worker's traceback.
+
+``pool.evaluate(networks)`` returns a :class:`~gfn_crn.tasks.TaskResult` without trajectories
+(``sim`` is None and ``details`` empty: only losses, rewards and validity travel back);
+``pool(networks)`` returns ``(log_reward, valid)`` like a task, so a pool can stand wherever a
+task is used as the reward of an environment. Other attributes (``template``, ``beta``,
+``good_threshold``, ...) are the task's.
+
+    with TaskPool(load_task("rpa"), workers=2) as pool:
+        env = CRNEnv(library, pool.template, pool)
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from ..crn.errors import CRNError
+from .base import TaskResult
+
+#: networks per chunk unless told otherwise (on ``rpa``, 32 networks per simulator call cost the
+#: same per network as 64, while 16 cost 45% more: see benchmarks/scaling.py)
+DEFAULT_CHUNK_SIZE = 32
+
+_FIELDS = ("loss", "log_reward", "valid", "reason", "log_prior", "scenario_loss")
+
+
+class WorkerCrashError(CRNError):
+    """Worker processes kept dying while scoring the same batch."""
+
+
+# ------------------------------------------------------------------ worker side
+_WORKER_TASK = None
+
+
+def _init_worker(task) -> None:
+    global _WORKER_TASK
+    _WORKER_TASK = task
+    try:  # the simulator is numpy; keep any torch import in the worker to one thread
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:  # pragma: no cover - torch is a dependency
+        pass
+
+
+def _score(task, networks) -> dict:
+    r = task.evaluate(networks)
+    return {k: np.asarray(getattr(r, k)) for k in _FIELDS}
+
+
+def _score_in_worker(networks) -> dict:
+    return _score(_WORKER_TASK, networks)
+
+
+def _stderr_warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ the pool
+class TaskPool:
+    """Score a task's candidates in fixed chunks on ``workers`` processes (see the module doc).
+
+    Args:
+        task: a :class:`~gfn_crn.tasks.Task` (anything with ``evaluate(networks) -> TaskResult``
+            that pickles).
+        workers: processes (1: score the chunks in this process, no pool).
+        chunk_size: networks per chunk (fixes the result bit for bit, whatever ``workers`` is).
+        max_retries: fresh starts of the workers allowed for one batch after crashes.
+        start_method: ``spawn`` (default, safe with torch's threads), ``forkserver`` or ``fork``.
+        warn: called with a message for every crash (default: print to stderr).
+    """
+
+    def __init__(self, task, workers: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE, max_retries: int = 2,
+                 start_method: str = "spawn", warn: Optional[Callable[[str], None]] = None):
+        if isinstance(task, TaskPool):
+            raise CRNError("TaskPool: the task is already a TaskPool")
+        if not hasattr(task, "evaluate"):
+            raise CRNError(f"TaskPool needs a task with evaluate(networks), got {type(task).__name__}")
+        for name, v, lo in (("workers", workers, 1), ("chunk_size", chunk_size, 1), ("max_retries", max_retries, 0)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise CRNError(f"TaskPool: {name} must be an integer >= {lo}, got {v!r}")
+        if start_method not in mp.get_all_start_methods():
+            raise CRNError(f"TaskPool: start_method {start_method!r} is not available here "
+                           f"(available: {', '.join(mp.get_all_start_methods())})")
+        self.task = task
+        self.workers = int(workers)
+        self.chunk_size = int(chunk_size)
+        self.max_retries = int(max_retries)
+        self.start_method = start_method
+        self.warn = warn or _stderr_warn
+        self.crashes = 0          # worker-pool failures seen so far
+        self.retried_chunks = 0   # chunks scored again after a failure
+        self._executor: Optional[ProcessPoolExecutor] = None
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "task":
+            raise AttributeError(name)
+        return getattr(self.task, name)
+
+    # -------------------------------------------------------------- lifecycle
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context(self.start_method),
+                                                 initializer=_init_worker, initargs=(self.task,))
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker processes (a later call starts new ones)."""
+        ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "TaskPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):  # pragma: no cover - best effort at interpreter exit
+        try:
+            ex = self._executor
+            if ex is not None:
+                ex.shutdown(wait=False, cancel_futures=True)
+        except Exception:
+            pass
+
+    def __getstate__(self):
+        raise TypeError("a TaskPool holds worker processes and cannot be pickled; pickle its .task")
+
+    def __repr__(self) -> str:
+        return f"TaskPool({self.task!r}, workers={self.workers}, chunk_size={self.chunk_size})"
+
+    # -------------------------------------------------------------- scoring
+    def chunks(self, n: int) -> list[slice]:
+        """The chunks a batch of ``n`` networks is cut into (independent of ``workers``)."""
+        return [slice(i, min(i + self.chunk_size, n)) for i in range(0, n, self.chunk_size)]
+
+    def evaluate(self, networks: Sequence) -> TaskResult:
+        """Losses, log-rewards and validity of a batch (``sim`` None, ``details`` empty)."""
+        networks = list(networks)
+        if not networks:
+            raise CRNError("evaluate needs at least one network")
+        if hasattr(self.task, "check_networks"):  # bad input is reported here, not from a worker
+            networks = self.task.check_networks(networks)
+        parts = [networks[s] for s in self.chunks(len(networks))]
+        if self.workers == 1:
+            results = [_score(self.task, p) for p in parts]
+        else:
+            results = self._score_parallel(parts)
+        out = {k: np.concatenate([r[k] for r in results]) for k in _FIELDS}
+        return TaskResult(out["loss"], out["log_reward"], out["valid"], out["reason"], out["log_prior"],
+                          out["scenario_loss"], None, {})
+
+    def __call__(self, networks: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        r = self.evaluate(networks)
+        return r.log_reward, r.valid
+
+    def _score_parallel(self, parts: list[list]) -> list[dict]:
+        results: list[Optional[dict]] = [None] * len(parts)
+        failures = 0
+        while True:
+            todo = [i for i, r in enumerate(results) if r is None]
+            if not todo:
+                return results  # type: ignore[return-value]
+            ex = self._start()
+            futures = {}
+            try:
+                for i in todo:
+                    futures[i] = ex.submit(_score_in_worker, parts[i])
+            except BrokenProcessPool:
+                pass
+            broken = None
+            for i, fut in futures.items():
+                try:
+                    results[i] = fut.result()
+                except BrokenProcessPool as e:
+                    broken = e
+            if len(futures) < len(todo) and broken is None:
+                broken = BrokenProcessPool("the pool broke while chunks were being submitted")
+            if broken is None:
+                continue
+            failures += 1
+            self.crashes += 1
+            lost = [i for i in todo if results[i] is None]
+            self.retried_chunks += len(lost)
+            self._executor = None
+            try:
+                ex.shutdown(wait=True, cancel_futures=True)
+            except Exception:  # pragma: no cover - a broken pool may refuse politely
+                pass
+            sizes = sum(len(parts[i]) for i in lost)
+            if failures > self.max_retries:
+                raise WorkerCrashError(
+                    f"worker processes died {failures} times while scoring one batch ({sizes} networks in "
+                    f"{len(lost)} chunks not scored; last error: {broken}); giving up after max_retries="
+                    f"{self.max_retries}") from broken
+            self.warn(f"a reward worker process died ({broken}); restarting {self.workers} workers and "
+                      f"scoring {sizes} networks in {len(lost)} chunks again (attempt {failures + 1} of "
+                      f"{self.max_retries + 1}, pid {os.getpid()})")
+
+
+__all__ = ["TaskPool", "WorkerCrashError", "DEFAULT_CHUNK_SIZE"]
