@@ -1,6 +1,6 @@
 """Data-parallel training on ``torch.distributed`` (gloo on CPU, NCCL on GPUs).
 
-Launch any training command under ``torchrun`` and it runs data-parallel::
+Launch a training command under ``torchrun`` and it runs data-parallel::
 
     torchrun --standalone --nproc_per_node=2 -m gfn_crn.cli train --task rpa --out runs/rpa2
 
@@ -130,8 +130,11 @@ def launched_by_torchrun() -> bool:
 def init_distributed(backend: Optional[str] = None) -> DistContext:
     """Join the process group described by torchrun's environment variables.
 
-    Returns :data:`SINGLE` when ``WORLD_SIZE`` is unset or 1. ``backend`` defaults to NCCL when
-    CUDA is available and gloo otherwise. Calling it again returns the current context.
+    Returns :data:`SINGLE` when ``WORLD_SIZE`` is unset or 1. ``backend`` defaults to the
+    ``GFN_CRN_DIST_BACKEND`` environment variable, else gloo: :class:`~gfn_crn.training.run.Run`
+    trains on the CPU, and gloo reduces CPU tensors. Pass ``"nccl"`` when the environment and the
+    policy live on CUDA devices (each rank then uses ``cuda:LOCAL_RANK``); the collectives here
+    work on whatever device the tensors are on. Calling it again returns the current context.
     """
     if not launched_by_torchrun():
         return SINGLE
@@ -144,8 +147,9 @@ def init_distributed(backend: Optional[str] = None) -> DistContext:
     if not dist.is_available():  # pragma: no cover - CPU builds of torch have gloo
         raise CRNError("this torch build has no torch.distributed")
     if not dist.is_initialized():
-        if backend is None:
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
+        backend = backend or os.environ.get("GFN_CRN_DIST_BACKEND") or "gloo"
+        if backend not in ("gloo", "nccl", "mpi"):
+            raise CRNError(f"unknown torch.distributed backend {backend!r} (gloo, nccl or mpi)")
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend=backend)
