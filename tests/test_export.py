@@ -27,6 +27,7 @@ from gfn_crn.crn import (
     hill_library,
     mass_action,
     mass_action_library,
+    random_network as draw_network,
 )
 from gfn_crn.crn.export import from_sbml, save_exports, sbml_errors, to_antimony, to_sbml
 from gfn_crn.sim import Scenario, simulate, time_grid
@@ -51,22 +52,9 @@ def random_network(rng, n_mass=4, n_hill=2, n_deg=2, species=SP) -> Network:
         ReactionInstance(degradation(d, a, input="u3"), (rate(), rate())),
     )
     t = Template(tuple(species), (a, c), fixed, ("u1", "u2", "u3", "u4"))
-    libs = [mass_action_library(species), hill_library(species, 2), degradation_library(species)]
-    taken = {i.reaction.signature for i in fixed}
-    out = []
-    for lib, count in zip(libs, (n_mass, n_hill, n_deg)):
-        for j in rng.permutation(len(lib)):
-            if count == 0:
-                break
-            r = lib[int(j)]
-            if r.signature in taken:
-                continue
-            taken.add(r.signature)
-            cp = tuple(rate() for _ in range(r.n_continuous))
-            dp = tuple(int(v) for v in rng.integers(1, 5, r.n_discrete))
-            out.append(ReactionInstance(r, cp, dp))
-            count -= 1
-    return Network(t, tuple(out), name="random")
+    parts = [(mass_action_library(species), n_mass), (hill_library(species, 2), n_hill),
+             (degradation_library(species), n_deg)]
+    return draw_network(rng, t, parts, low=0.05, high=5.0, name="random")
 
 
 def all_networks():

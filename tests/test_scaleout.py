@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from gfn_crn.crn import CRNError, Network, ReactionInstance, mass_action_library
+from gfn_crn.crn import CRNError, mass_action_library, random_network
 from gfn_crn.tasks import TaskPool, WorkerCrashError, load_task
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,16 +29,9 @@ def rpa():
 
 @pytest.fixture(scope="module")
 def nets(rpa):
-    lib = mass_action_library(rpa.template.species)
-    fixed = {i.reaction.signature for i in rpa.template.fixed}
-    choices = [r for r in lib if r.signature not in fixed]
     rng = np.random.default_rng(11)
-    out = []
-    for _ in range(40):
-        idx = rng.choice(len(choices), 4, replace=False)
-        out.append(Network(rpa.template, tuple(ReactionInstance(choices[i], (float(np.exp(rng.uniform(-2, 3))),))
-                                              for i in idx)))
-    return out
+    lib = mass_action_library(rpa.template.species)
+    return [random_network(rng, rpa.template, [(lib, 4)], low=0.1, high=20.0) for _ in range(40)]
 
 
 def same(a, b):

@@ -21,6 +21,7 @@ from gfn_crn.crn import (
     mass_action,
     mass_action_library,
     parse_network,
+    random_network as draw_network,
 )
 from gfn_crn.sim import (
     DIVERGED,
@@ -42,22 +43,8 @@ def random_network(rng, n_mass=3, n_hill=1, n_deg=1, lo=0.05, hi=5.0, with_input
     """A random network over A, B, C mixing all three kinds; one fixed input-driven production."""
     fixed = (ReactionInstance(mass_action([], ["A"], input="u1"), (1.0,)),) if with_input else ()
     t = Template(SP, ("A",), fixed, ("u1",) if with_input else ())
-    libs = [mass_action_library(SP), hill_library(SP, 2), degradation_library(SP)]
-    taken = {i.reaction.signature for i in fixed}
-    out = []
-    for lib, count in zip(libs, (n_mass, n_hill, n_deg)):
-        for j in rng.permutation(len(lib)):
-            if count == 0:
-                break
-            r = lib[int(j)]
-            if r.signature in taken:
-                continue
-            taken.add(r.signature)
-            c = tuple(float(v) for v in np.exp(rng.uniform(np.log(lo), np.log(hi), r.n_continuous)))
-            d = tuple(int(v) for v in rng.integers(1, 5, r.n_discrete))
-            out.append(ReactionInstance(r, c, d))
-            count -= 1
-    return Network(t, tuple(out))
+    parts = [(mass_action_library(SP), n_mass), (hill_library(SP, 2), n_hill), (degradation_library(SP), n_deg)]
+    return draw_network(rng, t, parts, low=lo, high=hi)
 
 
 def _kin_for(net: Network, u: float = 0.7) -> Kinetics:

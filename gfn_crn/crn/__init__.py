@@ -18,10 +18,12 @@ from .reactions import (
 from .textio import format_network, load_network, network_from_json, network_to_json, parse_network
 
 from .examples import ANTITHETIC_TEXT, EXAMPLES, antithetic_example, example
+from .random import random_instances, random_network
 
 __all__ = [
     "CRNError", "ReactionLibrary", "mass_action_library", "hill_library", "degradation_library", "merge",
     "Network", "Template", "Reaction", "ReactionInstance", "mass_action", "hill", "degradation",
     "MASS_ACTION", "HILL", "DEGRADATION", "KINDS", "HILL_COEFFICIENTS", "parse_network", "format_network",
     "network_to_json", "network_from_json", "load_network", "antithetic_example", "ANTITHETIC_TEXT", "EXAMPLES", "example",
+    "random_instances", "random_network",
 ]

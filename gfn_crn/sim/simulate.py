@@ -268,12 +268,14 @@ def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
         except Exception:  # noqa: BLE001 - a bad candidate must never raise
             return FAILED, np.empty((0, y.size)), y, 0
         n = int(getattr(sol, "nfev", 0))
-        ys = sol.y.T[: t_eval.size]
+        # solve_ivp returns an empty list, not an array, when no output time was reached
+        Y = np.asarray(sol.y, dtype=float).reshape(y.size, -1)
+        ys = Y.T[: t_eval.size]
         if sol.status == 1 or (ys.size and not np.all(np.isfinite(ys))):
             return DIVERGED, ys[: np.sum(np.all(np.isfinite(ys), axis=1))], y, n
-        if sol.status != 0:
+        if sol.status != 0 or Y.shape[1] < t_out.size:
             return FAILED, ys, y, n
-        return OK, ys, sol.y[:, -1], n
+        return OK, ys, Y[:, -1], n
 
     return _solve_segments(cb, b, y0, t, seg_end, seg_coef, cap, seg)
 

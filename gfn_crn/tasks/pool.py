@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -57,6 +58,11 @@ _WORKER_TASK = None
 def _init_worker(task) -> None:
     global _WORKER_TASK
     _WORKER_TASK = task
+    # Ctrl-C is the parent's business (a training run finishes its batch, then saves); SIGTERM
+    # must stop a worker even if the parent had it blocked or ignored
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     try:  # the simulator is numpy; keep any torch import in the worker to one thread
         import torch
 
@@ -76,6 +82,21 @@ def _score_in_worker(networks) -> dict:
 
 def _stderr_warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _discard(ex: ProcessPoolExecutor) -> None:
+    """Shut a broken pool down for good. Its surviving workers are killed first (SIGKILL):
+    Python 3.11 joins them without terminating them, and a worker that inherited a blocked
+    SIGTERM would keep that join, and this process, waiting forever."""
+    for p in list((getattr(ex, "_processes", None) or {}).values()):
+        try:
+            p.kill()
+        except Exception:  # pragma: no cover - already gone
+            pass
+    try:
+        ex.shutdown(wait=True, cancel_futures=True)
+    except Exception:  # pragma: no cover - a broken pool may refuse politely
+        pass
 
 
 # ------------------------------------------------------------------ the pool
@@ -206,10 +227,7 @@ class TaskPool:
             lost = [i for i in todo if results[i] is None]
             self.retried_chunks += len(lost)
             self._executor = None
-            try:
-                ex.shutdown(wait=True, cancel_futures=True)
-            except Exception:  # pragma: no cover - a broken pool may refuse politely
-                pass
+            _discard(ex)
             sizes = sum(len(parts[i]) for i in lost)
             if failures > self.max_retries:
                 raise WorkerCrashError(
