@@ -212,3 +212,27 @@ def test_library_pairs_cover_all_complex_pairs():
     comps = {()} | {((s, 1),) for s in SPECIES[:2]} | {((s, 2),) for s in SPECIES[:2]} | {tuple(sorted(((a, 1), (b, 1)))) for a, b in combinations(SPECIES[:2], 2)}
     assert pairs == {(r, p) for r in comps for p in comps if r != p}
     assert np.all(lib.n_continuous == 1)
+
+
+def test_random_designs_are_distinct_excluded_and_in_bounds():
+    from gfn_crn.crn import HILL, HILL_COEFFICIENTS, random_instances, random_network
+    from gfn_crn.tasks import LogParameterPrior
+
+    tmpl = antithetic_example().template
+    ma, hl = mass_action_library(tmpl.species), hill_library(tmpl.species, 2)
+    rng = np.random.default_rng(0)
+    fixed = {i.reaction.signature for i in tmpl.fixed}
+    for _ in range(20):
+        net = random_network(rng, tmpl, [(ma, 4), (hl, 2)], low=0.5, high=2.0)
+        sigs = [i.reaction.signature for i in net.reactions]
+        assert len(sigs) == 6 and len(set(sigs)) == 6 and not fixed & set(sigs)
+        assert all(0.5 <= c <= 2.0 for i in net.reactions for c in i.cparams)
+        assert all(d in HILL_COEFFICIENTS for i in net.reactions for d in i.dparams)
+        assert sum(i.reaction.kind == HILL for i in net.reactions) == 2
+    prior = LogParameterPrior(mean=0.0, std=3.0, low=-1.0, high=1.0)
+    ks = [c for i in random_instances(rng, ma, 60, prior=prior) for c in i.cparams]
+    assert len(ks) == 60 and all(np.exp(-1) <= k <= np.exp(1) for k in ks)
+    with pytest.raises(CRNError, match="asked for 91 distinct reactions, the library has 90"):
+        random_instances(rng, ma, 91)
+    with pytest.raises(CRNError, match="low <= high"):
+        random_instances(rng, ma, 1, low=2.0, high=1.0)
