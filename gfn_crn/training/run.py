@@ -30,6 +30,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -370,7 +371,8 @@ class Run:
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
             bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations),
-                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True)
+                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
+                       mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.threads)
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
