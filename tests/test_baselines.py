@@ -95,3 +95,65 @@ def test_random_candidates_are_distinct_in_range_and_avoid_the_template():
     task = RecordingTask(_PresenceTask(env.template, lib[3]))
     hist = random_search(env, task, 100, batch_size=32, seed=0)
     assert task.n_evaluations == 100 and hist[-1]["evaluations"] == 100
+
+
+def test_reinforce_replay_raises_log_prob_of_archived_design_and_counts_evaluations():
+    import torch
+    from gfn.utils.prob_calculations import get_trajectory_pfs
+
+    from gfn_crn.estimators import CRNPolicyEstimator
+    from gfn_crn.samplers import CRNSampler
+    from gfn_crn.training.reinforce import ReplayArchive, reinforce_step
+    from gfn_crn.training.tb import seed_everything
+
+    env, lib = _env()
+    good = lib[40]
+    task = RecordingTask(_PresenceTask(env.template, good))
+    env.task = task
+    # an archived design containing the good reaction (it beats every batch without it)
+    seed_everything(3)
+    pf0 = CRNPolicyEstimator(env, hidden=32, n_layers=1)
+    sampler = CRNSampler(pf0)
+    archive = ReplayArchive(env, capacity=8)
+    for _ in range(50):
+        tr = sampler.sample_trajectories(env, n=32)
+        nets = env.states_to_networks(tr.terminating_states)
+        loss = np.array([0.001 if good.signature in n.topology else 1.0 for n in nets])
+        archive.add(tr, nets, loss)
+        if archive.better_than(1.0, 1):
+            break
+    n_good = len(archive.better_than(1.0, 8))
+    (l0, net0, tr0), = archive.better_than(1.0, 1)
+    assert l0 == 0.001 and 1 <= n_good and len(archive) <= 8
+    state = {k: v.clone() for k, v in pf0.state_dict().items()}
+
+    def after_one_step(replay):
+        seed_everything(7)
+        pf = CRNPolicyEstimator(env, hidden=32, n_layers=1)
+        pf.load_state_dict(state)
+        opt = torch.optim.Adam(pf.parameters(), lr=1e-2)
+        cfg = ReinforceConfig(batch_size=16, entropy_coef=0.0, replay=replay)
+        n_before = task.n_evaluations
+        rec = reinforce_step(env, task, pf, opt, CRNSampler(pf), cfg, 1, archive if replay else None, 0)
+        assert task.n_evaluations - n_before == rec["evaluations"]
+        with torch.no_grad():
+            lp = float(get_trajectory_pfs(pf, tr0, recalculate_all_logprobs=True).sum())
+        return rec, lp
+
+    rec_plain, lp_plain = after_one_step(False)
+    rec_replay, lp_replay = after_one_step(True)
+    assert rec_replay["best_loss"] > l0          # the batch holds no good design (seeded)
+    assert rec_replay["replayed"] == n_good and rec_replay["evaluations"] == 16 + n_good  # re-scored
+    assert rec_plain["evaluations"] == 16 and rec_plain["replayed"] == 0
+    assert lp_replay > lp_plain + 0.05
+
+
+def test_reinforce_replay_respects_the_evaluation_budget():
+    env, lib = _env()
+    task = RecordingTask(_PresenceTask(env.template, lib[40]))
+    env.task = task
+    hist, _ = train_reinforce(env, task, ReinforceConfig(n_iterations=1000, batch_size=16, lr=1e-2, seed=0, hidden=32,
+                                                         n_layers=1, replay=True, max_evaluations=400))
+    assert sum(h["replayed"] for h in hist) > 0
+    assert task.n_evaluations == hist[-1]["total_evaluations"] == sum(h["evaluations"] for h in hist)
+    assert 400 <= task.n_evaluations < 400 + 16 + 8
