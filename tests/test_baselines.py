@@ -157,3 +157,54 @@ def test_reinforce_replay_respects_the_evaluation_budget():
     assert sum(h["replayed"] for h in hist) > 0
     assert task.n_evaluations == hist[-1]["total_evaluations"] == sum(h["evaluations"] for h in hist)
     assert 400 <= task.n_evaluations < 400 + 16 + 8
+
+
+def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
+    """``gfn-crn train --algorithm reinforce`` writes the same run directory as a TB run, and a
+    reinforce run (with replay) resumed from its checkpoint continues bit-for-bit."""
+    import json
+
+    from gfn_crn.cli import main
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.run import TIMING_KEYS, Run, read_metrics
+
+    task = tmp_path / "tiny.toml"
+    task.write_text('kind = "tracking"\nname = "tiny"\n[template]\nexample = "antithetic"\n[scenarios]\n'
+                    'inputs = { u1 = [1.0], u2 = [0.5, 1.5] }\ninit = 0.01\n[time]\nt_f = 20\nn_t = 50\n'
+                    '[task]\ntarget = "u1"\n[reward]\ngood_threshold = 0.3\n')
+    out = tmp_path / "run"
+    assert main(["train", "--task", str(task), "--algorithm", "reinforce", "--iterations", "4", "--batch-size", "8",
+                 "--max-reactions", "3", "--set", "hidden=16", "--set", "final_samples=8", "--set", "plot_top=1",
+                 "--set", "export_top=1", "--set", "reinforce_replay=true", "--out", str(out), "--no-progress"]) == 0
+    for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "archive.json", "summary.json", "report.md",
+                 "training_curves.png", "designs/rank01.crn"):
+        assert (out / name).exists(), name
+    rows = read_metrics(out / "metrics.jsonl")
+    assert len(rows) == 4 and rows[-1]["logZ"] is None and rows[-1]["tb_loss"] is None
+    assert rows[-1]["evaluations"] >= 32
+    assert json.loads((out / "summary.json").read_text())["evaluations"] == rows[-1]["evaluations"]
+    assert 'algorithm = "reinforce"' in (out / "config.toml").read_text()
+    assert main(["train", "--resume", str(out), "--algorithm", "tb"]) == 2
+    assert "cannot be changed" in capsys.readouterr().err
+
+    cfg = resolve_config(overrides=dict(task=str(task), algorithm="reinforce", reinforce_replay=True, iterations=8,
+                                        batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3))
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]
+
+    a = Run.create(cfg, tmp_path / "a")
+    a.train(progress=False)
+    a_rows = read_metrics(tmp_path / "a" / "metrics.jsonl")
+    a.close()
+    b = Run.create(cfg, tmp_path / "b")
+    b.train(progress=False, stop_after=5)
+    b.close()
+    b = Run.load(tmp_path / "b")
+    assert b.iteration == 5 and len(b.trainer.archive) > 0
+    b.train(progress=True)
+    assert strip(read_metrics(tmp_path / "b" / "metrics.jsonl")) == strip(a_rows)
+    assert [e.loss for e in b.archive.top()] == [e.loss for e in a.archive.top()]
+    b.close()
+    with pytest.raises(Exception, match="algorithm must be"):
+        resolve_config(overrides={"algorithm": "ppo"})

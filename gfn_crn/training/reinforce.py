@@ -117,8 +117,12 @@ def _trajectory_log_probs(trajectories) -> torch.Tensor:
 
 
 def _losses(task, nets) -> np.ndarray:
+    return _scored(task, nets)[0]
+
+
+def _scored(task, nets):
     res = task.evaluate(nets)
-    return np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap)
+    return np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap), res
 
 
 def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_elite: int,
@@ -127,7 +131,8 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
     t0 = time.perf_counter()
     traj = sampler.sample_trajectories(env, n=config.batch_size, save_logprobs=True)
     nets = env.states_to_networks(traj.terminating_states)
-    loss = _losses(task, nets)
+    t_sample = time.perf_counter() - t0
+    loss, res = _scored(task, nets)
     n_eval = len(nets)
     order = np.argsort(loss, kind="stable")
     elite = order[:n_elite]
@@ -151,6 +156,7 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
             terms.append(config.replay_weight * radv * rlogp)
         archive.add(traj, nets, loss)
     pg = torch.cat(terms).mean()
+    log_reward = np.asarray(res.log_reward, dtype=float)
     ent = -(logp.detach() * logp).mean()  # score-function estimate of grad H
     objective = pg - config.entropy_coef * ent
     opt.zero_grad()
@@ -160,7 +166,11 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
     opt.step()
     return {"iteration": it, "mean_loss": float(loss.mean()), "best_loss": batch_best,
             "baseline": baseline, "n_elite": n_elite, "replayed": n_replayed, "replay_best_loss": replay_best,
-            "evaluations": n_eval, "seconds": time.perf_counter() - t0}
+            "evaluations": n_eval, "objective": float(objective.detach()),
+            "mean_log_reward": float(log_reward.mean()), "max_log_reward": float(log_reward.max()),
+            "valid_fraction": float(np.mean(res.valid)),
+            "mean_length": float((traj.terminating_idx - 1).float().mean()),
+            "sample_seconds": t_sample, "seconds": time.perf_counter() - t0}
 
 
 def train_reinforce(env, task, config: ReinforceConfig | None = None,
@@ -175,28 +185,88 @@ def train_reinforce(env, task, config: ReinforceConfig | None = None,
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     try:
-        if config.seed is not None:
-            seed_everything(config.seed)
-        pf = CRNPolicyEstimator(env, hidden=config.hidden, n_layers=config.n_layers, family=config.family)
-        pf.to(env.device)
-        opt = torch.optim.Adam(pf.parameters(), lr=config.lr)
-        sampler = CRNSampler(pf)
-        history = []
-        n_elite = max(1, int(math.ceil((1.0 - config.risk) * config.batch_size)))
-        archive = ReplayArchive(env, config.replay_capacity) if config.replay else None
+        trainer = ReinforceTrainer(env, config, task=task)
         evaluations = 0
         for it in range(config.n_iterations):
             if config.max_evaluations is not None and evaluations >= config.max_evaluations:
                 break
-            rec = reinforce_step(env, task, pf, opt, sampler, config, n_elite, archive, it)
+            rec = trainer.step()
             evaluations += rec["evaluations"]
             rec["total_evaluations"] = evaluations
-            history.append(rec)
             if callback is not None:
                 callback(it, rec)
-        return history, pf
+        return trainer.history, trainer.pf
     finally:
         torch.set_num_threads(old_threads)
+
+
+class ReinforceTrainer:
+    """REINFORCE as a resumable object with the interface a run directory uses (like
+    :class:`~gfn_crn.training.tb.Trainer`): :meth:`step` returns a record with the keys of a TB
+    record (``loss`` and ``logZ`` are None: there are none; ``objective`` is the REINFORCE one);
+    :meth:`state_dict` / :meth:`load_state_dict` capture the policy, the optimizer, the replay
+    archive, the iteration, the RNG states and the env's evaluation counters, so a resumed run
+    continues bit-for-bit. Evaluations go through ``task.evaluate`` and are added to
+    ``env.n_evaluated``."""
+
+    def __init__(self, env, config: ReinforceConfig | None = None, task=None):
+        config = config or ReinforceConfig()
+        self.env, self.config = env, config
+        self.task = task if task is not None else env.task
+        if config.seed is not None:
+            seed_everything(config.seed)
+        self.pf = CRNPolicyEstimator(env, hidden=config.hidden, n_layers=config.n_layers, family=config.family)
+        self.pf.to(env.device)
+        self.optimizer = torch.optim.Adam(self.pf.parameters(), lr=config.lr)
+        self.sampler = CRNSampler(self.pf)
+        self.archive = ReplayArchive(env, config.replay_capacity) if config.replay else None
+        self.n_elite = max(1, int(math.ceil((1.0 - config.risk) * config.batch_size)))
+        self.iteration = 0
+        self.history: list[dict] = []
+
+    def step(self) -> dict:
+        rec = reinforce_step(self.env, self.task, self.pf, self.optimizer, self.sampler, self.config, self.n_elite,
+                             self.archive, self.iteration)
+        if hasattr(self.env, "n_evaluated"):
+            self.env.n_evaluated += rec["evaluations"]
+            self.env.n_reward_calls += 1 + (1 if rec["replayed"] else 0)
+        rec = {**rec, "loss": None, "logZ": None}  # no TB loss and no log Z: null in metrics.jsonl
+        self.history.append(rec)
+        self.iteration += 1
+        return rec
+
+    def state_dict(self) -> dict:
+        from .tb import rng_state
+
+        arch = None
+        if self.archive is not None:
+            arch = [{"loss": l, "network": net.to_json(), "states": t.states.tensor.clone(),
+                     "actions": t.actions.tensor.clone(), "terminating_idx": t.terminating_idx.clone()}
+                    for l, net, t in self.archive.entries.values()]
+        return {"algorithm": "reinforce", "iteration": self.iteration, "pf": self.pf.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": rng_state(), "replay_archive": arch,
+                "env_counters": {k: int(getattr(self.env, k, 0)) for k in ("n_evaluated", "n_reward_calls",
+                                                                          "reward_cache_hits")}}
+
+    def load_state_dict(self, state: dict) -> None:
+        from .tb import set_rng_state
+
+        if state.get("algorithm") != "reinforce":
+            raise ValueError("not a REINFORCE trainer state (this checkpoint is from another algorithm)")
+        self.pf.load_state_dict(state["pf"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        if self.archive is not None:
+            self.archive.entries = {}
+            env = self.env
+            for e in state.get("replay_archive") or []:
+                net = Network.from_json(e["network"])
+                t = Trajectories(env=env, states=env.States(e["states"]), actions=env.Actions(e["actions"]),
+                                 terminating_idx=e["terminating_idx"], is_backward=False)
+                self.archive.entries[net.topology] = (float(e["loss"]), net, t)
+        for k, v in state.get("env_counters", {}).items():
+            setattr(self.env, k, int(v))
+        set_rng_state(state["rng"])
 
 
 def random_candidates(env, n: int, rng: np.random.Generator, low: float = 0.1, high: float = 50.0) -> list[Network]:
