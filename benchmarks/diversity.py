@@ -34,10 +34,17 @@ from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
 from gfn_crn.training import TrainConfig, train
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
-from gfn_crn.training.refine import refine_archive
+from gfn_crn.training.refine import LocalSearch, refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_search, train_reinforce
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
+#: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
+#: replayed to trajectory balance; gfn_crn.training.refine.LocalSearch), selectable by name
+LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
+
+
+class _BudgetReached(Exception):
+    pass
 
 
 def _set_reward(base, beta=None, alpha=None, eps=None):
@@ -55,13 +62,13 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         beta: float | None = None, gfn_overrides: dict | None = None,
         beta_anneal: tuple[float, float] | None = None, refine_share: float = 0.0,
         refine_networks: int = 128, refine_stages: int = 4, reward_alpha: float | None = None,
-        reward_eps: float | None = None, refine_sigma: float = 1.0):
+        reward_eps: float | None = None, refine_sigma: float = 1.0, ls: dict | None = None):
     """One run; returns ``(recording task, figures of the search phase before refinement)``."""
     base = load_task(task_name)
     _set_reward(base, beta, reward_alpha, reward_eps)
     task = RecordingTask(base)
     lib = mass_action_library(task.template.species)
-    order = "free" if method == "gfn-free" else "canonical"
+    order = "free" if method.startswith("gfn-free") else "canonical"
     env = CRNEnv(lib, task.template, task, order=order, max_reactions=max_reactions, min_reactions=1)
     search_budget = int(round(budget * (1.0 - refine_share)))
     iters = max(1, search_budget // batch)
@@ -82,7 +89,29 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
 
             _set_reward(base, b0)
             env.log_reward_floor = base.floor
-        train(env, cfg, callback=callback)
+        if method in LS_METHODS:
+            # local search: the training loop runs until the search budget is spent (the
+            # refinement and its replay count); prioritised replay keeps refined designs
+            ls = dict(ls or {})
+            cfg.replay_capacity = int(ls.pop("capacity", 1000))
+            cfg.prioritized_replay = True
+            cfg.replay_fraction = float(ls.pop("fraction", 0.5))
+            cfg.n_iterations = 10 ** 6
+            local = LocalSearch(env, task, lambda: task.networks_best, seed=seed, **ls)
+            inner = callback
+
+            def callback(it, rec, result):
+                if inner is not None:
+                    inner(it, rec, result)
+                if task.n_evaluations >= search_budget:
+                    raise _BudgetReached
+                local(it, rec, result)
+                if task.n_evaluations >= search_budget:
+                    raise _BudgetReached
+        try:
+            train(env, cfg, callback=callback)
+        except _BudgetReached:
+            pass
     elif method in ("reinforce", "reinforce-replay"):
         train_reinforce(env, task, ReinforceConfig(n_iterations=10 ** 9, batch_size=batch, seed=seed,
                                                    replay=method == "reinforce-replay",
@@ -90,7 +119,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
     elif method == "random":
         random_search(env, task, iters * batch, batch_size=batch, seed=seed)
     else:
-        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS + LS_METHODS)})")
     search = task.figures(task.good_threshold)
     if refine_share > 0 and budget > task.n_evaluations:
         # the same local refinement of rates for every method, on its own archive, counted in the budget
@@ -122,6 +151,9 @@ def main(argv=None):
     ap.add_argument("--refine-sigma", type=float, default=1.0, help="initial step size on ln k")
     ap.add_argument("--reward-alpha", type=float, default=None, help="power term of the reward (gfn_crn.tasks.base)")
     ap.add_argument("--reward-eps", type=float, default=None, help="its loss scale eps (default 1e-3)")
+    ap.add_argument("--ls", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="local search of the *-ls methods: every=25 top_k=16 rounds=6 popsize=8 sigma0=1 "
+                         "capacity=1000 fraction=0.5")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -140,7 +172,9 @@ def main(argv=None):
             anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
             rec, search = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta,
                               overrides, anneal, args.refine_share, args.refine_networks, args.refine_stages,
-                              args.reward_alpha, args.reward_eps, args.refine_sigma)
+                              args.reward_alpha, args.reward_eps, args.refine_sigma,
+                              {k: float(v) if "." in v or "e" in v else int(v)
+                               for k, v in (kv.split("=", 1) for kv in args.ls)})
             wall = time.perf_counter() - t0
             thr = rec.good_threshold
             fig = rec.figures(thr)
@@ -188,7 +222,7 @@ def _plot(curves, thr, path, task_name):
     from matplotlib.ticker import MaxNLocator
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
-    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)

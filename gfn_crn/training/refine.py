@@ -165,3 +165,69 @@ def refine_archive(task, networks_best: dict, budget: int, *, n_networks: int | 
             done = active[:len(r.networks)]
             active = done[np.argsort(losses[done], kind="stable")[:max(1, done.size // 2)]]
     return RefineResult(pool, losses, initial, used, sig)
+
+
+# ---------------------------------------------------------------------------- local search for TB
+def trajectories_for(env, pb, networks: Sequence[Network]):
+    """Forward trajectories that end in ``networks``: backward rollouts of the backward policy
+    ``pb`` from their terminal states, reversed (in canonical order the unique trajectory; in free
+    order one order drawn from PB). Their ``log_rewards`` are computed by ``env`` when first read
+    (one task evaluation per network)."""
+    from gfn.samplers import Sampler
+
+    states = env.networks_to_states(list(networks))
+    with torch_no_grad():
+        bw = Sampler(pb).sample_trajectories(env, states=states)
+    return bw.reverse_backward_trajectories()
+
+
+def torch_no_grad():
+    import torch
+
+    return torch.no_grad()
+
+
+class LocalSearch:
+    """A :func:`~gfn_crn.training.tb.train` callback: every ``every`` iterations, refine the rates
+    of the ``top_k`` best topologies not refined before (from ``best()``, a ``{topology: (loss,
+    network)}`` dict such as :attr:`RecordingTask.networks_best`) with ``rounds`` rounds of
+    ``popsize`` candidates each, then add the refined designs, as trajectories, to the trainer's
+    replay buffer (needs ``replay_capacity > 0``; with ``prioritized_replay`` the buffer keeps the
+    highest rewards, so refined designs stay in it). Trajectory balance is an off-policy objective,
+    so training on these trajectories keeps the reward-proportional target; what changes is that
+    the policy sees the reward a topology can reach with good rates, not only with the rates it
+    happened to sample (the local-search GFlowNet idea of Kim et al., 2024, with rate refinement
+    as the local search). Every evaluation goes through the task, so budgets count it.
+    """
+
+    def __init__(self, env, task, best, *, every: int = 25, top_k: int = 16, rounds: int = 6, popsize: int = 8,
+                 sigma0: float = 1.0, seed: int = 0):
+        self.env, self.task, self.best = env, task, best
+        self.every, self.top_k, self.rounds, self.popsize, self.sigma0 = every, top_k, rounds, popsize, sigma0
+        self.rng_seed = seed
+        self.refined: set = set()
+        self.calls = 0
+        self.evaluations = 0
+        self.injected = 0
+
+    def __call__(self, it, rec, result):
+        if (it + 1) % self.every:
+            return
+        buffer = result.replay_buffer
+        if buffer is None:
+            raise ValueError("LocalSearch needs a replay buffer (TrainConfig.replay_capacity > 0)")
+        ranked = sorted(self.best().items(), key=lambda kv: kv[1][0])
+        chosen = [(topo, l, n) for topo, (l, n) in ranked if topo not in self.refined][:self.top_k]
+        if not chosen:
+            return
+        r = refine(self.task, [n for _, _, n in chosen], len(chosen) * self.popsize * self.rounds,
+                   popsize=self.popsize, sigma0=self.sigma0, seed=self.rng_seed + self.calls,
+                   initial_losses=[l for _, l, _ in chosen])
+        self.refined.update(t for t, _, _ in chosen)
+        self.calls += 1
+        self.evaluations += r.evaluations
+        traj = trajectories_for(self.env, result.pb, r.networks)
+        _ = traj.log_rewards  # scored now (len(chosen) evaluations), before the buffer sorts by them
+        self.evaluations += len(r.networks)
+        buffer.add(traj)
+        self.injected += len(r.networks)
