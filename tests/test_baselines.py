@@ -208,3 +208,66 @@ def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
     b.close()
     with pytest.raises(Exception, match="algorithm must be"):
         resolve_config(overrides={"algorithm": "ppo"})
+
+
+class _RateTask:
+    """Synthetic task: loss = mean over rates of (ln k - ln 2)^2 (no simulation), counted evaluations."""
+
+    loss_cap = 1e9
+    good_threshold = 0.01
+    floor = -100.0
+    prior = None
+
+    def __init__(self, template):
+        self.template = template
+        self.n = 0
+
+    def evaluate(self, networks):
+        class R:
+            pass
+
+        r = R()
+        r.loss = np.array([np.mean([(np.log(k) - np.log(2.0)) ** 2 for i in n.reactions for k in i.cparams])
+                           for n in networks])
+        r.valid = np.ones(len(networks), dtype=bool)
+        r.log_reward = -r.loss
+        self.n += len(networks)
+        return r
+
+    def __call__(self, networks):
+        r = self.evaluate(networks)
+        return r.log_reward, r.valid
+
+
+def test_refine_lowers_the_loss_within_budget_and_bounds():
+    from gfn_crn.training.refine import refine, refine_archive
+
+    env, lib = _env(max_reactions=5)
+    task = _RateTask(env.template)
+    nets = random_candidates(env, 6, np.random.default_rng(0))
+    r = refine(task, nets, 6 * 9 * 20, popsize=8, seed=0, low=np.log(0.1), high=np.log(50))
+    assert task.n == r.evaluations <= 6 * 9 * 20
+    assert np.all(r.losses <= r.initial_losses) and np.median(r.losses) < 0.05 * np.median(r.initial_losses)
+    for a, b in zip(nets, r.networks):
+        assert a.topology == b.topology
+        assert all(0.1 - 1e-12 <= k <= 50 + 1e-12 for i in b.reactions for k in i.cparams)
+    task.n = 0
+    best = {n.topology: (float(l), n) for n, l in zip(nets, task.evaluate(nets).loss)}
+    task.n = 0
+    ra = refine_archive(task, best, 400, n_networks=4, stages=2, low=np.log(0.1), high=np.log(50))
+    assert task.n == ra.evaluations <= 400 and np.all(ra.losses <= ra.initial_losses)
+
+
+def test_local_search_refines_and_replays_into_the_buffer():
+    from gfn_crn.training import TrainConfig, train
+    from gfn_crn.training.refine import LocalSearch
+
+    env, lib = _env(max_reactions=2)
+    task = RecordingTask(_RateTask(env.template))
+    env.task = task
+    local = LocalSearch(env, task, lambda: task.networks_best, every=2, top_k=3, rounds=2, popsize=4)
+    res = train(env, TrainConfig(n_iterations=4, batch_size=8, hidden=16, replay_capacity=50,
+                                 prioritized_replay=True, seed=0), callback=local)
+    assert local.calls == 2 and local.injected == 6 and len(local.refined) == 6
+    assert task.n_evaluations == 4 * 8 + local.evaluations
+    assert len(res.replay_buffer) >= 6
