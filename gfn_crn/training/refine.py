@@ -78,7 +78,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     prior = getattr(task, "prior", None)
     lo = low if low is not None else (prior.low if prior is not None else math.log(1e-3))
     hi = high if high is not None else (prior.high if prior is not None else math.log(1e3))
-    nets = [n for n in networks if len(_logk(n)) > 0]
+    nets = list(networks)  # results stay aligned with the input (its first max_nets networks)
     budget = int(budget)
     if initial_losses is not None:
         score_initial = False
@@ -100,6 +100,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     initial = best.copy()
     sig = (np.full(len(nets), float(sigma0)) if sigmas is None
            else np.asarray(sigmas, dtype=float)[:len(nets)].copy())
+    sig[[y.size == 0 for y in ys]] = 0.0  # nothing continuous to refine: returned as is
     while True:
         active = np.flatnonzero(sig >= sigma_min)
         if active.size == 0:
