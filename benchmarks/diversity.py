@@ -7,7 +7,8 @@ good threshold, distinct topologies below the threshold and below twice it, the 
 Hamming distance of the 50 best distinct topologies, the share of repeated topologies, wall time.
 
     python benchmarks/diversity.py [--task rpa] [--budget 12800] [--seeds 0 1 2] [--quick]
-        [--methods gfn-canonical gfn-free reinforce random] [--out benchmarks/results]
+        [--methods gfn-canonical gfn-free reinforce reinforce-replay random] [--refine-share 0.3]
+        [--reward-alpha A] [--out benchmarks/results]
 
 Writes ``<out>/diversity_<task>.json`` and ``<out>/diversity_<task>.png`` (distinct good designs
 against evaluations). The last line is ``distinct_good_ratio_gfn_vs_reinforce=<ratio>`` (mean
@@ -33,23 +34,44 @@ from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
 from gfn_crn.training import TrainConfig, train
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
+from gfn_crn.training.refine import LocalSearch, refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_search, train_reinforce
 
-METHODS = ("gfn-canonical", "gfn-free", "reinforce", "random")
+METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
+#: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
+#: replayed to trajectory balance; gfn_crn.training.refine.LocalSearch), selectable by name
+LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
+
+
+class _BudgetReached(Exception):
+    pass
+
+
+def _set_reward(base, beta=None, alpha=None, eps=None):
+    """Change the reward settings of a loaded task; the floor follows as in the task defaults."""
+    if beta is not None:
+        base.beta = float(beta)
+    if alpha is not None:
+        base.reward_alpha = float(alpha)
+    if eps is not None:
+        base.reward_eps = float(eps)
+    base.floor = -(base.beta * base.loss_cap + base.floor_margin + base.power_span)
 
 
 def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int,
         beta: float | None = None, gfn_overrides: dict | None = None,
-        beta_anneal: tuple[float, float] | None = None) -> RecordingTask:
+        beta_anneal: tuple[float, float] | None = None, refine_share: float = 0.0,
+        refine_networks: int = 128, refine_stages: int = 4, reward_alpha: float | None = None,
+        reward_eps: float | None = None, refine_sigma: float = 1.0, ls: dict | None = None):
+    """One run; returns ``(recording task, figures of the search phase before refinement)``."""
     base = load_task(task_name)
-    if beta is not None:  # reward temperature study: floor follows beta as in the task defaults
-        base.beta = float(beta)
-        base.floor = -(base.beta * base.loss_cap + base.floor_margin)
+    _set_reward(base, beta, reward_alpha, reward_eps)
     task = RecordingTask(base)
     lib = mass_action_library(task.template.species)
-    order = "free" if method == "gfn-free" else "canonical"
+    order = "free" if method.startswith("gfn-free") else "canonical"
     env = CRNEnv(lib, task.template, task, order=order, max_reactions=max_reactions, min_reactions=1)
-    iters = max(1, budget // batch)
+    search_budget = int(round(budget * (1.0 - refine_share)))
+    iters = max(1, search_budget // batch)
     if method.startswith("gfn"):
         cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
                           temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0,
@@ -62,20 +84,48 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
 
             def callback(it, rec, result):
                 f = min(1.0, (it + 1) / max(1, 0.75 * iters))
-                base.beta = b0 * (b1 / b0) ** f
-                base.floor = -(base.beta * base.loss_cap + base.floor_margin)
+                _set_reward(base, b0 * (b1 / b0) ** f)
                 env.log_reward_floor = base.floor
 
-            base.beta, base.floor = b0, -(b0 * base.loss_cap + base.floor_margin)
+            _set_reward(base, b0)
             env.log_reward_floor = base.floor
-        train(env, cfg, callback=callback)
-    elif method == "reinforce":
-        train_reinforce(env, task, ReinforceConfig(n_iterations=iters, batch_size=batch, seed=seed))
+        if method in LS_METHODS:
+            # local search: the training loop runs until the search budget is spent (the
+            # refinement and its replay count); prioritised replay keeps refined designs
+            ls = dict(ls or {})
+            cfg.replay_capacity = int(ls.pop("capacity", 1000))
+            cfg.prioritized_replay = True
+            cfg.replay_fraction = float(ls.pop("fraction", 0.5))
+            cfg.n_iterations = 10 ** 6
+            local = LocalSearch(env, task, lambda: task.networks_best, seed=seed, **ls)
+            inner = callback
+
+            def callback(it, rec, result):
+                if inner is not None:
+                    inner(it, rec, result)
+                if task.n_evaluations >= search_budget:
+                    raise _BudgetReached
+                local(it, rec, result)
+                if task.n_evaluations >= search_budget:
+                    raise _BudgetReached
+        try:
+            train(env, cfg, callback=callback)
+        except _BudgetReached:
+            pass
+    elif method in ("reinforce", "reinforce-replay"):
+        train_reinforce(env, task, ReinforceConfig(n_iterations=10 ** 9, batch_size=batch, seed=seed,
+                                                   replay=method == "reinforce-replay",
+                                                   max_evaluations=iters * batch))
     elif method == "random":
         random_search(env, task, iters * batch, batch_size=batch, seed=seed)
     else:
-        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS)})")
-    return task
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS + LS_METHODS)})")
+    search = task.figures(task.good_threshold)
+    if refine_share > 0 and budget > task.n_evaluations:
+        # the same local refinement of rates for every method, on its own archive, counted in the budget
+        refine_archive(task, dict(task.networks_best), budget - task.n_evaluations, n_networks=refine_networks,
+                       stages=refine_stages, seed=seed, sigma0=refine_sigma)
+    return task, search
 
 
 def main(argv=None):
@@ -93,6 +143,17 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix for the output files")
     ap.add_argument("--beta-anneal", default=None, metavar="START:END",
                     help="GFlowNet runs: raise the reward temperature beta from START to END (geometric)")
+    ap.add_argument("--refine-share", type=float, default=0.0,
+                    help="share of the budget spent, after the search, refining the rates of the best distinct "
+                         "topologies of each run (gfn_crn/training/refine.py; same for every method)")
+    ap.add_argument("--refine-networks", type=int, default=128, help="topologies entering the refinement")
+    ap.add_argument("--refine-stages", type=int, default=4, help="successive-halving stages of the refinement")
+    ap.add_argument("--refine-sigma", type=float, default=1.0, help="initial step size on ln k")
+    ap.add_argument("--reward-alpha", type=float, default=None, help="power term of the reward (gfn_crn.tasks.base)")
+    ap.add_argument("--reward-eps", type=float, default=None, help="its loss scale eps (default 1e-3)")
+    ap.add_argument("--ls", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="local search of the *-ls methods: every=25 top_k=16 rounds=6 popsize=8 sigma0=1 "
+                         "capacity=1000 fraction=0.5")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -109,11 +170,15 @@ def main(argv=None):
         for seed in args.seeds:
             t0 = time.perf_counter()
             anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
-            rec = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta, overrides,
-                      anneal)
+            rec, search = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta,
+                              overrides, anneal, args.refine_share, args.refine_networks, args.refine_stages,
+                              args.reward_alpha, args.reward_eps, args.refine_sigma,
+                              {k: float(v) if "." in v or "e" in v else int(v)
+                               for k, v in (kv.split("=", 1) for kv in args.ls)})
             wall = time.perf_counter() - t0
             thr = rec.good_threshold
             fig = rec.figures(thr)
+            fig["search_phase"] = search
             fig.update(method=method, seed=seed, wall_seconds=wall,
                        evals_per_second=fig["evaluations"] / wall)
             rows.append(fig)
@@ -127,10 +192,14 @@ def main(argv=None):
             print(f"{method:<14} seed {seed}: best {fig['best_loss']:.5f}  first<{thr:g} at "
                   f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
                   f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
-                  f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s", flush=True)
+                  f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s" + (
+                      f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
+                      f"<{2 * thr:g} {search['distinct_good_2x']}]" if args.refine_share > 0 else ""), flush=True)
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
         {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
-         "runs": rows}, indent=1, default=float))
+         "refine_share": args.refine_share, "refine_networks": args.refine_networks,
+         "refine_stages": args.refine_stages, "reward_alpha": args.reward_alpha, "reward_eps": args.reward_eps,
+         "beta_anneal": args.beta_anneal, "runs": rows}, indent=1, default=float))
     _plot(curves, thr, out / f"diversity_{args.task}{args.tag}.png", args.task)
     print(f"\n{'method':<14} {'best loss':>10} {'distinct good':>14} {'distinct 2x':>12} {'hamming':>8}")
     mean = {}
@@ -153,7 +222,7 @@ def _plot(curves, thr, path, task_name):
     from matplotlib.ticker import MaxNLocator
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
-    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "reinforce": "C3", "random": "C7"}
+    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)

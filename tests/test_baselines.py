@@ -95,3 +95,179 @@ def test_random_candidates_are_distinct_in_range_and_avoid_the_template():
     task = RecordingTask(_PresenceTask(env.template, lib[3]))
     hist = random_search(env, task, 100, batch_size=32, seed=0)
     assert task.n_evaluations == 100 and hist[-1]["evaluations"] == 100
+
+
+def test_reinforce_replay_raises_log_prob_of_archived_design_and_counts_evaluations():
+    import torch
+    from gfn.utils.prob_calculations import get_trajectory_pfs
+
+    from gfn_crn.estimators import CRNPolicyEstimator
+    from gfn_crn.samplers import CRNSampler
+    from gfn_crn.training.reinforce import ReplayArchive, reinforce_step
+    from gfn_crn.training.tb import seed_everything
+
+    env, lib = _env()
+    good = lib[40]
+    task = RecordingTask(_PresenceTask(env.template, good))
+    env.task = task
+    # an archived design containing the good reaction (it beats every batch without it)
+    seed_everything(3)
+    pf0 = CRNPolicyEstimator(env, hidden=32, n_layers=1)
+    sampler = CRNSampler(pf0)
+    archive = ReplayArchive(env, capacity=8)
+    for _ in range(50):
+        tr = sampler.sample_trajectories(env, n=32)
+        nets = env.states_to_networks(tr.terminating_states)
+        loss = np.array([0.001 if good.signature in n.topology else 1.0 for n in nets])
+        archive.add(tr, nets, loss)
+        if archive.better_than(1.0, 1):
+            break
+    n_good = len(archive.better_than(1.0, 8))
+    (l0, net0, tr0), = archive.better_than(1.0, 1)
+    assert l0 == 0.001 and 1 <= n_good and len(archive) <= 8
+    state = {k: v.clone() for k, v in pf0.state_dict().items()}
+
+    def after_one_step(replay):
+        seed_everything(7)
+        pf = CRNPolicyEstimator(env, hidden=32, n_layers=1)
+        pf.load_state_dict(state)
+        opt = torch.optim.Adam(pf.parameters(), lr=1e-2)
+        cfg = ReinforceConfig(batch_size=16, entropy_coef=0.0, replay=replay)
+        n_before = task.n_evaluations
+        rec = reinforce_step(env, task, pf, opt, CRNSampler(pf), cfg, 1, archive if replay else None, 0)
+        assert task.n_evaluations - n_before == rec["evaluations"]
+        with torch.no_grad():
+            lp = float(get_trajectory_pfs(pf, tr0, recalculate_all_logprobs=True).sum())
+        return rec, lp
+
+    rec_plain, lp_plain = after_one_step(False)
+    rec_replay, lp_replay = after_one_step(True)
+    assert rec_replay["best_loss"] > l0          # the batch holds no good design (seeded)
+    assert rec_replay["replayed"] == n_good and rec_replay["evaluations"] == 16 + n_good  # re-scored
+    assert rec_plain["evaluations"] == 16 and rec_plain["replayed"] == 0
+    assert lp_replay > lp_plain + 0.05
+
+
+def test_reinforce_replay_respects_the_evaluation_budget():
+    env, lib = _env()
+    task = RecordingTask(_PresenceTask(env.template, lib[40]))
+    env.task = task
+    hist, _ = train_reinforce(env, task, ReinforceConfig(n_iterations=1000, batch_size=16, lr=1e-2, seed=0, hidden=32,
+                                                         n_layers=1, replay=True, max_evaluations=400))
+    assert sum(h["replayed"] for h in hist) > 0
+    assert task.n_evaluations == hist[-1]["total_evaluations"] == sum(h["evaluations"] for h in hist)
+    assert 400 <= task.n_evaluations < 400 + 16 + 8
+
+
+def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
+    """``gfn-crn train --algorithm reinforce`` writes the same run directory as a TB run, and a
+    reinforce run (with replay) resumed from its checkpoint continues bit-for-bit."""
+    import json
+
+    from gfn_crn.cli import main
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.run import TIMING_KEYS, Run, read_metrics
+
+    task = tmp_path / "tiny.toml"
+    task.write_text('kind = "tracking"\nname = "tiny"\n[template]\nexample = "antithetic"\n[scenarios]\n'
+                    'inputs = { u1 = [1.0], u2 = [0.5, 1.5] }\ninit = 0.01\n[time]\nt_f = 20\nn_t = 50\n'
+                    '[task]\ntarget = "u1"\n[reward]\ngood_threshold = 0.3\n')
+    out = tmp_path / "run"
+    assert main(["train", "--task", str(task), "--algorithm", "reinforce", "--iterations", "4", "--batch-size", "8",
+                 "--max-reactions", "3", "--set", "hidden=16", "--set", "final_samples=8", "--set", "plot_top=1",
+                 "--set", "export_top=1", "--set", "reinforce_replay=true", "--out", str(out), "--no-progress"]) == 0
+    for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "archive.json", "summary.json", "report.md",
+                 "training_curves.png", "designs/rank01.crn"):
+        assert (out / name).exists(), name
+    rows = read_metrics(out / "metrics.jsonl")
+    assert len(rows) == 4 and rows[-1]["logZ"] is None and rows[-1]["tb_loss"] is None
+    assert rows[-1]["evaluations"] >= 32
+    assert json.loads((out / "summary.json").read_text())["evaluations"] == rows[-1]["evaluations"]
+    assert 'algorithm = "reinforce"' in (out / "config.toml").read_text()
+    assert main(["train", "--resume", str(out), "--algorithm", "tb"]) == 2
+    assert "cannot be changed" in capsys.readouterr().err
+
+    cfg = resolve_config(overrides=dict(task=str(task), algorithm="reinforce", reinforce_replay=True, iterations=8,
+                                        batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3))
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]
+
+    a = Run.create(cfg, tmp_path / "a")
+    a.train(progress=False)
+    a_rows = read_metrics(tmp_path / "a" / "metrics.jsonl")
+    a.close()
+    b = Run.create(cfg, tmp_path / "b")
+    b.train(progress=False, stop_after=5)
+    b.close()
+    b = Run.load(tmp_path / "b")
+    assert b.iteration == 5 and len(b.trainer.archive) > 0
+    b.train(progress=True)
+    assert strip(read_metrics(tmp_path / "b" / "metrics.jsonl")) == strip(a_rows)
+    assert [e.loss for e in b.archive.top()] == [e.loss for e in a.archive.top()]
+    b.close()
+    with pytest.raises(Exception, match="algorithm must be"):
+        resolve_config(overrides={"algorithm": "ppo"})
+
+
+class _RateTask:
+    """Synthetic task: loss = mean over rates of (ln k - ln 2)^2 (no simulation), counted evaluations."""
+
+    loss_cap = 1e9
+    good_threshold = 0.01
+    floor = -100.0
+    prior = None
+
+    def __init__(self, template):
+        self.template = template
+        self.n = 0
+
+    def evaluate(self, networks):
+        class R:
+            pass
+
+        r = R()
+        r.loss = np.array([np.mean([(np.log(k) - np.log(2.0)) ** 2 for i in n.reactions for k in i.cparams])
+                           for n in networks])
+        r.valid = np.ones(len(networks), dtype=bool)
+        r.log_reward = -r.loss
+        self.n += len(networks)
+        return r
+
+    def __call__(self, networks):
+        r = self.evaluate(networks)
+        return r.log_reward, r.valid
+
+
+def test_refine_lowers_the_loss_within_budget_and_bounds():
+    from gfn_crn.training.refine import refine, refine_archive
+
+    env, lib = _env(max_reactions=5)
+    task = _RateTask(env.template)
+    nets = random_candidates(env, 6, np.random.default_rng(0))
+    r = refine(task, nets, 6 * 9 * 20, popsize=8, seed=0, low=np.log(0.1), high=np.log(50))
+    assert task.n == r.evaluations <= 6 * 9 * 20
+    assert np.all(r.losses <= r.initial_losses) and np.median(r.losses) < 0.05 * np.median(r.initial_losses)
+    for a, b in zip(nets, r.networks):
+        assert a.topology == b.topology
+        assert all(0.1 - 1e-12 <= k <= 50 + 1e-12 for i in b.reactions for k in i.cparams)
+    task.n = 0
+    best = {n.topology: (float(l), n) for n, l in zip(nets, task.evaluate(nets).loss)}
+    task.n = 0
+    ra = refine_archive(task, best, 400, n_networks=4, stages=2, low=np.log(0.1), high=np.log(50))
+    assert task.n == ra.evaluations <= 400 and np.all(ra.losses <= ra.initial_losses)
+
+
+def test_local_search_refines_and_replays_into_the_buffer():
+    from gfn_crn.training import TrainConfig, train
+    from gfn_crn.training.refine import LocalSearch
+
+    env, lib = _env(max_reactions=2)
+    task = RecordingTask(_RateTask(env.template))
+    env.task = task
+    local = LocalSearch(env, task, lambda: task.networks_best, every=2, top_k=3, rounds=2, popsize=4)
+    res = train(env, TrainConfig(n_iterations=4, batch_size=8, hidden=16, replay_capacity=50,
+                                 prioritized_replay=True, seed=0), callback=local)
+    assert local.calls == 2 and local.injected == 6 and len(local.refined) == 6
+    assert task.n_evaluations == 4 * 8 + local.evaluations
+    assert len(res.replay_buffer) >= 6

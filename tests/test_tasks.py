@@ -228,3 +228,27 @@ def test_batch_prior_matches_per_network():
     single = [prior.log_prob_reactions(n.reactions) for n in nets]
     np.testing.assert_allclose(batch[:3], single[:3])
     assert batch[1] == 0 and np.isneginf(batch[3]) and np.isneginf(single[3])
+
+
+def test_reward_power_term_from_a_task_file(tmp_path):
+    """reward_alpha adds -alpha log((L + eps)/(cap + eps)) to the log-reward; the floor moves below it."""
+    import math
+
+    import numpy as np
+
+    from gfn_crn.crn import antithetic_example
+    from gfn_crn.tasks import load_task
+
+    text = ('kind = "tracking"\n[template]\nexample = "antithetic"\n[scenarios]\ninputs = { u1 = [1.0], u2 = [0.5, 1.5] }\n'
+            'init = 0.01\n[time]\nt_f = 20\nn_t = 50\n[task]\ntarget = "u1"\n[reward]\n')
+    (tmp_path / "a.toml").write_text(text)
+    (tmp_path / "b.toml").write_text(text + "reward_alpha = 3\nreward_eps = 0.01\n")
+    a, b = load_task(str(tmp_path / "a.toml")), load_task(str(tmp_path / "b.toml"))
+    net = a.adopt(antithetic_example())
+    ra, rb = a.evaluate([net]), b.evaluate([net])
+    L = float(ra.loss[0])
+    assert rb.valid[0] and L < 1 and float(rb.loss[0]) == L
+    assert float(rb.log_reward[0] - ra.log_reward[0]) == pytest.approx(-3 * math.log((L + 0.01) / 1.01))
+    assert a.reward_alpha == 0 and a.floor == -70
+    assert b.floor == pytest.approx(-70 - 3 * math.log(1.01 / 0.01)) and b.settings()["reward_alpha"] == 3
+    assert np.all(b.loss_to_log_reward(np.array([0.0, 1.0, 5.0])) > b.floor)

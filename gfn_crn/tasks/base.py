@@ -38,6 +38,19 @@ mass-action library, rates drawn from the default prior; 84.6% valid, 15.4% dive
   [1e-3, 1e3]); see :mod:`gfn_crn.tasks.prior`.
 
 Each kind overrides these class defaults where its loss has another scale (documented there).
+
+Optional power term (``reward_alpha > 0``; default 0 = off, the reward above unchanged)::
+
+    log R = -beta * min(loss, cap) - alpha * log((min(loss, cap) + eps) / (cap + eps)) + log prior
+
+``exp(-beta * L)`` barely separates excellent from good designs (at beta 30, loss 0.003 vs 0.05 is
+a factor e^1.4 = 4); the power factor ``((L + eps) / (cap + eps))^-alpha`` multiplies the ratio of
+two small losses' rewards by ``((L2 + eps) / (L1 + eps))^alpha`` (alpha 3, eps 1e-3: 0.003 vs 0.05
+gains another factor (0.051 / 0.004)^3 = 2000) while leaving large losses ranked by the linear
+term. It is 0 at the cap and at most ``alpha * log((cap + eps) / eps)`` (20.7 nats for alpha 3,
+eps 1e-3, cap 1), so valid candidates stay above the invalid floor only if the floor is lowered
+by that much: with the default floor (``floor=None``) it is. ``reward_eps`` (default 1e-3) sets
+the loss below which differences no longer matter (a scale, like a tolerance).
 """
 
 from __future__ import annotations
@@ -214,7 +227,8 @@ class Task:
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, *, name: str | None = None,
                  description: str = "", beta: float | None = None, loss_cap: float | None = None,
                  floor: float | None = None, prior: LogParameterPrior | None = LogParameterPrior(),
-                 good_threshold: float | None = None, sim_options: Mapping | None = None):
+                 good_threshold: float | None = None, sim_options: Mapping | None = None,
+                 reward_alpha: float = 0.0, reward_eps: float = 1e-3):
         if not isinstance(template, Template):
             raise CRNError(f"template must be a Template, got {type(template).__name__}")
         self.template = template
@@ -239,7 +253,13 @@ class Task:
                 raise CRNError(f"{nm} must be finite, got {v}")
         if self.beta <= 0:
             raise CRNError(f"beta must be > 0, got {self.beta}")
-        self.floor = float(-(self.beta * abs(self.loss_cap) + self.floor_margin) if floor is None else floor)
+        self.reward_alpha, self.reward_eps = float(reward_alpha), float(reward_eps)
+        if not (math.isfinite(self.reward_alpha) and self.reward_alpha >= 0):
+            raise CRNError(f"reward_alpha must be >= 0, got {reward_alpha}")
+        if not (math.isfinite(self.reward_eps) and self.reward_eps > 0):
+            raise CRNError(f"reward_eps must be > 0, got {reward_eps}")
+        self.floor = float(-(self.beta * abs(self.loss_cap) + self.floor_margin + self.power_span)
+                           if floor is None else floor)
         if not math.isfinite(self.floor):
             raise CRNError(f"floor must be finite, got {self.floor}")
         if prior is not None and not isinstance(prior, LogParameterPrior):
@@ -258,6 +278,23 @@ class Task:
         self.env = scenario_env(self.scenarios, self.t, template.species)
 
     needs_outputs = True
+
+    @property
+    def power_span(self) -> float:
+        """The largest value of the power term (0 when ``reward_alpha`` is 0)."""
+        if self.reward_alpha == 0:
+            return 0.0
+        cap = abs(self.loss_cap)
+        return self.reward_alpha * math.log((cap + self.reward_eps) / self.reward_eps)
+
+    def loss_to_log_reward(self, loss: np.ndarray) -> np.ndarray:
+        """The loss part of the log-reward (without the prior) for valid candidates."""
+        capped = np.minimum(np.asarray(loss, dtype=float), self.loss_cap)
+        out = -self.beta * capped
+        if self.reward_alpha:
+            cap = abs(self.loss_cap)
+            out = out - self.reward_alpha * np.log((np.maximum(capped, 0.0) + self.reward_eps) / (cap + self.reward_eps))
+        return out
 
     # ---------------------------------------------------------------- candidates
     @property
@@ -349,8 +386,7 @@ class Task:
         reason[(sim.status == 1).any(axis=1)] = "diverged"
         valid = reason == "ok"
         loss = np.where(valid, raw, self.loss_cap)
-        capped = np.minimum(loss, self.loss_cap)
-        log_reward = np.where(valid, -self.beta * capped + np.where(np.isfinite(lp), lp, 0.0), self.floor)
+        log_reward = np.where(valid, self.loss_to_log_reward(loss) + np.where(np.isfinite(lp), lp, 0.0), self.floor)
         sl = np.where(~valid[:, None] | ~np.isfinite(sl), np.nan, sl)
         return TaskResult(loss.astype(float), log_reward.astype(float), valid, reason.astype(str), lp, sl, sim,
                           details)
@@ -409,7 +445,7 @@ class Task:
 
     def settings(self) -> dict:
         return {"kind": self.kind, "name": self.name, "beta": self.beta, "loss_cap": self.loss_cap,
-                "floor": self.floor, "good_threshold": self.good_threshold,
+                "reward_alpha": self.reward_alpha, "reward_eps": self.reward_eps, "floor": self.floor, "good_threshold": self.good_threshold,
                 "scenarios": self.n_scenarios, "t_f": float(self.t[-1]), "n_t": int(self.t.size)}
 
     def __repr__(self) -> str:

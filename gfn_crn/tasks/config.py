@@ -31,7 +31,8 @@ A task file::
     weights = "transient"
 
     [reward]                    # all optional: beta, loss_cap, floor, good_threshold, and
-    beta = 10                   # prior = { mean = 0, std = 2, low = -6.9, high = 6.9 } or false
+    beta = 10                   # prior = { mean = 0, std = 2, low = -6.9, high = 6.9 } or false;
+                                # reward_alpha, reward_eps: power term (gfn_crn.tasks.base)
 
     [sim]                       # optional: engine, rtol, atol, cap, max_steps
     rtol = 1e-6
@@ -229,7 +230,8 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
                         source)
         tsec = _Section(cfg.get("time"), "time", {"t_f", "n_t", "points"}, source)
         task = _Section(cfg.get("task"), "task", TASK_KEYS[kind], source)
-        rsec = _Section(cfg.get("reward"), "reward", {"beta", "loss_cap", "floor", "good_threshold", "prior"}, source)
+        rsec = _Section(cfg.get("reward"), "reward", {"beta", "loss_cap", "floor", "good_threshold", "prior",
+                                                      "reward_alpha", "reward_eps"}, source)
         ssec = _Section(cfg.get("sim"), "sim", {"engine", "rtol", "atol", "cap", "max_steps"}, source)
 
         # time grid (None: the kind's default where it has one)
@@ -259,6 +261,7 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
         common = dict(name=cfg.get("name") or source, description=str(cfg.get("description", "")),
                       beta=rsec.number("beta", positive=True), loss_cap=rsec.number("loss_cap"),
                       floor=rsec.number("floor"), good_threshold=rsec.number("good_threshold"), prior=prior,
+                      **{k: rsec.number(k) for k in ("reward_alpha", "reward_eps") if k in rsec},
                       sim_options={k: v for k, v in ssec.d.items()})
         loss_kw = {}
         if kind in ("tracking", "logic", "dose_response", "classification"):

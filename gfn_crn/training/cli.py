@@ -1,6 +1,6 @@
 """``gfn-crn train``, ``sample``, ``top``, ``export`` and the ``demo`` training run.
 
-    gfn-crn train --task PRESET_OR_TOML [--library mass_action[,hill[:R]][,degradation]]
+    gfn-crn train --task PRESET_OR_TOML [--algorithm tb|reinforce] [--library mass_action[,hill[:R]][,degradation]]
                   [--max-reactions 5] [--order canonical|free] [--iterations 1000] [--batch-size 64]
                   [--seed 0] [--out DIR] [--preset quick|paper] [--config FILE.toml]
                   [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--no-progress]
@@ -32,7 +32,7 @@ def _override_args(args) -> dict:
     out = {
         "task": args.task, "library": args.library, "max_reactions": args.max_reactions, "order": args.order,
         "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
-        "max_minutes": args.max_minutes, "workers": args.workers,
+        "max_minutes": args.max_minutes, "workers": args.workers, "algorithm": args.algorithm,
     }
     for item in args.set or []:
         if "=" not in item:
@@ -66,7 +66,7 @@ def _train(args, dist) -> int:
 
     if args.resume:
         changed = [f"--{k.replace('_', '-')}" for k in ("task", "library", "max_reactions", "order", "batch_size",
-                                                         "seed", "preset", "config", "out")
+                                                         "seed", "preset", "config", "out", "algorithm")
                    if getattr(args, k) is not None] + (["--set"] if args.set else [])
         if changed:
             raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
@@ -178,6 +178,8 @@ def add_training_commands(sub) -> None:
     t.add_argument("--library", default=None, help=f"{FIELD_DOCS['library']} (default {d.library})")
     t.add_argument("--max-reactions", type=int, default=None, help=f"(default {d.max_reactions})")
     t.add_argument("--order", choices=["canonical", "free"], default=None, help=f"(default {d.order})")
+    t.add_argument("--algorithm", choices=["tb", "reinforce"], default=None,
+                   help=f"tb: the GFlowNet; reinforce: the REINFORCE baseline (default {d.algorithm})")
     t.add_argument("--iterations", type=int, default=None, help=f"(default {d.iterations}; with --resume: the new total)")
     t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
     t.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")

@@ -25,12 +25,16 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+ALGORITHMS = ("tb", "reinforce")
+
+
 @dataclass
 class RunConfig:
     """Every setting of a run, with its default. ``FIELD_DOCS`` documents each one."""
 
     # what to design
     task: str = "rpa"
+    algorithm: str = "tb"
     library: str = "mass_action"
     max_reactions: int = 5
     min_reactions: int = 1
@@ -61,6 +65,9 @@ class RunConfig:
     # replay
     replay_capacity: int = 0
     replay_fraction: float = 0.5
+    # REINFORCE baseline (algorithm = "reinforce"; the peer's settings otherwise)
+    reinforce_lr: float = 1e-4
+    reinforce_replay: bool = False
     # outputs
     archive_capacity: int = 1000
     checkpoint_every: int = 50
@@ -86,12 +93,21 @@ class RunConfig:
             seed=self.seed, num_threads=self.threads,
         )
 
+    def reinforce_config(self):
+        """The :class:`~gfn_crn.training.reinforce.ReinforceConfig` of a ``reinforce`` run."""
+        from .reinforce import ReinforceConfig
+
+        return ReinforceConfig(n_iterations=self.iterations, batch_size=self.batch_size, lr=self.reinforce_lr,
+                               hidden=self.hidden, n_layers=self.n_layers, family=self.family or None,
+                               seed=self.seed, num_threads=self.threads, replay=self.reinforce_replay)
+
     def validate(self) -> "RunConfig":
         def need(cond, msg):
             if not cond:
                 raise CRNError(f"config: {msg}")
 
         need(self.order in ("canonical", "free"), f"order must be canonical or free, got {self.order!r}")
+        need(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
         need(self.iterations >= 0, f"iterations must be >= 0, got {self.iterations}")
         need(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         need(1 <= self.max_reactions, f"max_reactions must be >= 1, got {self.max_reactions}")
@@ -113,6 +129,8 @@ class RunConfig:
 
 FIELD_DOCS: dict[str, str] = {
     "task": "a preset name (gfn-crn tasks lists them) or a task TOML file",
+    "algorithm": "tb (trajectory-balance GFlowNet) or reinforce (the risk-seeking REINFORCE baseline of "
+                 "gfn_crn.training.reinforce, same policy network and environment)",
     "library": "comma-separated parts: mass_action (order <= 2), hill or hill:R (Hill production, <= R regulators, "
                "default 1), degradation (active degradation); over the template's species",
     "max_reactions": "at most this many added reactions per design",
@@ -140,6 +158,8 @@ FIELD_DOCS: dict[str, str] = {
     "anneal_fraction": "exploration anneals linearly over this share of the iterations",
     "replay_capacity": "replay buffer size (0 = no replay)",
     "replay_fraction": "replayed trajectories per batch, as a share of batch_size",
+    "reinforce_lr": "Adam learning rate of a reinforce run (lr, lr_logZ and the exploration settings are TB's)",
+    "reinforce_replay": "reinforce runs: self-imitation replay of the best archived designs",
     "archive_capacity": "the archive keeps this many best distinct topologies",
     "checkpoint_every": "iterations between checkpoints (also saved at the end and on Ctrl-C)",
     "final_samples": "designs drawn on-policy after training for the loss histogram and samples.jsonl",

@@ -50,7 +50,7 @@ def plot_training_curves(metrics: Sequence[dict], path, threshold: float, title:
     ax.set_title("task loss (lower is better)", fontsize=10)
 
     ax = axes[0, 1]
-    ax.plot(ev, [m["logZ"] for m in metrics], color="tab:purple", label="log Z")
+    ax.plot(ev, np.array([m["logZ"] for m in metrics], dtype=float), color="tab:purple", label="log Z")
     ax.plot(ev, [m["mean_log_reward"] for m in metrics], lw=0.8, alpha=0.7, color="tab:green",
             label="batch mean log-reward")
     ax.plot(ev, [m["max_log_reward"] for m in metrics], lw=0.6, alpha=0.6, color="tab:olive",

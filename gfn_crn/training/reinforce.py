@@ -4,9 +4,20 @@ REINFORCE in the nearest peer's form (issue 6; the facts, not the code): rewards
 each batch keeps its best 5% (risk 0.95), the baseline is the loss at that cutoff, the
 policy-gradient term ``(loss - baseline) * log p(trajectory)`` is averaged over the elite; an
 entropy bonus (1e-3, score-function estimate ``-log p * grad log p``), Adam at 1e-4, gradient
-clipping at 1.0. (The peer's optional self-imitation replay of its archive is not implemented.)
-It uses the GFlowNet's own policy network,
-sampler and environment, so only the objective differs.
+clipping at 1.0. It uses the GFlowNet's own policy network, sampler and environment, so only the
+objective differs.
+
+Self-imitation replay (``ReinforceConfig(replay=True)``, off by default): an archive keeps the
+``replay_capacity`` best distinct topologies seen so far, each with the trajectory that produced
+its best loss (the design with its rates). Each iteration, the archived designs whose loss beats
+the current batch's best (at most ``replay_batch``, best first) are scored again by the task
+(these re-evaluations count as candidate evaluations, like any other) and join the elite: their
+term is ``replay_weight * (loss - baseline) * log p(trajectory)`` under the current policy, in the
+same average as the batch's elite. Their advantage is more negative than any batch member's, so
+the update raises their log-probability most; ``replay_weight = 1`` treats a replayed design
+exactly like an elite sample of the batch (no extra tuning knob in the default). The re-scored
+loss (not the archived one) is used, so a task whose loss changed (e.g. a stochastic one) is
+not imitated on stale numbers.
 
 Random search: distinct random library reactions (their number uniform in
 ``min_reactions..max_reactions``) with rates log-uniform in [0.1, 50] (Hill coefficients
@@ -22,6 +33,9 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
+
+from gfn.containers import Trajectories
+from gfn.utils.prob_calculations import get_trajectory_pfs
 
 from ..crn.network import Network
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
@@ -43,11 +57,120 @@ class ReinforceConfig:
     family: Optional[str] = None
     seed: Optional[int] = 0
     num_threads: Optional[int] = 1
+    # self-imitation replay of the archive (off by default)
+    replay: bool = False
+    replay_capacity: int = 64      # best distinct topologies kept
+    replay_batch: int = 8          # at most this many re-scored per iteration
+    replay_weight: float = 1.0
+    # stop once this many candidates were evaluated (batch + replay); None: n_iterations only
+    max_evaluations: Optional[int] = None
+
+
+class ReplayArchive:
+    """The best distinct topologies seen, each with the trajectory and network of its best loss."""
+
+    def __init__(self, env, capacity: int):
+        self.env, self.capacity = env, int(capacity)
+        self.entries: dict[frozenset, tuple[float, object, Trajectories]] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _single(self, traj: Trajectories, i: int) -> Trajectories:
+        """Trajectory ``i`` as a detached one-trajectory container (no saved log-probs)."""
+        t = int(traj.terminating_idx[i])
+        env = self.env
+        return Trajectories(env=env, states=env.States(traj.states.tensor[:t + 1, i:i + 1].clone()),
+                            actions=env.Actions(traj.actions.tensor[:t, i:i + 1].clone()),
+                            terminating_idx=traj.terminating_idx[i:i + 1].clone(), is_backward=False)
+
+    def add(self, traj: Trajectories, networks, loss: np.ndarray) -> None:
+        for i, (net, l) in enumerate(zip(networks, loss)):
+            l = float(l)
+            topo = net.topology
+            old = self.entries.get(topo)
+            if old is not None and old[0] <= l:
+                continue
+            if old is None and len(self.entries) >= self.capacity:
+                worst = max(self.entries, key=lambda k: self.entries[k][0])
+                if self.entries[worst][0] <= l:
+                    continue
+                del self.entries[worst]
+            self.entries[topo] = (l, net, self._single(traj, i))
+
+    def better_than(self, loss: float, k: int) -> list[tuple[float, object, Trajectories]]:
+        """At most ``k`` entries with a loss below ``loss``, best first."""
+        ranked = sorted(self.entries.values(), key=lambda e: e[0])
+        return [e for e in ranked if e[0] < loss][:k]
+
+
+def stack_trajectories(parts: list) -> Trajectories:
+    out = parts[0][torch.arange(1)]
+    for p in parts[1:]:
+        out.extend(p)
+    return out
 
 
 def _trajectory_log_probs(trajectories) -> torch.Tensor:
     """Sum over steps of the on-policy log PF (saved with gradients; 0 on padding)."""
     return trajectories.log_probs.sum(dim=0)
+
+
+def _losses(task, nets) -> np.ndarray:
+    return _scored(task, nets)[0]
+
+
+def _scored(task, nets):
+    res = task.evaluate(nets)
+    return np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap), res
+
+
+def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_elite: int,
+                   archive: Optional[ReplayArchive], it: int) -> dict:
+    """One REINFORCE iteration (sample, score, optional replay, update); returns its record."""
+    t0 = time.perf_counter()
+    traj = sampler.sample_trajectories(env, n=config.batch_size, save_logprobs=True)
+    nets = env.states_to_networks(traj.terminating_states)
+    t_sample = time.perf_counter() - t0
+    loss, res = _scored(task, nets)
+    n_eval = len(nets)
+    order = np.argsort(loss, kind="stable")
+    elite = order[:n_elite]
+    baseline = float(loss[order[n_elite - 1]])
+    batch_best = float(loss[order[0]])
+    logp = _trajectory_log_probs(traj)
+    adv = torch.as_tensor(loss[elite] - baseline, dtype=logp.dtype)
+    terms = [adv * logp[elite]]
+    n_replayed = 0
+    replay_best = float("nan")
+    if archive is not None:
+        chosen = archive.better_than(batch_best, config.replay_batch)
+        if chosen:
+            rl = _losses(task, [e[1] for e in chosen])  # re-scored: counts as evaluations
+            n_eval += len(chosen)
+            n_replayed = len(chosen)
+            replay_best = float(rl.min())
+            rtraj = stack_trajectories([e[2] for e in chosen])
+            rlogp = get_trajectory_pfs(pf, rtraj, recalculate_all_logprobs=True).sum(dim=0)
+            radv = torch.as_tensor(rl - baseline, dtype=rlogp.dtype)
+            terms.append(config.replay_weight * radv * rlogp)
+        archive.add(traj, nets, loss)
+    pg = torch.cat(terms).mean()
+    log_reward = np.asarray(res.log_reward, dtype=float)
+    ent = -(logp.detach() * logp).mean()  # score-function estimate of grad H
+    objective = pg - config.entropy_coef * ent
+    opt.zero_grad()
+    objective.backward()
+    if config.grad_clip:
+        torch.nn.utils.clip_grad_norm_(pf.parameters(), config.grad_clip)
+    opt.step()
+    return {"iteration": it, "mean_loss": float(loss.mean()), "best_loss": batch_best,
+            "baseline": baseline, "n_elite": n_elite, "replayed": n_replayed, "replay_best_loss": replay_best,
+            "evaluations": n_eval, "objective": float(objective.detach()),
+            "mean_log_reward": float(log_reward.mean()), "max_log_reward": float(log_reward.max()),
+            "valid_fraction": float(np.mean(res.valid)),
+            "mean_length": float((traj.terminating_idx - 1).float().mean()),
+            "sample_seconds": t_sample, "seconds": time.perf_counter() - t0}
 
 
 def train_reinforce(env, task, config: ReinforceConfig | None = None,
@@ -62,43 +185,88 @@ def train_reinforce(env, task, config: ReinforceConfig | None = None,
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     try:
-        if config.seed is not None:
-            seed_everything(config.seed)
-        pf = CRNPolicyEstimator(env, hidden=config.hidden, n_layers=config.n_layers, family=config.family)
-        pf.to(env.device)
-        opt = torch.optim.Adam(pf.parameters(), lr=config.lr)
-        sampler = CRNSampler(pf)
-        history = []
-        n_elite = max(1, int(math.ceil((1.0 - config.risk) * config.batch_size)))
+        trainer = ReinforceTrainer(env, config, task=task)
+        evaluations = 0
         for it in range(config.n_iterations):
-            t0 = time.perf_counter()
-            traj = sampler.sample_trajectories(env, n=config.batch_size, save_logprobs=True)
-            states = traj.terminating_states
-            nets = env.states_to_networks(states)
-            res = task.evaluate(nets)
-            loss = np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap)
-            order = np.argsort(loss, kind="stable")
-            elite = order[:n_elite]
-            baseline = float(loss[order[n_elite - 1]])
-            logp = _trajectory_log_probs(traj)
-            adv = torch.as_tensor(loss[elite] - baseline, dtype=logp.dtype)
-            pg = (adv * logp[elite]).mean()
-            ent = -(logp.detach() * logp).mean()  # score-function estimate of grad H
-            objective = pg - config.entropy_coef * ent
-            batch_best = float(loss[order[0]])
-            opt.zero_grad()
-            objective.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(pf.parameters(), config.grad_clip)
-            opt.step()
-            rec = {"iteration": it, "mean_loss": float(loss.mean()), "best_loss": batch_best,
-                   "baseline": baseline, "n_elite": n_elite, "seconds": time.perf_counter() - t0}
-            history.append(rec)
+            if config.max_evaluations is not None and evaluations >= config.max_evaluations:
+                break
+            rec = trainer.step()
+            evaluations += rec["evaluations"]
+            rec["total_evaluations"] = evaluations
             if callback is not None:
                 callback(it, rec)
-        return history, pf
+        return trainer.history, trainer.pf
     finally:
         torch.set_num_threads(old_threads)
+
+
+class ReinforceTrainer:
+    """REINFORCE as a resumable object with the interface a run directory uses (like
+    :class:`~gfn_crn.training.tb.Trainer`): :meth:`step` returns a record with the keys of a TB
+    record (``loss`` and ``logZ`` are None: there are none; ``objective`` is the REINFORCE one);
+    :meth:`state_dict` / :meth:`load_state_dict` capture the policy, the optimizer, the replay
+    archive, the iteration, the RNG states and the env's evaluation counters, so a resumed run
+    continues bit-for-bit. Evaluations go through ``task.evaluate`` and are added to
+    ``env.n_evaluated``."""
+
+    def __init__(self, env, config: ReinforceConfig | None = None, task=None):
+        config = config or ReinforceConfig()
+        self.env, self.config = env, config
+        self.task = task if task is not None else env.task
+        if config.seed is not None:
+            seed_everything(config.seed)
+        self.pf = CRNPolicyEstimator(env, hidden=config.hidden, n_layers=config.n_layers, family=config.family)
+        self.pf.to(env.device)
+        self.optimizer = torch.optim.Adam(self.pf.parameters(), lr=config.lr)
+        self.sampler = CRNSampler(self.pf)
+        self.archive = ReplayArchive(env, config.replay_capacity) if config.replay else None
+        self.n_elite = max(1, int(math.ceil((1.0 - config.risk) * config.batch_size)))
+        self.iteration = 0
+        self.history: list[dict] = []
+
+    def step(self) -> dict:
+        rec = reinforce_step(self.env, self.task, self.pf, self.optimizer, self.sampler, self.config, self.n_elite,
+                             self.archive, self.iteration)
+        if hasattr(self.env, "n_evaluated"):
+            self.env.n_evaluated += rec["evaluations"]
+            self.env.n_reward_calls += 1 + (1 if rec["replayed"] else 0)
+        rec = {**rec, "loss": None, "logZ": None}  # no TB loss and no log Z: null in metrics.jsonl
+        self.history.append(rec)
+        self.iteration += 1
+        return rec
+
+    def state_dict(self) -> dict:
+        from .tb import rng_state
+
+        arch = None
+        if self.archive is not None:
+            arch = [{"loss": l, "network": net.to_json(), "states": t.states.tensor.clone(),
+                     "actions": t.actions.tensor.clone(), "terminating_idx": t.terminating_idx.clone()}
+                    for l, net, t in self.archive.entries.values()]
+        return {"algorithm": "reinforce", "iteration": self.iteration, "pf": self.pf.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": rng_state(), "replay_archive": arch,
+                "env_counters": {k: int(getattr(self.env, k, 0)) for k in ("n_evaluated", "n_reward_calls",
+                                                                          "reward_cache_hits")}}
+
+    def load_state_dict(self, state: dict) -> None:
+        from .tb import set_rng_state
+
+        if state.get("algorithm") != "reinforce":
+            raise ValueError("not a REINFORCE trainer state (this checkpoint is from another algorithm)")
+        self.pf.load_state_dict(state["pf"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        if self.archive is not None:
+            self.archive.entries = {}
+            env = self.env
+            for e in state.get("replay_archive") or []:
+                net = Network.from_json(e["network"])
+                t = Trajectories(env=env, states=env.States(e["states"]), actions=env.Actions(e["actions"]),
+                                 terminating_idx=e["terminating_idx"], is_backward=False)
+                self.archive.entries[net.topology] = (float(e["loss"]), net, t)
+        for k, v in state.get("env_counters", {}).items():
+            setattr(self.env, k, int(v))
+        set_rng_state(state["rng"])
 
 
 def random_candidates(env, n: int, rng: np.random.Generator, low: float = 0.1, high: float = 50.0) -> list[Network]:

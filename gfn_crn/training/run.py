@@ -72,9 +72,13 @@ class _BatchRecorder:
         return getattr(self.task, name)
 
     def __call__(self, networks):
+        res = self.evaluate(networks)
+        return res.log_reward, res.valid
+
+    def evaluate(self, networks):
         res = self.task.evaluate(networks)
         self.batches.append((networks, res))
-        return res.log_reward, res.valid
+        return res
 
     def collect(self) -> list:
         out, self.batches = self.batches, []
@@ -180,7 +184,15 @@ class Run:
                           prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
         torch.set_num_threads(config.threads)
-        self.trainer = Trainer(self.env, config.train_config(), dist=dist)
+        if config.algorithm == "reinforce":
+            if dist.enabled:
+                raise CRNError("--algorithm reinforce runs in one process (the baseline has no data-parallel "
+                               "mode); use --workers N to simulate on several cores")
+            from .reinforce import ReinforceTrainer
+
+            self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.recorder)
+        else:
+            self.trainer = Trainer(self.env, config.train_config(), dist=dist)
         self.archive = Archive(config.archive_capacity, base.good_threshold)
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -398,7 +410,7 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(
-                        f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {row['logZ']:.2f} "
+                        f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {_fmt(row['logZ'])} "
                         f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
