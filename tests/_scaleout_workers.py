@@ -86,3 +86,16 @@ def ddp_worker(rank, world_size, port, out_dir, n_steps):
                    Path(out_dir) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+class UnloadableTask(CrashingTask):
+    """Pickles in its creator, fails to unpickle anywhere else (like a task class from __main__)."""
+
+    def __init__(self, task):
+        super().__init__(task, "", 0)
+        self.creator = os.getpid()
+
+    def __setstate__(self, state):
+        if state["creator"] != os.getpid():
+            raise AttributeError("Can't get attribute 'UnloadableTask' (simulated)")
+        self.__dict__.update(state)

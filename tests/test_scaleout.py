@@ -17,7 +17,7 @@ from gfn_crn.crn import CRNError, mass_action_library, random_network
 from gfn_crn.tasks import TaskPool, WorkerCrashError, load_task
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _scaleout_workers import CrashingTask, FailingTask, ddp_worker, synthetic_env  # noqa: E402
+from _scaleout_workers import CrashingTask, FailingTask, UnloadableTask, ddp_worker, synthetic_env  # noqa: E402
 
 FIELDS = ("loss", "log_reward", "valid", "reason", "log_prior")
 
@@ -80,6 +80,15 @@ def test_pool_gives_up_after_max_retries_and_raises_task_errors(rpa, nets, tmp_p
         with pytest.raises(ValueError, match="no such species 'Q'"):
             pool.evaluate(nets[:16])
         assert pool.crashes == 0
+
+
+@pytest.mark.timeout(120)
+def test_pool_reports_a_task_that_does_not_load_in_a_worker(rpa, nets):
+    # the task (about 240 kB pickled) is more than a pipe holds: it must not block the start-up
+    with TaskPool(UnloadableTask(rpa), workers=2, chunk_size=8, max_retries=1, warn=lambda m: None) as pool:
+        with pytest.raises(WorkerCrashError, match="may not load in a fresh process"):
+            pool.evaluate(nets[:16])
+        assert pool.crashes == 2 and pool.retried_chunks == 2
 
 
 def test_pool_rejects_bad_settings_and_bad_networks(rpa, nets):
@@ -185,6 +194,7 @@ def test_torchrun_training_merges_the_archive_and_resumes_bit_for_bit(tmp_path):
     p = subprocess.run([sys.executable, "-m", "gfn_crn.cli", "train", "--resume", "straight", "--iterations", "5",
                         "--no-finish", "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode != 0 and "trained by 2 process(es)" in p.stderr and "nproc_per_node=2" in p.stderr
+    assert "iterations = 4" in (tmp_path / "straight" / "config.toml").read_text()  # nothing rewritten
 
 
 def test_training_with_worker_processes_matches_one_process(tmp_path):

@@ -6,14 +6,16 @@ received the task once, at start-up (batches travel as lists of networks, not en
 
 * **Same results for any number of workers.** A batch is always cut into the same chunks, and
   ``workers=1`` scores those chunks one after the other in this process, so ``workers=N`` returns
-  exactly (bit for bit) what ``workers=1`` returns. (The vectorised simulator's round-off
-  depends slightly on which networks share a call, so a different ``chunk_size``, or one call for
-  the whole batch, can differ in the last bits; in our tests losses agree to 1e-12.)
+  exactly (bit for bit) what ``workers=1`` returns. A different ``chunk_size`` is a different
+  computation: for ODE tasks the vectorised simulator's round-off depends slightly on which
+  networks share a call (losses agree to about 1e-12), and stochastic (SSA) tasks seed their
+  random numbers per call, so their draws, and losses, change with the chunking.
 * **Crashes are retried, never dropped.** When a worker process dies (killed, out of memory, a
   segfault in a native library), the pool reports it through ``warn``, starts fresh workers and
   scores again every chunk whose result had not come back; after ``max_retries`` consecutive
   failures of the same batch it raises :class:`WorkerCrashError`. An ordinary exception raised by
   the task inside a worker is not a crash: it is raised here, with the worker's traceback.
+  Workers exit by themselves when this process dies (even by SIGKILL), so none is left behind.
 
 ``pool.evaluate(networks)`` returns a :class:`~gfn_crn.tasks.TaskResult` without trajectories
 (``sim`` is None and ``details`` empty: only losses, rewards and validity travel back);
@@ -29,8 +31,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Optional, Sequence
@@ -40,8 +44,9 @@ import numpy as np
 from ..crn.errors import CRNError
 from .base import TaskResult
 
-#: networks per chunk unless told otherwise (on ``rpa``, 32 networks per simulator call cost the
-#: same per network as 64, while 16 cost 45% more: see benchmarks/scaling.py)
+#: networks per chunk unless told otherwise: with the default batch of 64, two workers can share a
+#: batch. The price in one process: on ``rpa``, 32 networks per simulator call cost 0-10% more per
+#: network than 64 (two measurements on the shared 2-core box), 16 cost 20-45% more.
 DEFAULT_CHUNK_SIZE = 32
 
 _FIELDS = ("loss", "log_reward", "valid", "reason", "log_prior", "scenario_loss")
@@ -55,9 +60,22 @@ class WorkerCrashError(CRNError):
 _WORKER_TASK = None
 
 
-def _init_worker(task) -> None:
+def _watch_parent() -> None:
+    parent = mp.parent_process()
+    if parent is not None:
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(1)
+
+
+def _init_worker(task_bytes: bytes) -> None:
     global _WORKER_TASK
-    _WORKER_TASK = task
+    # the task arrives pickled as bytes: spawn's start-up message then always unpickles, and a
+    # task that cannot be loaded here fails in this initializer (a broken pool, reported) instead
+    # of leaving the parent blocked on a half-read pipe
+    _WORKER_TASK = pickle.loads(task_bytes)
+    threading.Thread(target=_watch_parent, daemon=True).start()
     # Ctrl-C is the parent's business (a training run finishes its batch, then saves); SIGTERM
     # must stop a worker even if the parent had it blocked or ignored
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -144,7 +162,7 @@ class TaskPool:
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context(self.start_method),
-                                                 initializer=_init_worker, initargs=(self.task,))
+                                                 initializer=_init_worker, initargs=(pickle.dumps(self.task),))
         return self._executor
 
     def close(self) -> None:
@@ -213,11 +231,16 @@ class TaskPool:
             except BrokenProcessPool:
                 pass
             broken = None
-            for i, fut in futures.items():
-                try:
-                    results[i] = fut.result()
-                except BrokenProcessPool as e:
-                    broken = e
+            try:
+                for i, fut in futures.items():
+                    try:
+                        results[i] = fut.result()
+                    except BrokenProcessPool as e:
+                        broken = e
+            except BaseException:  # the task raised (or Ctrl-C): drop the chunks not yet started
+                for fut in futures.values():
+                    fut.cancel()
+                raise
             if len(futures) < len(todo) and broken is None:
                 broken = BrokenProcessPool("the pool broke while chunks were being submitted")
             if broken is None:
@@ -225,7 +248,6 @@ class TaskPool:
             failures += 1
             self.crashes += 1
             lost = [i for i in todo if results[i] is None]
-            self.retried_chunks += len(lost)
             self._executor = None
             _discard(ex)
             sizes = sum(len(parts[i]) for i in lost)
@@ -233,7 +255,9 @@ class TaskPool:
                 raise WorkerCrashError(
                     f"worker processes died {failures} times while scoring one batch ({sizes} networks in "
                     f"{len(lost)} chunks not scored; last error: {broken}); giving up after max_retries="
-                    f"{self.max_retries}") from broken
+                    f"{self.max_retries}. If they die at start-up, the task may not load in a fresh "
+                    f"process (e.g. a task class defined in __main__): see the workers' messages above") from broken
+            self.retried_chunks += len(lost)
             self.warn(f"a reward worker process died ({broken}); restarting {self.workers} workers and "
                       f"scoring {sizes} networks in {len(lost)} chunks again (attempt {failures + 1} of "
                       f"{self.max_retries + 1}, pid {os.getpid()})")

@@ -109,7 +109,7 @@ class DistContext:
         """Raise the same :class:`CRNError` on every rank when some rank reports an error (so a
         failure on one rank never leaves the others waiting in a collective)."""
         for r, e in enumerate(self.all_gather(error)):
-            if e:
+            if e is not None:
                 raise CRNError(f"rank {r}: {e}" if self.enabled else e)
 
     @property

@@ -54,6 +54,10 @@ CHECKPOINT_VERSION = 1
 TIMING_KEYS = ("seconds", "sample_seconds", "elapsed")
 
 
+REINFORCE_NOT_DISTRIBUTED = ("--algorithm reinforce runs in one process (the baseline has no data-parallel mode); "
+                             "use --workers N to simulate on several cores")
+
+
 class CheckpointError(CRNError):
     """A checkpoint is missing, unreadable or from another run."""
 
@@ -101,7 +105,7 @@ def on_main(dist: DistContext, fn):
         try:
             value = fn()
         except Exception as e:  # noqa: BLE001 - re-raised on every rank just below
-            error = str(e) if isinstance(e, CRNError) else f"{type(e).__name__}: {e}"
+            error = (str(e) if isinstance(e, CRNError) else f"{type(e).__name__}: {e}") or type(e).__name__
     dist.agree(error)
     return dist.broadcast(value)
 
@@ -186,8 +190,7 @@ class Run:
         torch.set_num_threads(config.threads)
         if config.algorithm == "reinforce":
             if dist.enabled:
-                raise CRNError("--algorithm reinforce runs in one process (the baseline has no data-parallel "
-                               "mode); use --workers N to simulate on several cores")
+                raise CRNError(REINFORCE_NOT_DISTRIBUTED)
             from .reinforce import ReinforceTrainer
 
             self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.recorder)
@@ -204,6 +207,8 @@ class Run:
     def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None,
                dist: DistContext = SINGLE) -> "Run":
         out = Path(out)
+        if config.algorithm == "reinforce" and dist.enabled:
+            raise CRNError(REINFORCE_NOT_DISTRIBUTED)
 
         def prepare():
             if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
@@ -237,6 +242,7 @@ class Run:
                 raise CRNError(f"{out} is not a run directory (no config.toml)")
             config = load_config_file(cfg_path)
             state, path = load_checkpoint(out, warn=warn)
+            _check_world_size(out, state, dist)  # before anything is rewritten
             if iterations is not None or max_minutes is not None or workers is not None:
                 from dataclasses import replace
 
@@ -261,12 +267,7 @@ class Run:
         return run
 
     def _restore(self, state: dict) -> None:
-        saved = int(state.get("world_size", 1))
-        if saved != self.dist.world_size:
-            raise CheckpointError(
-                f"{self.dir} was trained by {saved} process(es) and is being resumed by {self.dist.world_size}: "
-                f"resume it with the same number (torchrun --nproc_per_node={saved} ... or no torchrun for 1), "
-                f"so that every process continues its own random stream")
+        _check_world_size(self.dir, state, self.dist)
         self.trainer.load_state_dict(state["trainer"])
         if "ranks" in state:
             self.trainer.load_local_state(state["ranks"][self.dist.rank])
@@ -392,11 +393,12 @@ class Run:
         try:
             last_saved = self.iteration
             while self.iteration < target:
-                out_of_time = bool(cfg.max_minutes and self.elapsed >= cfg.max_minutes * 60)
                 # every rank stops at the same iteration (a Ctrl-C or the clock on any rank)
-                if self.dist.any(stop["flag"] or out_of_time):
-                    stop["flag"] = stop["flag"] or not out_of_time
-                    if out_of_time and bar is not None:
+                stop["flag"] = self.dist.any(stop["flag"])
+                if stop["flag"]:
+                    break
+                if self.dist.any(bool(cfg.max_minutes and self.elapsed >= cfg.max_minutes * 60)):
+                    if bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
                 t0 = time.perf_counter()
@@ -459,6 +461,15 @@ class Run:
         """Stop the scoring workers and restore the torch thread count."""
         self.pool.close()
         torch.set_num_threads(self._threads)
+
+
+def _check_world_size(out, state: dict, dist: DistContext) -> None:
+    saved = int(state.get("world_size", 1))
+    if saved != dist.world_size:
+        raise CheckpointError(
+            f"{out} was trained by {saved} process(es) and is being resumed by {dist.world_size}: resume it "
+            f"with the same number (torchrun --nproc_per_node={saved} ... or no torchrun for 1), so that every "
+            f"process continues its own random stream")
 
 
 def _same_anneal(old: RunConfig, new_iterations: int) -> float:
