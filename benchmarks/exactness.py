@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from gfn_crn.crn import ReactionLibrary, antithetic_example, mass_action_library
+from gfn_crn.crn import antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.training import (
     ProductDensityReward,
@@ -31,19 +31,14 @@ from gfn_crn.training import (
     exact_terminal_distribution,
     l1_distance,
     log_partition,
+    small_library,
     target_distribution,
     train,
 )
 
 
-def small(M):
-    tmpl = antithetic_example().template
-    full = mass_action_library(tmpl.species)
-    return tmpl, ReactionLibrary(full.species, full.reactions[:M], name=f"first{M}")
-
-
 def exactness(order: str, iterations: int, every: int, seed: int = 0):
-    tmpl, lib = small(5)
+    tmpl, lib = small_library(5)
     probe = CRNEnv(lib, tmpl, None, order=order, max_reactions=3, min_reactions=0, fixed_parameters=True)
     sets = enumerate_sets(probe)
     rng = np.random.default_rng(1)
@@ -66,7 +61,7 @@ def exactness(order: str, iterations: int, every: int, seed: int = 0):
 
 
 def logz_continuous(order: str, iterations: int, seed: int = 0):
-    tmpl, lib = small(4)
+    tmpl, lib = small_library(4)
     probe = CRNEnv(lib, tmpl, None, order=order, max_reactions=2, min_reactions=0, fixed_parameters=True)
     rng = np.random.default_rng(2)
     base = {s: float(rng.normal(0.0, 0.5)) for s in enumerate_sets(probe)}

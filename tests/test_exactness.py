@@ -4,7 +4,6 @@ normalised reward, and the learned log Z against closed forms."""
 import numpy as np
 import pytest
 
-from gfn_crn.crn import ReactionLibrary, antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.training import (
     ProductDensityReward,
@@ -14,15 +13,10 @@ from gfn_crn.training import (
     exact_terminal_distribution,
     l1_distance,
     log_partition,
+    small_library,
     target_distribution,
     train,
 )
-
-
-def small_library(M):
-    tmpl = antithetic_example().template
-    full = mass_action_library(tmpl.species)
-    return tmpl, ReactionLibrary(full.species, full.reactions[:M], name=f"first{M}")
 
 
 def table_env(order, M=5, max_r=3, seed=1):

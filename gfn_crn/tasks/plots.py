@@ -106,16 +106,19 @@ def _dose(task, result, b):
     return fig
 
 
+def _final_bars(ax, x, task, fin, labels, size):
+    """One bar per scenario and output (final values ``fin`` (S, O)), the target as a black tick."""
+    wd = 0.8 / len(task.outputs)
+    for o, label in enumerate(labels):
+        ax.bar(x + o * wd - 0.4 + wd / 2, fin[:, o], wd, label=label)
+        ax.scatter(x + o * wd - 0.4 + wd / 2, task.R[:, -1, o], marker="_", s=size, color="k", zorder=3,
+                   label="target" if o == 0 else None)
+
+
 def _logic(task, result, b):
     fig, ax = plt.subplots(figsize=(max(5, 0.55 * task.n_scenarios + 2), 3.8))
     x = np.arange(task.n_scenarios)
-    fin = result.details["final_output"][b]
-    O = len(task.outputs)
-    wd = 0.8 / O
-    for o, name in enumerate(task.outputs):
-        ax.bar(x + o * wd - 0.4 + wd / 2, fin[:, o], wd, label=f"{name} at t={task.t[-1]:g}")
-        ax.scatter(x + o * wd - 0.4 + wd / 2, task.R[:, -1, o], marker="_", s=300, color="k", zorder=3,
-                   label="target" if o == 0 else None)
+    _final_bars(ax, x, task, result.details["final_output"][b], [f"{n} at t={task.t[-1]:g}" for n in task.outputs], 300)
     ax.set_xticks(x)
     ax.set_xticklabels(["".join(str(int(v)) for v in row) for row in task.bits], fontsize=8)
     ax.set_xlabel("inputs " + " ".join(task.truth_inputs) + " (bits)")
@@ -129,13 +132,7 @@ def _logic(task, result, b):
 def _classes(task, result, b):
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * task.n_scenarios + 2), 3.8))
     x = np.arange(task.n_scenarios)
-    fin = result.details["final_output"][b]
-    O = len(task.outputs)
-    wd = 0.8 / O
-    for o, name in enumerate(task.outputs):
-        ax.bar(x + o * wd - 0.4 + wd / 2, fin[:, o], wd, label=name)
-        ax.scatter(x + o * wd - 0.4 + wd / 2, task.R[:, -1, o], marker="_", s=200, color="k", zorder=3,
-                   label="target" if o == 0 else None)
+    _final_bars(ax, x, task, result.details["final_output"][b], list(task.outputs), 200)
     labels = []
     for sc, c in zip(task.scenarios, task.classes):
         init = sc.init if not isinstance(sc.init, dict) else {k: v for k, v in sc.init.items() if v != 0.01}

@@ -6,6 +6,7 @@ from .exact import (
     exact_terminal_distribution,
     l1_distance,
     log_partition,
+    small_library,
     target_distribution,
 )
 from .synthetic import ProductDensityReward, RandomQuadraticReward, TableReward, network_indices
@@ -14,6 +15,6 @@ from .tb import TrainConfig, TrainResult, Trainer, build_gflownet, make_optimize
 __all__ = [
     "train", "Trainer", "TrainConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
     "exact_terminal_distribution", "enumerate_sets", "count_trajectories", "l1_distance",
-    "log_partition", "target_distribution", "TableReward", "ProductDensityReward",
+    "log_partition", "small_library", "target_distribution", "TableReward", "ProductDensityReward",
     "RandomQuadraticReward", "network_indices",
 ]

@@ -21,6 +21,16 @@ import numpy as np
 import torch
 
 
+def small_library(M: int):
+    """The antithetic template and the first ``M`` reactions of its 3-species mass-action
+    library: the small setting the exactness tests and benchmark enumerate."""
+    from ..crn import ReactionLibrary, antithetic_example, mass_action_library
+
+    tmpl = antithetic_example().template
+    full = mass_action_library(tmpl.species)
+    return tmpl, ReactionLibrary(full.species, full.reactions[:M], name=f"first{M}")
+
+
 def enumerate_sets(env) -> list[tuple[int, ...]]:
     """Every set of addable library reactions with size in [min_reactions, max_reactions],
     sorted by size then index."""
