@@ -36,12 +36,17 @@ from gfn_crn.tasks import load_task
 from gfn_crn.training import TrainConfig, train
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
 from gfn_crn.training.refine import LocalSearch, refine_archive
-from gfn_crn.training.reinforce import ReinforceConfig, random_search, train_reinforce
+from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
+from gfn_crn.training.topology import TopologyReward
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
 #: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
 #: replayed to trajectory balance; gfn_crn.training.refine.LocalSearch), selectable by name
 LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
+#: methods scored by the topology-level reward (gfn_crn.training.topology.TopologyReward: each new
+#: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and
+#: random-search variants are the ablations that tell the reward's share from the sampler's
+TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "reinforce-topo", "random-topo")
 
 
 class _BudgetReached(Exception):
@@ -63,17 +68,48 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         beta: float | None = None, gfn_overrides: dict | None = None,
         beta_anneal: tuple[float, float] | None = None, refine_share: float = 0.0,
         refine_networks: int = 128, refine_stages: int = 4, reward_alpha: float | None = None,
-        reward_eps: float | None = None, refine_sigma: float = 1.0, ls: dict | None = None):
+        reward_eps: float | None = None, refine_sigma: float = 1.0, ls: dict | None = None,
+        topo: dict | None = None):
     """One run; returns ``(recording task, figures of the search phase before refinement)``."""
     base = load_task(task_name)
     _set_reward(base, beta, reward_alpha, reward_eps)
     task = RecordingTask(base)
     lib = mass_action_library(task.template.species)
     order = "free" if method.startswith("gfn-free") else "canonical"
-    env = CRNEnv(lib, task.template, task, order=order, max_reactions=max_reactions, min_reactions=1)
+    scorer = task
+    if method in TOPO_METHODS:  # the sampler sees topology-level rewards; the log sees every evaluation
+        scorer = TopologyReward(task, seed=seed, **(topo or {}))
+    env = CRNEnv(lib, task.template, scorer, order=order, max_reactions=max_reactions, min_reactions=1)
     search_budget = int(round(budget * (1.0 - refine_share)))
     iters = max(1, search_budget // batch)
-    if method.startswith("gfn"):
+
+    def stop_at_budget(*_):
+        if task.n_evaluations >= search_budget:
+            raise _BudgetReached
+
+    if method in TOPO_METHODS:
+        # a cached topology costs nothing, so these run until the evaluations are spent (with a
+        # cap on iterations in case a sampler stops proposing new topologies)
+        gfn_cfg = dict(gfn_overrides or {})
+        try:
+            if method.startswith("gfn"):
+                cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
+                                  lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
+                                  epsilon_start=0.1, epsilon_end=0.0, anneal_iterations=max(1, iters // 2))
+                for k, v in gfn_cfg.items():
+                    setattr(cfg, k, v)
+                train(env, cfg, callback=stop_at_budget)
+            elif method == "reinforce-topo":
+                train_reinforce(env, scorer, ReinforceConfig(n_iterations=20 * iters, batch_size=batch, seed=seed),
+                                callback=stop_at_budget)
+            else:
+                rng = np.random.default_rng(seed)
+                for _ in range(20 * iters):
+                    scorer.evaluate(random_candidates(env, batch, rng))
+                    stop_at_budget()
+        except _BudgetReached:
+            pass
+    elif method.startswith("gfn"):
         cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
                           temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0,
                           anneal_iterations=max(1, iters // 2))
@@ -120,8 +156,13 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
     elif method == "random":
         random_search(env, task, iters * batch, batch_size=batch, seed=seed)
     else:
-        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS + LS_METHODS)})")
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS + LS_METHODS + TOPO_METHODS)})")
     search = task.figures(task.good_threshold)
+    if scorer is not task:
+        # the log repeats each topology 1 + rounds * popsize times by construction; what tells a
+        # sampler's diversity is how often it proposed a topology it had proposed before
+        search["repeat_share"] = scorer.hits / max(scorer.requests, 1)
+        search["sampled_topologies"] = len(scorer.cache)
     if refine_share > 0 and budget > task.n_evaluations:
         # the same local refinement of rates for every method, on its own archive, counted in the budget
         refine_archive(task, dict(task.networks_best), budget - task.n_evaluations, n_networks=refine_networks,
@@ -155,6 +196,8 @@ def main(argv=None):
     ap.add_argument("--ls", nargs="*", default=[], metavar="KEY=VALUE",
                     help="local search of the *-ls methods: every=25 top_k=16 rounds=6 popsize=8 sigma0=1 "
                          "capacity=1000 fraction=0.5")
+    ap.add_argument("--topo", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="topology reward of the *-topo methods: rounds=2 popsize=8 sigma0=0.5")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -175,7 +218,9 @@ def main(argv=None):
                               overrides, anneal, args.refine_share, args.refine_networks, args.refine_stages,
                               args.reward_alpha, args.reward_eps, args.refine_sigma,
                               {k: float(v) if "." in v or "e" in v else int(v)
-                               for k, v in (kv.split("=", 1) for kv in args.ls)})
+                               for k, v in (kv.split("=", 1) for kv in args.ls)},
+                              {k: float(v) if "." in v or "e" in v else int(v)
+                               for k, v in (kv.split("=", 1) for kv in args.topo)})
             wall = time.perf_counter() - t0
             thr = rec.good_threshold
             fig = rec.figures(thr)
@@ -186,6 +231,9 @@ def main(argv=None):
             losses = np.where(rec.valid, rec.losses, np.inf)
             curves[(method, seed)] = (distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr),
                                       np.minimum.accumulate(losses))
+            # the 10 best distinct designs, so a reader can see what each method found
+            top = sorted(rec.networks_best.values(), key=lambda t: t[0])[:10]
+            fig["top_designs"] = [{"loss": l, "network": n.to_text()} for l, n in top]
             step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
             fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
             fig["curve_distinct_good"] = curves[(method, seed)][0][step - 1::step].tolist()
@@ -195,7 +243,8 @@ def main(argv=None):
                   f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
                   f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s" + (
                       f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
-                      f"<{2 * thr:g} {search['distinct_good_2x']}]" if args.refine_share > 0 else ""), flush=True)
+                      f"<{2 * thr:g} {search['distinct_good_2x']} repeats {search['repeat_share']:.1%}]"
+                      if args.refine_share > 0 else ""), flush=True)
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
         {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,
@@ -224,7 +273,8 @@ def _plot(curves, thr, path, task_name):
     from matplotlib.ticker import MaxNLocator
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
-    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+    colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "gfn-free-topo": "C6",
+              "gfn-canonical-topo": "C8", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)

@@ -38,7 +38,7 @@ from ..crn.reactions import ReactionInstance
 @dataclass
 class RefineResult:
     networks: list            # the best network found per input network
-    losses: np.ndarray        # their losses (loss_cap where never valid)
+    losses: np.ndarray        # their losses (+inf where never valid)
     initial_losses: np.ndarray
     evaluations: int
     sigmas: np.ndarray = None  # final step sizes
@@ -58,13 +58,13 @@ def _logk(net: Network) -> np.ndarray:
 
 
 def _losses(task, nets) -> np.ndarray:
+    """Losses of a batch, +inf for invalid candidates (below every valid one, whatever its loss)."""
     res = task.evaluate(nets)
-    cap = float(getattr(task, "loss_cap", 1.0))
-    return np.where(np.asarray(res.valid), np.asarray(res.loss, dtype=float), np.inf if cap is None else cap + 1.0)
+    return np.where(np.asarray(res.valid), np.asarray(res.loss, dtype=float), np.inf)
 
 
 def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, sigma0: float = 0.5,
-           grow: float = 1.5, shrink: float = 0.8, sigma_min: float = 1e-3, seed: int = 0,
+           grow: float = 1.5, shrink: float = 0.8, sigma_min: float = 1e-3, seed=0,
            low: float | None = None, high: float | None = None, score_initial: bool = True,
            initial_losses=None, sigmas=None) -> RefineResult:
     """Improve the rates of ``networks`` with at most ``budget`` evaluations of ``task``.
@@ -73,8 +73,11 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     ``score_initial`` spends one evaluation per network on its starting point; with
     ``initial_losses`` (their known losses) nothing is spent on them. ``sigmas``: per-network
     starting step sizes (default ``sigma0``); the result's ``sigmas`` continue a refinement.
+    ``seed``: one seed for all draws, or one seed per network (each network then draws from its
+    own generator, so its result does not depend on which other networks share the call).
     """
-    rng = np.random.default_rng(seed)
+    per_network_seeds = not np.isscalar(seed)
+    rng = None if per_network_seeds else np.random.default_rng(seed)
     prior = getattr(task, "prior", None)
     lo = low if low is not None else (prior.low if prior is not None else math.log(1e-3))
     hi = high if high is not None else (prior.high if prior is not None else math.log(1e3))
@@ -85,6 +88,13 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     per = popsize + (1 if score_initial else 0)
     max_nets = budget // per if budget >= per else 0
     nets = nets[:max_nets]
+    if per_network_seeds:
+        seeds = list(seed)
+        if len(seeds) < len(nets):
+            raise ValueError(f"refine got {len(seeds)} seeds for {len(nets)} networks")
+        rngs = [np.random.default_rng(int(s)) for s in seeds[:len(nets)]]
+    else:
+        rngs = [rng] * len(nets)
     if not nets:
         return RefineResult([], np.zeros(0), np.zeros(0), 0, np.zeros(0))
     used = 0
@@ -113,7 +123,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
         cand, owner, ycand = [], [], []
         for i in active:
             for _ in range(popsize):
-                y = np.clip(ys[i] + sig[i] * rng.standard_normal(ys[i].size), lo, hi)
+                y = np.clip(ys[i] + sig[i] * rngs[i].standard_normal(ys[i].size), lo, hi)
                 cand.append(_with_logk(nets[i], y))
                 owner.append(i)
                 ycand.append(y)

@@ -1,0 +1,150 @@
+"""The topology-level reward (gfn_crn.training.topology): a proper function of the structure,
+cached, counted, checked against the plain task, and exact under trajectory balance."""
+
+import numpy as np
+import pytest
+
+from gfn_crn.crn import CRNError, Network, ReactionInstance, antithetic_example, mass_action_library
+from gfn_crn.envs import CRNEnv
+from gfn_crn.tasks import load_task
+from gfn_crn.training import TrainConfig, small_library, train
+from gfn_crn.training.evaluations import RecordingTask
+from gfn_crn.training.topology import TopologyReward, structure_key
+
+
+@pytest.fixture(scope="module")
+def rpa():
+    return load_task("rpa")
+
+
+# reactions of the antithetic design
+CORE, PARTIAL, UNBOUNDED, SOURCE = (0, 1, 2), (1, 2), (0, 1), (3,)
+
+
+def _nets(task, rates_list):
+    """Networks made of some of the antithetic design's reactions (by index) at given rates:
+    CORE is its integral-feedback core (loss 0.005 at k = 1); PARTIAL never produces X1 (loss
+    1.05, above the cap); UNBOUNDED lets Z1 grow without bound; SOURCE (0 -> 2 X1) improves from
+    1.55 at k = 1 to about 0.5 with refinement."""
+    a = task.adopt(antithetic_example())
+    out = []
+    for idx, rates in rates_list:
+        insts = tuple(ReactionInstance(a.reactions[j].reaction, (float(k),), ()) for j, k in zip(idx, rates))
+        out.append(Network(task.template, insts))
+    return out
+
+
+def test_reward_depends_on_structure_and_prior_only(rpa):
+    rec = RecordingTask(rpa)
+    tr = TopologyReward(rec, rounds=2, popsize=4, seed=3)
+    nets = _nets(rpa, [(CORE, (0.3, 2.0, 5.0)), (CORE, (7.0, 0.2, 1.0)), (PARTIAL, (1.0, 1.0))])
+    res = tr.evaluate(nets)
+    # the same structure at different rates: the same loss; log-rewards differ by the prior only
+    assert res.loss[0] == res.loss[1]
+    lp = rpa.log_priors(nets)
+    assert res.log_reward[0] - res.log_reward[1] == pytest.approx(lp[0] - lp[1], abs=1e-12)
+    assert res.log_reward[2] == pytest.approx(rpa.loss_to_log_reward(res.loss[2:3])[0] + lp[2], abs=1e-12)
+    # two new structures, each 1 + rounds * popsize evaluations, all through the wrapped task
+    assert tr.evaluations == rec.n_evaluations == 2 * 9
+    # a second call costs nothing
+    again = tr.evaluate(nets[::-1])
+    assert rec.n_evaluations == 18 and tr.hits == 3
+    np.testing.assert_array_equal(again.loss, res.loss[::-1])
+
+
+class _NeverValid:
+    """The rpa task, except that every network with the UNBOUNDED structure is invalid."""
+
+    def __init__(self, task, structure):
+        self.task, self.structure = task, structure
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def evaluate(self, networks):
+        res = self.task.evaluate(networks)
+        bad = np.asarray([n.topology == self.structure for n in networks])
+        res.valid = res.valid & ~bad
+        res.loss = np.where(bad, self.task.loss_cap, res.loss)
+        return res
+
+
+def test_structure_without_any_valid_design_is_invalid(rpa):
+    bad_net, ok_net = _nets(rpa, [(UNBOUNDED, (1.0, 1.0)), (PARTIAL, (1.0, 1.0))])
+    tr = TopologyReward(_NeverValid(rpa, bad_net.topology), rounds=1, popsize=4)
+    res = tr.evaluate([bad_net, ok_net])
+    assert list(res.valid) == [False, True] and list(res.reason) == ["refine", "ok"]
+    assert res.log_reward[0] == rpa.floor and res.loss[0] == rpa.loss_cap
+    # a valid loss above the cap (1.05 here) stays valid, its reward capped
+    assert res.loss[1] > rpa.loss_cap
+    assert res.log_reward[1] == pytest.approx(-rpa.beta * rpa.loss_cap + rpa.log_priors([ok_net])[0])
+    assert structure_key(bad_net) not in tr.best_networks
+
+
+def test_structure_loss_is_the_plain_task_loss_of_the_best_network_found(rpa):
+    tr = TopologyReward(rpa, rounds=3, popsize=4, seed=0)
+    nets = _nets(rpa, [(CORE, (2.0, 2.0, 2.0)), (SOURCE, (20.0,))])
+    res = tr.evaluate(nets)
+    for b, net in enumerate(nets):
+        best = tr.best_networks[structure_key(net)]
+        assert best.topology == net.topology
+        # an independent check: the plain task scores the stored network at the cached loss
+        assert rpa.evaluate([best]).loss[0] == pytest.approx(res.loss[b], rel=1e-9)
+        # the refinement starts at the prior's mode (k = 1), not at the network's own rates
+        mode = Network(rpa.template, tuple(ReactionInstance(i.reaction, (1.0,), ()) for i in net.reactions))
+        assert res.loss[b] <= rpa.evaluate([mode]).loss[0]
+    assert res.loss[1] < 0.6 < rpa.evaluate(nets[1:]).loss[0]  # it did improve SOURCE
+
+
+def test_structure_loss_does_not_depend_on_the_batch(rpa):
+    """Per-structure seeds: a structure scored alone or among others gets the same value."""
+    nets = _nets(rpa, [(SOURCE, (1.0,)), (PARTIAL, (1.0, 1.0))])
+    alone = TopologyReward(rpa, rounds=2, popsize=4, seed=5).evaluate(nets[:1]).loss[0]
+    together = TopologyReward(rpa, rounds=2, popsize=4, seed=5).evaluate(nets[::-1]).loss[1]
+    assert together == pytest.approx(alone, rel=1e-9)
+    other_seed = TopologyReward(rpa, rounds=2, popsize=4, seed=6).evaluate(nets[:1]).loss[0]
+    assert other_seed != alone  # the seed is really used
+
+
+def test_rates_outside_the_prior_and_bad_settings(rpa):
+    tr = TopologyReward(rpa, rounds=0)
+    hi = float(np.exp(rpa.prior.high)) * 2
+    res = tr.evaluate(_nets(rpa, [(CORE, (hi, 1.0, 1.0))]))
+    assert not res.valid[0] and res.reason[0] == "prior" and res.log_reward[0] == rpa.floor
+    with pytest.raises(CRNError, match="rounds"):
+        TopologyReward(rpa, rounds=-1)
+    with pytest.raises(CRNError, match="popsize"):
+        TopologyReward(rpa, popsize=0)
+    with pytest.raises(CRNError, match="sigma0"):
+        TopologyReward(rpa, sigma0=float("nan"))
+
+
+def test_trajectory_balance_learns_the_structure_marginal(rpa):
+    """With log R = reward(L*(T)) + log prior(k) and a normalised prior, the target's marginal over
+    structures is proportional to exp(reward(L*(T))) and log Z = logsumexp over structures: the
+    learned log Z and the sampled structure frequencies must match that closed form."""
+    tmpl, lib = small_library(4)
+    tr = TopologyReward(rpa, rounds=1, popsize=4, seed=0)
+    env = CRNEnv(lib, tmpl, tr, order="canonical", max_reactions=2, min_reactions=0)
+    res = train(env, TrainConfig(n_iterations=500, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0))
+    # every structure (11 sets of <= 2 of 4 reactions) was seen; their exact log-weights:
+    assert len(tr.cache) == 11
+    keys = list(tr.cache)
+    lw = np.asarray([rpa.loss_to_log_reward(np.asarray([tr.cache[k][0]]))[0] if tr.cache[k][1] else rpa.floor
+                     for k in keys])
+    logZ = float(np.log(np.sum(np.exp(lw - lw.max()))) + lw.max())
+    learned = np.mean([r["logZ"] for r in res.history[-50:]])
+    assert abs(learned - logZ) < 0.1, (learned, logZ)
+    # sampled structure frequencies against exp(lw) / Z
+    from gfn_crn.samplers import CRNSampler
+    import torch
+
+    torch.manual_seed(1)
+    traj = CRNSampler(res.pf).sample_trajectories(env, n=4000)
+    nets = env.states_to_networks(traj.terminating_states)
+    counts = {k: 0 for k in keys}
+    for n in nets:
+        counts[structure_key(n)] += 1
+    p = np.asarray([counts[k] for k in keys], dtype=float) / len(nets)
+    q = np.exp(lw - logZ)
+    assert np.abs(p - q).sum() < 0.1, (p.round(3), q.round(3))
