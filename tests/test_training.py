@@ -61,3 +61,24 @@ def test_training_with_replay_buffer_and_reward_cache():
     assert len(res.replay_buffer) == 64
     assert env.reward_cache_hits > 0
     assert all(np.isfinite(r["loss"]) for r in res.history)
+
+
+def test_replay_updates_add_optimizer_steps_without_reward_calls():
+    def run(updates):
+        env = rpa_env("canonical", max_reactions=2)
+        res = train(env, TrainConfig(n_iterations=6, batch_size=8, hidden=16, replay_capacity=64, seed=2,
+                                     replay_updates=updates))
+        steps = max(int(s["step"]) for s in res.optimizer.state.values())
+        return env.n_evaluated, steps, res
+
+    n0, s0, r0 = run(0)
+    n2, s2, r2 = run(2)
+    assert n0 == n2 == 6 * 8                  # the same reward calls
+    assert s0 == 6 and s2 == 6 + 2 * 6        # the buffer holds a batch from the first iteration on
+    p0 = torch.cat([p.detach().flatten() for p in r0.gflownet.parameters()])
+    p2 = torch.cat([p.detach().flatten() for p in r2.gflownet.parameters()])
+    assert not torch.equal(p0, p2)
+    import pytest
+
+    with pytest.raises(ValueError, match="replay buffer"):
+        train(rpa_env(), TrainConfig(n_iterations=1, batch_size=4, hidden=16, replay_updates=1))

@@ -59,6 +59,9 @@ class TrainConfig:
     replay_capacity: int = 0
     replay_fraction: float = 0.5
     prioritized_replay: bool = False
+    #: extra TB updates per iteration, each on ``batch_size`` trajectories drawn from the replay
+    #: buffer only (no new reward calls): for rewards that are expensive to get and cached
+    replay_updates: int = 0
     # misc
     reward_cache_size: Optional[int] = None
     seed: Optional[int] = 0
@@ -165,6 +168,8 @@ class Trainer:
         self.optimizer = optimizer or make_optimizer(self.gflownet, config)
         self.sampler = CRNSampler(self.gflownet.pf)
         self.buffer = None
+        if config.replay_updates and config.replay_capacity <= 0:
+            raise ValueError(f"replay_updates={config.replay_updates} needs a replay buffer (replay_capacity > 0)")
         if config.replay_capacity > 0:
             self.buffer = ReplayBuffer(env, capacity=config.replay_capacity,
                                        prioritized_capacity=config.prioritized_replay)
@@ -197,13 +202,10 @@ class Trainer:
                 training = trajectories[torch.arange(trajectories.batch_size)]
                 training.extend(replayed)
             buffer.add(trajectories[torch.arange(trajectories.batch_size)])
-        loss = gflownet.loss(env, training, recalculate_all_logprobs=True)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.dist.average_gradients(self._params)
-        if config.grad_clip and config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
-        self.optimizer.step()
+        loss = self._update(training)
+        if config.replay_updates and buffer is not None and len(buffer) >= config.batch_size:
+            for _ in range(int(config.replay_updates)):
+                self._update(buffer.sample(config.batch_size))
         lr_ = log_rewards.detach()
         rec = {
             "iteration": it,
@@ -225,6 +227,17 @@ class Trainer:
                   f"mean logR {rec['mean_log_reward']:.3f} max logR {rec['max_log_reward']:.3f} "
                   f"{rec['seconds'] * 1e3:.1f} ms", flush=True)
         return rec
+
+    def _update(self, training) -> torch.Tensor:
+        """One optimizer step on the TB loss of ``training`` (on-policy log-probs recomputed)."""
+        loss = self.gflownet.loss(self.env, training, recalculate_all_logprobs=True)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.dist.average_gradients(self._params)
+        if self.config.grad_clip and self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self._params, self.config.grad_clip)
+        self.optimizer.step()
+        return loss
 
     def result(self) -> "TrainResult":
         return TrainResult(self.history, self.gflownet, self.gflownet.pf, self.gflownet.pb, self.optimizer,
