@@ -126,7 +126,9 @@ def load_config_file_roundtrip(c, tmp=Path("/tmp")):
 
 
 # ---------------------------------------------------------------------------- resume
-@pytest.mark.parametrize("kw", [dict(), dict(order="free", replay_capacity=16, replay_fraction=0.5)])
+@pytest.mark.parametrize("kw", [dict(), dict(order="free", replay_capacity=16, replay_fraction=0.5),
+                                dict(topology_reward=True, topology_rounds=1, topology_popsize=3, replay_capacity=16,
+                                     prioritized_replay=True, replay_updates=1)])
 def test_resume_is_bit_for_bit(tiny_task, tmp_path, kw):
     cfg = tiny_config(tiny_task, **kw)
     a = Run.create(cfg, tmp_path / "a")
@@ -271,3 +273,48 @@ def test_archive_keeps_the_better_parameters_and_ignores_invalid():
     assert a.top()[0].count == 3 and a.n_good == 0
     a.update([worse], [0.05], [True], iteration=4)
     assert a.top()[0].network == worse and a.top()[0].iteration == 4 and a.n_good == 1
+
+
+def test_topology_reward_run_counts_archives_and_samples_refined_designs(tiny_task, tmp_path):
+    from gfn_crn.tasks import load_task
+
+    cfg = tiny_config(tiny_task, iterations=3, topology_reward=True, topology_rounds=1, topology_popsize=3)
+    run = Run.create(cfg, tmp_path / "t")
+    run.train(progress=False)
+    tr = run.scorer
+    rows = read_metrics(tmp_path / "t" / "metrics.jsonl")
+    # every simulated candidate is a refinement candidate: 1 + 1 x 3 per new structure
+    assert rows[-1]["evaluations"] == run.evaluations == tr.evaluations == 4 * len(tr.cache)
+    assert rows[-1]["structures"] == len(tr.cache) > 0
+    assert 0 <= rows[-1]["structure_repeats"] < 1 and tr.requests == 3 * 8
+    # the archive holds refined designs, scored by the plain task at their archived loss
+    task = load_task(tiny_task)
+    top = run.archive.top(5)
+    res = task.evaluate([e.network for e in top])
+    np.testing.assert_allclose(res.loss, [e.loss for e in top], rtol=1e-9)
+    # samples come back as structures with their refined rates, at the structure's loss
+    cached = len(tr.cache)
+    s = run.sample(24)
+    assert len(tr.cache) == cached  # sampling refined new structures on a copy
+    ok = s.valid
+    res = task.evaluate([n for n, v in zip(s.networks, ok) if v])
+    np.testing.assert_allclose(res.loss, s.loss[ok], rtol=1e-9)
+    run.close()
+    with pytest.raises(Exception, match="topology_rounds"):
+        tiny_config(tiny_task, topology_reward=True, topology_rounds=-1).validate()
+    with pytest.raises(Exception, match="replay buffer"):
+        tiny_config(tiny_task, replay_updates=2).validate()
+
+
+def test_cli_topology_reward_flag(tiny_task, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--task", tiny_task, "--iterations", "1", "--batch-size", "4", "--max-reactions", "2",
+                 "--topology-reward", "--set", "topology_rounds=0", "--set", "hidden=16", "--out", str(out),
+                 "--no-progress", "--no-finish"]) == 0
+    cfg = load_config_file(out / "config.toml")
+    assert cfg.topology_reward is True and cfg.topology_rounds == 0
+    rows = read_metrics(out / "metrics.jsonl")
+    assert rows[0]["evaluations"] == rows[0]["structures"]  # rounds 0: one evaluation per structure
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--topology-reward"]) != 0
+    assert "--topology-reward cannot be changed" in capsys.readouterr().err

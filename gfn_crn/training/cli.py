@@ -3,7 +3,7 @@
     gfn-crn train --task PRESET_OR_TOML [--algorithm tb|reinforce] [--library mass_action[,hill[:R]][,degradation]]
                   [--max-reactions 5] [--order canonical|free] [--iterations 1000] [--batch-size 64]
                   [--seed 0] [--out DIR] [--preset quick|paper] [--config FILE.toml]
-                  [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--no-progress]
+                  [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--topology-reward] [--no-progress]
     gfn-crn train --resume DIR [--iterations N] [--max-minutes M] [--workers N]
     torchrun --standalone --nproc_per_node=N -m gfn_crn.cli train ...   (data-parallel)
     gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl]
@@ -33,6 +33,7 @@ def _override_args(args) -> dict:
         "task": args.task, "library": args.library, "max_reactions": args.max_reactions, "order": args.order,
         "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
         "max_minutes": args.max_minutes, "workers": args.workers, "algorithm": args.algorithm,
+        "topology_reward": True if args.topology_reward else None,
     }
     for item in args.set or []:
         if "=" not in item:
@@ -66,7 +67,8 @@ def _train(args, dist) -> int:
 
     if args.resume:
         changed = [f"--{k.replace('_', '-')}" for k in ("task", "library", "max_reactions", "order", "batch_size",
-                                                         "seed", "preset", "config", "out", "algorithm")
+                                                         "seed", "preset", "config", "out", "algorithm",
+                                                         "topology_reward")
                    if getattr(args, k) is not None] + (["--set"] if args.set else [])
         if changed:
             raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
@@ -187,6 +189,9 @@ def add_training_commands(sub) -> None:
     t.add_argument("--workers", type=int, default=None,
                    help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "
                         "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
+    t.add_argument("--topology-reward", action="store_true", default=None,
+                   help="score structures, not rate samples: each new structure's reward is taken after a short rate "
+                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see the README")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,

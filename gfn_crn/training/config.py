@@ -65,6 +65,14 @@ class RunConfig:
     # replay
     replay_capacity: int = 0
     replay_fraction: float = 0.5
+    prioritized_replay: bool = False
+    replay_updates: int = 0
+    # topology-level reward (gfn_crn.training.topology): each new structure's reward is taken at
+    # the best loss of a short rate refinement from the prior's mode
+    topology_reward: bool = False
+    topology_rounds: int = 1
+    topology_popsize: int = 8
+    topology_sigma: float = 0.5
     # REINFORCE baseline (algorithm = "reinforce"; the peer's settings otherwise)
     reinforce_lr: float = 1e-4
     reinforce_replay: bool = False
@@ -90,6 +98,7 @@ class RunConfig:
             param_spread_start=self.param_spread_start, param_spread_end=self.param_spread_end,
             sf_bias=self.sf_bias, anneal_iterations=int(round(self.anneal_fraction * self.iterations)),
             replay_capacity=self.replay_capacity, replay_fraction=self.replay_fraction,
+            prioritized_replay=self.prioritized_replay, replay_updates=self.replay_updates,
             seed=self.seed, num_threads=self.threads,
         )
 
@@ -121,6 +130,13 @@ class RunConfig:
         need(self.threads >= 1, "threads must be >= 1")
         need(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
         need(self.chunk_size >= 1, f"chunk_size must be >= 1, got {self.chunk_size}")
+        need(self.replay_updates >= 0, f"replay_updates must be >= 0, got {self.replay_updates}")
+        need(self.replay_updates == 0 or self.replay_capacity > 0,
+             f"replay_updates = {self.replay_updates} needs a replay buffer (replay_capacity > 0)")
+        need(self.topology_rounds >= 0, f"topology_rounds must be >= 0, got {self.topology_rounds}")
+        need(self.topology_popsize >= 1, f"topology_popsize must be >= 1, got {self.topology_popsize}")
+        need(self.topology_sigma > 0 and math.isfinite(self.topology_sigma),
+             f"topology_sigma must be positive, got {self.topology_sigma}")
         need(self.max_minutes >= 0 and math.isfinite(self.max_minutes), "max_minutes must be >= 0")
         for part in self.library.split(","):
             parse_library_part(part)
@@ -158,6 +174,14 @@ FIELD_DOCS: dict[str, str] = {
     "anneal_fraction": "exploration anneals linearly over this share of the iterations",
     "replay_capacity": "replay buffer size (0 = no replay)",
     "replay_fraction": "replayed trajectories per batch, as a share of batch_size",
+    "prioritized_replay": "the replay buffer keeps the highest-reward trajectories (else the latest)",
+    "replay_updates": "extra TB updates per iteration on replayed trajectories only (no new simulations)",
+    "topology_reward": "score structures, not single rate vectors: each new structure's reward is taken at the "
+                       "best loss of a short rate refinement started at the prior's mode (cached; every "
+                       "refinement evaluation counts), plus the prior of the sampled rates",
+    "topology_rounds": "topology reward: refinement rounds per new structure (0: the prior's mode only)",
+    "topology_popsize": "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)",
+    "topology_sigma": "topology reward: initial step of the refinement, in ln k",
     "reinforce_lr": "Adam learning rate of a reinforce run (lr, lr_logZ and the exploration settings are TB's)",
     "reinforce_replay": "reinforce runs: self-imitation replay of the best archived designs",
     "archive_capacity": "the archive keeps this many best distinct topologies",

@@ -180,10 +180,19 @@ class Run:
         self.task = base
         self.pool = TaskPool(base, workers=config.workers, chunk_size=config.chunk_size)
         self.recorder = _BatchRecorder(self.pool)
+        # what the sampler is scored by: every simulated candidate goes through the recorder
+        # (the archive and the evaluation count see refinement candidates too)
+        self.scorer = self.recorder
+        if config.topology_reward:
+            from .topology import TopologyReward
+
+            self.scorer = TopologyReward(self.recorder, rounds=config.topology_rounds,
+                                         popsize=config.topology_popsize, sigma0=config.topology_sigma,
+                                         seed=config.seed)
         self.library = build_library(config.library, base.template.species)
         from ..envs import CRNEnv
 
-        self.env = CRNEnv(self.library, base.template, self.recorder, order=config.order,
+        self.env = CRNEnv(self.library, base.template, self.scorer, order=config.order,
                           max_reactions=config.max_reactions, min_reactions=config.min_reactions,
                           prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
@@ -193,7 +202,7 @@ class Run:
                 raise CRNError(REINFORCE_NOT_DISTRIBUTED)
             from .reinforce import ReinforceTrainer
 
-            self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.recorder)
+            self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.scorer)
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
         self.archive = Archive(config.archive_capacity, base.good_threshold)
@@ -269,9 +278,18 @@ class Run:
     def _restore(self, state: dict) -> None:
         _check_world_size(self.dir, state, self.dist)
         self.trainer.load_state_dict(state["trainer"])
+        topology = state.get("topology")
         if "ranks" in state:
-            self.trainer.load_local_state(state["ranks"][self.dist.rank])
-            self._evaluations_all = sum(int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
+            mine = state["ranks"][self.dist.rank]
+            self.trainer.load_local_state(mine)
+            topology = mine.get("topology")
+            self._evaluations_all = sum(int(r["topology"]["evaluations"]) if "topology" in r
+                                        else int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
+        if self.scorer is not self.recorder:
+            if topology is None:
+                raise CheckpointError(f"{self.dir}: the checkpoint has no topology-reward cache, but the run's "
+                                      f"config sets topology_reward")
+            self.scorer.load_state_dict(topology)
         self.archive = Archive.from_state_dict(state["archive"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
@@ -293,7 +311,19 @@ class Run:
         """Candidates scored during training (by all ranks of a data-parallel job)."""
         if self.dist.enabled:
             return self._evaluations_all
+        return self._local_evaluations()
+
+    def _local_evaluations(self) -> int:
+        """Candidates this process has had simulated (with the topology reward: the refinement's)."""
+        if self.scorer is not self.recorder:
+            return int(self.scorer.evaluations)
         return int(self.env.n_evaluated)
+
+    def _local_state(self) -> dict:
+        state = self.trainer.local_state()
+        if self.scorer is not self.recorder:
+            state["topology"] = self.scorer.state_dict()
+        return state
 
     def state_dict(self) -> dict:
         """The checkpoint. In a data-parallel job every rank must call it (it gathers the ranks'
@@ -301,9 +331,11 @@ class Run:
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
                  "config": asdict(self.config)}
+        if self.scorer is not self.recorder:
+            state["topology"] = self.scorer.state_dict()
         if self.dist.enabled:
             state["world_size"] = self.dist.world_size
-            state["ranks"] = self.dist.all_gather(self.trainer.local_state())
+            state["ranks"] = self.dist.all_gather(self._local_state())
         return state
 
     def save(self) -> Optional[Path]:
@@ -320,7 +352,7 @@ class Run:
     def _record(self, rec: dict, t_iter: float) -> dict:
         mine = {"batches": [(nets, np.asarray(res.loss, dtype=float), np.asarray(res.valid, dtype=bool),
                              np.asarray(res.log_reward, dtype=float)) for nets, res in self.recorder.collect()],
-                "evaluations": int(self.env.n_evaluated),
+                "evaluations": self._local_evaluations(),
                 **{k: rec[k] for k in ("loss", "mean_log_reward", "max_log_reward", "valid_fraction", "mean_length")}}
         ranks = self.dist.all_gather(mine)  # every rank merges every rank's designs, in rank order
         self._evaluations_all = sum(g["evaluations"] for g in ranks)
@@ -352,6 +384,9 @@ class Run:
             "valid_fraction": rec["valid_fraction"],
             "mean_length": rec["mean_length"],
         }
+        if self.scorer is not self.recorder:  # this process's cache (each rank keeps its own)
+            row["structures"] = len(self.scorer.cache)
+            row["structure_repeats"] = self.scorer.hits / max(self.scorer.requests, 1)
         for k in ("temperature", "epsilon", "param_spread", "sf_bias", "param_epsilon"):
             if k in rec:
                 row[k] = rec[k]

@@ -65,7 +65,16 @@ class Samples:
 def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed: Optional[int] = 0,
                    **policy_kwargs) -> Samples:
     """``n`` designs from ``run``'s policy (structure temperature ``temperature``), evaluated by
-    the task. The RNG states are saved and restored, so the run's own sequence is untouched."""
+    the task. The RNG states are saved and restored, so the run's own sequence is untouched.
+
+    A run with the topology reward samples structures (its rates are prior draws): each sample is
+    returned as its structure with the best rates the refinement found, and its loss is that of
+    the structure (new structures are refined on a copy of the run's cache, which stays as it was).
+    """
+    from .topology import TopologyReward
+
+    scorer = getattr(run, "scorer", None)
+    topology = scorer.fork(getattr(run, "pool", run.task)) if isinstance(scorer, TopologyReward) else None
     kw = dict(policy_kwargs)
     if temperature != 1.0:
         kw["temperature"] = float(temperature)
@@ -82,7 +91,11 @@ def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed
             with torch.no_grad():
                 traj = sampler.sample_trajectories(run.env, n=b, **kw)
             batch_nets = run.env.states_to_networks(traj.terminating_states)
-            res = getattr(run, "pool", run.task).evaluate(batch_nets)  # the run's scoring workers
+            if topology is not None:
+                res = topology.evaluate(batch_nets)
+                batch_nets = topology.refined(batch_nets)
+            else:
+                res = getattr(run, "pool", run.task).evaluate(batch_nets)  # the run's scoring workers
             nets += batch_nets
             for k in parts:
                 parts[k].append(np.asarray(getattr(res, k)))

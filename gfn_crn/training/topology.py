@@ -163,6 +163,35 @@ class TopologyReward:
         r = self.evaluate(networks)
         return r.log_reward, r.valid
 
+    def fork(self, task=None) -> "TopologyReward":
+        """A copy with the same settings and a copy of the cache, scoring new structures with
+        ``task`` (default the same task): for scoring that must not change this object."""
+        other = TopologyReward(self.task if task is None else task, rounds=self.rounds, popsize=self.popsize,
+                               sigma0=self.sigma0, seed=self.seed)
+        other.load_state_dict(self.state_dict())
+        return other
+
+    def refined(self, networks: Sequence[Network]) -> list[Network]:
+        """Each network's structure with the best rates found for it (the network itself for a
+        structure not refined yet or never valid)."""
+        return [self.best_networks.get(structure_key(n), n) for n in networks]
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """The cache and counters (plain Python objects; the best networks included)."""
+        return {"cache": dict(self.cache), "best_networks": dict(self.best_networks),
+                "evaluations": self.evaluations, "hits": self.hits, "requests": self.requests,
+                "settings": (self.rounds, self.popsize, self.sigma0, self.seed)}
+
+    def load_state_dict(self, state: dict) -> None:
+        settings = tuple(state["settings"])
+        if settings != (self.rounds, self.popsize, self.sigma0, self.seed):
+            raise CRNError(f"topology reward state was made with (rounds, popsize, sigma0, seed) = {settings}, "
+                           f"not {(self.rounds, self.popsize, self.sigma0, self.seed)}")
+        self.cache = dict(state["cache"])
+        self.best_networks = dict(state["best_networks"])
+        self.evaluations, self.hits, self.requests = int(state["evaluations"]), int(state["hits"]), int(state["requests"])
+
     def __repr__(self) -> str:
         return (f"TopologyReward({self.task!r}, rounds={self.rounds}, popsize={self.popsize}, "
                 f"sigma0={self.sigma0}, {len(self.cache)} structures cached)")
