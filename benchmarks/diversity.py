@@ -93,9 +93,12 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         gfn_cfg = dict(gfn_overrides or {})
         try:
             if method.startswith("gfn"):
+                # exploration anneals over the first half of the iterations the budget allows when
+                # every sampled topology is new (each costs 1 + rounds * popsize evaluations)
+                expected = max(1, search_budget // (batch * scorer.evaluations_per_structure))
                 cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
                                   lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
-                                  epsilon_start=0.1, epsilon_end=0.0, anneal_iterations=max(1, iters // 2))
+                                  epsilon_start=0.1, epsilon_end=0.0, anneal_iterations=max(1, expected // 2))
                 for k, v in gfn_cfg.items():
                     setattr(cfg, k, v)
                 train(env, cfg, callback=stop_at_budget)
