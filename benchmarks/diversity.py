@@ -95,12 +95,14 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
             if method.startswith("gfn"):
                 # exploration anneals over the first half of the iterations the budget allows when
                 # every sampled topology is new (each costs 1 + rounds * popsize evaluations)
-                expected = max(1, search_budget // (batch * scorer.evaluations_per_structure))
                 cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
                                   lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
-                                  epsilon_start=0.1, epsilon_end=0.0, anneal_iterations=max(1, expected // 2))
+                                  epsilon_start=0.1, epsilon_end=0.0)
                 for k, v in gfn_cfg.items():
                     setattr(cfg, k, v)
+                if "anneal_iterations" not in gfn_cfg:
+                    expected = search_budget // (cfg.batch_size * scorer.evaluations_per_structure)
+                    cfg.anneal_iterations = max(1, expected // 2)
                 train(env, cfg, callback=stop_at_budget)
             elif method == "reinforce-topo":
                 train_reinforce(env, scorer, ReinforceConfig(n_iterations=20 * iters, batch_size=batch, seed=seed),
@@ -173,6 +175,41 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
     return task, search
 
 
+def one_run(method: str, seed: int, settings: dict):
+    """One (method, seed) run: its figures (with the search phase, the top designs and downsampled
+    curves) and its full curves ``(distinct good, best loss so far)`` per evaluation."""
+    t0 = time.perf_counter()
+    s = dict(settings)
+    rec, search = run(method, s.pop("task_name"), s.pop("budget"), seed, s.pop("batch"), s.pop("max_reactions"),
+                      **s)
+    wall = time.perf_counter() - t0
+    thr = rec.good_threshold
+    fig = rec.figures(thr)
+    fig["search_phase"] = search
+    fig.update(method=method, seed=seed, threshold=thr, wall_seconds=wall, evals_per_second=fig["evaluations"] / wall)
+    losses = np.where(rec.valid, rec.losses, np.inf)
+    curve = (distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr), np.minimum.accumulate(losses))
+    # the 10 best distinct designs, so a reader can see what each method found
+    top = sorted(rec.networks_best.values(), key=lambda t: t[0])[:10]
+    fig["top_designs"] = [{"loss": l, "network": n.to_text()} for l, n in top]
+    step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
+    fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
+    fig["curve_distinct_good"] = curve[0][step - 1::step].tolist()
+    fig["curve_best_loss"] = curve[1][step - 1::step].tolist()
+    return fig, curve
+
+
+def _print_row(fig: dict, refine_share: float) -> None:
+    thr, search = fig["threshold"], fig["search_phase"]
+    print(f"{fig['method']:<14} seed {fig['seed']}: best {fig['best_loss']:.5f}  first<{thr:g} at "
+          f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
+          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
+          f"repeats {fig['repeat_share']:.1%}  {fig['wall_seconds']:.0f} s" + (
+              f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
+              f"<{2 * thr:g} {search['distinct_good_2x']} repeats {search['repeat_share']:.1%}]"
+              if refine_share > 0 else ""), flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="rpa")
@@ -201,6 +238,9 @@ def main(argv=None):
                          "capacity=1000 fraction=0.5")
     ap.add_argument("--topo", nargs="*", default=[], metavar="KEY=VALUE",
                     help="topology reward of the *-topo methods: rounds=2 popsize=8 sigma0=0.5")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="run the (method, seed) runs in this many processes (figures do not depend on it; "
+                         "wall times do)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -211,43 +251,33 @@ def main(argv=None):
     for kv in args.gfn:
         k, v = kv.split("=", 1)
         overrides[k] = type(getattr(TrainConfig(), k))(v) if getattr(TrainConfig(), k) is not None else float(v)
-    thr = None
-    rows, curves = [], {}
-    for method in args.methods:
-        for seed in args.seeds:
-            t0 = time.perf_counter()
-            anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
-            rec, search = run(method, args.task, args.budget, seed, args.batch, args.max_reactions, args.beta,
-                              overrides, anneal, args.refine_share, args.refine_networks, args.refine_stages,
-                              args.reward_alpha, args.reward_eps, args.refine_sigma,
-                              {k: float(v) if "." in v or "e" in v else int(v)
-                               for k, v in (kv.split("=", 1) for kv in args.ls)},
-                              {k: float(v) if "." in v or "e" in v else int(v)
-                               for k, v in (kv.split("=", 1) for kv in args.topo)})
-            wall = time.perf_counter() - t0
-            thr = rec.good_threshold
-            fig = rec.figures(thr)
-            fig["search_phase"] = search
-            fig.update(method=method, seed=seed, wall_seconds=wall,
-                       evals_per_second=fig["evaluations"] / wall)
-            rows.append(fig)
-            losses = np.where(rec.valid, rec.losses, np.inf)
-            curves[(method, seed)] = (distinct_good_curve(rec.topologies, rec.losses, rec.valid, thr),
-                                      np.minimum.accumulate(losses))
-            # the 10 best distinct designs, so a reader can see what each method found
-            top = sorted(rec.networks_best.values(), key=lambda t: t[0])[:10]
-            fig["top_designs"] = [{"loss": l, "network": n.to_text()} for l, n in top]
-            step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
-            fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
-            fig["curve_distinct_good"] = curves[(method, seed)][0][step - 1::step].tolist()
-            fig["curve_best_loss"] = curves[(method, seed)][1][step - 1::step].tolist()
-            print(f"{method:<14} seed {seed}: best {fig['best_loss']:.5f}  first<{thr:g} at "
-                  f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
-                  f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
-                  f"repeats {fig['repeat_share']:.1%}  {wall:.0f} s" + (
-                      f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
-                      f"<{2 * thr:g} {search['distinct_good_2x']} repeats {search['repeat_share']:.1%}]"
-                      if args.refine_share > 0 else ""), flush=True)
+    kv = lambda items: {k: float(v) if "." in v or "e" in v else int(v)  # noqa: E731
+                        for k, v in (x.split("=", 1) for x in items)}
+    anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
+    settings = dict(task_name=args.task, budget=args.budget, batch=args.batch, max_reactions=args.max_reactions,
+                    beta=args.beta, gfn_overrides=overrides, beta_anneal=anneal, refine_share=args.refine_share,
+                    refine_networks=args.refine_networks, refine_stages=args.refine_stages,
+                    reward_alpha=args.reward_alpha, reward_eps=args.reward_eps, refine_sigma=args.refine_sigma,
+                    ls=kv(args.ls), topo=kv(args.topo))
+    jobs = [(method, seed) for method in args.methods for seed in args.seeds]
+    if args.jobs > 1:  # independent seeded runs: the same figures in any number of processes
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as ex:
+            futures = [ex.submit(one_run, m, sd, settings) for m, sd in jobs]
+            results = []
+            for f in futures:
+                results.append(f.result())
+                _print_row(results[-1][0], args.refine_share)
+    else:
+        results = []
+        for m, sd in jobs:
+            results.append(one_run(m, sd, settings))
+            _print_row(results[-1][0], args.refine_share)
+    rows = [fig for fig, _ in results]
+    curves = {(fig["method"], fig["seed"]): c for fig, c in results}
+    thr = rows[0]["threshold"]
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
         {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,
