@@ -37,7 +37,7 @@ from gfn_crn.training import TrainConfig, train
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
 from gfn_crn.training.refine import LocalSearch, refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
-from gfn_crn.training.topology import TopologyReward
+from gfn_crn.training.topology import StructureLocalSearch, TopologyReward
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
 #: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
@@ -46,7 +46,7 @@ LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
 #: methods scored by the topology-level reward (gfn_crn.training.topology.TopologyReward: each new
 #: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and
 #: random-search variants are the ablations that tell the reward's share from the sampler's
-TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "reinforce-topo", "random-topo")
+TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "random-topo")
 
 
 class _BudgetReached(Exception):
@@ -69,7 +69,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         beta_anneal: tuple[float, float] | None = None, refine_share: float = 0.0,
         refine_networks: int = 128, refine_stages: int = 4, reward_alpha: float | None = None,
         reward_eps: float | None = None, refine_sigma: float = 1.0, ls: dict | None = None,
-        topo: dict | None = None):
+        topo: dict | None = None, tls: dict | None = None):
     """One run; returns ``(recording task, figures of the search phase before refinement)``."""
     base = load_task(task_name)
     _set_reward(base, beta, reward_alpha, reward_eps)
@@ -103,7 +103,15 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
                 if "anneal_iterations" not in gfn_cfg:
                     expected = search_budget // (cfg.batch_size * scorer.evaluations_per_structure)
                     cfg.anneal_iterations = max(1, expected // 2)
-                train(env, cfg, callback=stop_at_budget)
+                callback = stop_at_budget
+                if method.endswith("-ls"):  # structure local search around the best structures
+                    local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
+
+                    def callback(it, rec_, result):
+                        stop_at_budget()
+                        local(it, rec_, result)
+                        stop_at_budget()
+                train(env, cfg, callback=callback)
             elif method == "reinforce-topo":
                 train_reinforce(env, scorer, ReinforceConfig(n_iterations=20 * iters, batch_size=batch, seed=seed),
                                 callback=stop_at_budget)
@@ -238,6 +246,9 @@ def main(argv=None):
                          "capacity=1000 fraction=0.5")
     ap.add_argument("--topo", nargs="*", default=[], metavar="KEY=VALUE",
                     help="topology reward of the *-topo methods: rounds=2 popsize=8 sigma0=0.5")
+    ap.add_argument("--tls", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="structure local search of gfn-free-topo-ls: every=10 top_k=8 neighbours=4 destroy=1 "
+                         "max_visits=4")
     ap.add_argument("--jobs", type=int, default=1,
                     help="run the (method, seed) runs in this many processes (figures do not depend on it; "
                          "wall times do)")
@@ -258,7 +269,7 @@ def main(argv=None):
                     beta=args.beta, gfn_overrides=overrides, beta_anneal=anneal, refine_share=args.refine_share,
                     refine_networks=args.refine_networks, refine_stages=args.refine_stages,
                     reward_alpha=args.reward_alpha, reward_eps=args.reward_eps, refine_sigma=args.refine_sigma,
-                    ls=kv(args.ls), topo=kv(args.topo))
+                    ls=kv(args.ls), topo=kv(args.topo), tls=kv(args.tls))
     jobs = [(method, seed) for method in args.methods for seed in args.seeds]
     if args.jobs > 1:  # independent seeded runs: the same figures in any number of processes
         import multiprocessing as mp
@@ -307,7 +318,7 @@ def _plot(curves, thr, path, task_name):
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "gfn-free-topo": "C6",
-              "gfn-canonical-topo": "C8", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)

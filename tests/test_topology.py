@@ -148,3 +148,32 @@ def test_trajectory_balance_learns_the_structure_marginal(rpa):
     p = np.asarray([counts[k] for k in keys], dtype=float) / len(nets)
     q = np.exp(lw - logZ)
     assert np.abs(p - q).sum() < 0.1, (p.round(3), q.round(3))
+
+
+def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
+    from gfn_crn.training.topology import StructureLocalSearch
+
+    rec = RecordingTask(rpa)
+    tr = TopologyReward(rec, rounds=0)
+    lib = mass_action_library(rpa.template.species)
+    env = CRNEnv(lib, rpa.template, tr, order="free", max_reactions=3, min_reactions=1)
+    ls = StructureLocalSearch(env, tr, every=2, top_k=3, neighbours=2, destroy=1, max_visits=1, seed=0)
+    res = train(env, TrainConfig(n_iterations=6, batch_size=8, hidden=32, replay_capacity=200, seed=0),
+                callback=ls)
+    assert ls.calls == 3 and ls.proposed == 3 * 3 * 2
+    assert all(v == 1 for v in ls.visits.values()) and len(ls.visits) == 9  # each parent once
+    # every evaluation went through the reward, once per new structure
+    assert rec.n_evaluations == tr.evaluations == len(tr.cache)
+    # a neighbour keeps all but `destroy` of its parent's reactions, with the parent's rates
+    parents = ls.parents()
+    nets = ls.neighbours_of(parents, res.pf)
+    assert len(nets) == 2 * len(parents)
+    for i, n in enumerate(nets):
+        p = parents[i // 2]
+        kept = [r for r in p.reactions if r.reaction.signature in n.topology]
+        assert len(kept) >= len(p.reactions) - 1
+        rates = {r.reaction.signature: r.cparams for r in n.reactions}
+        for r in kept:
+            assert rates[r.reaction.signature] == pytest.approx(r.cparams, rel=1e-6)
+    with pytest.raises(CRNError, match="neighbours"):
+        StructureLocalSearch(env, tr, neighbours=0)

@@ -197,4 +197,80 @@ class TopologyReward:
                 f"sigma0={self.sigma0}, {len(self.cache)} structures cached)")
 
 
-__all__ = ["TopologyReward", "structure_key", "structure_seed"]
+class StructureLocalSearch:
+    """A :func:`~gfn_crn.training.tb.train` callback: local search in structure space for a
+    GFlowNet trained on a :class:`TopologyReward` (the destroy-and-rebuild local search of
+    local-search GFlowNets, Kim et al., 2024).
+
+    Every ``every`` iterations it takes the ``top_k`` best structures of the reward's cache (each
+    at most ``max_visits`` times over the run), and for each makes ``neighbours`` neighbours:
+    ``destroy`` of its added reactions, chosen at random, are removed, and the forward policy
+    completes the design from that partial state (it may add any reactions, or exit). The
+    neighbours are scored by the reward (a new structure costs its refinement's evaluations, a
+    cached one nothing) and added, as trajectories (backward rollouts of PB, reversed), to the
+    trainer's replay buffer. Trajectory balance is off-policy, so its target is unchanged; what
+    changes is that the sampler is shown the structures next to the best ones found, where good
+    structures cluster (a capable core with different other reactions).
+    """
+
+    def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = 8, neighbours: int = 4,
+                 destroy: int = 1, max_visits: int = 4, seed: int = 0):
+        for name, v, lo in (("every", every, 1), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
+                            ("destroy", destroy, 1), ("max_visits", max_visits, 1)):
+            if int(v) != v or v < lo:
+                raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
+        self.env, self.reward = env, reward
+        self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
+            int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
+        self.seed = int(seed)
+        self.visits: dict[frozenset, int] = {}
+        self.calls = 0
+        self.proposed = 0
+
+    def parents(self) -> list[Network]:
+        """The best cached structures still open for a visit (best networks, best first)."""
+        r = self.reward
+        ranked = sorted((loss, k) for k, (loss, ok) in r.cache.items() if ok and k in r.best_networks
+                        and self.visits.get(k, 0) < self.max_visits)
+        return [r.best_networks[k] for _, k in ranked[:self.top_k]]
+
+    def neighbours_of(self, parents: Sequence[Network], pf) -> list[Network]:
+        """Destroy-and-rebuild neighbours of ``parents`` (``neighbours`` each, in order)."""
+        import torch
+
+        from ..samplers import CRNSampler
+
+        rng = np.random.default_rng([self.seed, self.calls])
+        partial = []
+        for p in parents:
+            for _ in range(self.neighbours):
+                drop = set(rng.choice(len(p.reactions), min(self.destroy, len(p.reactions)), replace=False).tolist())
+                partial.append(p.with_reactions([r for i, r in enumerate(p.reactions) if i not in drop]))
+        states = self.env.networks_to_states(partial)
+        with torch.no_grad():
+            traj = CRNSampler(pf).sample_trajectories(self.env, states=states)
+        return self.env.states_to_networks(traj.terminating_states)
+
+    def __call__(self, it, rec, result):
+        if (it + 1) % self.every:
+            return
+        buffer = result.replay_buffer
+        if buffer is None:
+            raise CRNError("StructureLocalSearch needs a replay buffer (TrainConfig.replay_capacity > 0)")
+        parents = self.parents()
+        if not parents:
+            return
+        for p in parents:
+            k = structure_key(p)
+            self.visits[k] = self.visits.get(k, 0) + 1
+        nets = self.neighbours_of(parents, result.pf)
+        self.calls += 1
+        from .refine import trajectories_for
+
+        traj = trajectories_for(self.env, result.pb, nets)
+        _ = traj.log_rewards  # scored now through the env's reward (new structures are refined)
+        buffer.add(traj)
+        self.proposed += len(nets)
+
+
+__all__ = ["TopologyReward", "StructureLocalSearch", "structure_key", "structure_seed"]
