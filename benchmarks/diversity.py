@@ -46,11 +46,19 @@ LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
 #: methods scored by the topology-level reward (gfn_crn.training.topology.TopologyReward: each new
 #: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and
 #: random-search variants are the ablations that tell the reward's share from the sampler's
-TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "random-topo")
+TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "random-topo",
+                "random-topo-ls")
 
 
 class _BudgetReached(Exception):
     pass
+
+
+class _NoBuffer:
+    """Where the no-learning ablation's local search puts its trajectories: nowhere."""
+
+    def add(self, trajectories):
+        pass
 
 
 def _set_reward(base, beta=None, alpha=None, eps=None):
@@ -117,9 +125,27 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
                                 callback=stop_at_budget)
             else:
                 rng = np.random.default_rng(seed)
-                for _ in range(20 * iters):
-                    scorer.evaluate(random_candidates(env, batch, rng))
+                local, rb = None, batch
+                if method == "random-topo-ls":
+                    # the ablation of gfn-free-topo-ls: the same structure local search, rebuilding
+                    # with an untrained policy (its initial, nearly uniform one), the same batch size
+                    # between searches, and no learning anywhere
+                    import torch
+
+                    from gfn_crn.training.tb import build_gflownet, seed_everything
+
+                    seed_everything(seed)
+                    rb = int(gfn_cfg.get("batch_size", batch))
+                    g = build_gflownet(env, TrainConfig(hidden=int(gfn_cfg.get("hidden", 128))))
+                    shim = type("Untrained", (), {"pf": g.pf, "pb": g.pb, "replay_buffer": _NoBuffer()})()
+                    local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
+                    torch.set_num_threads(1)
+                for it in range(20 * iters):
+                    scorer.evaluate(random_candidates(env, rb, rng))
                     stop_at_budget()
+                    if local is not None:
+                        local(it, None, shim)
+                        stop_at_budget()
         except _BudgetReached:
             pass
     elif method.startswith("gfn"):
@@ -318,7 +344,7 @@ def _plot(curves, thr, path, task_name):
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "gfn-free-topo": "C6",
-              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "random-topo-ls": "y", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)
