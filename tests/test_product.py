@@ -128,7 +128,9 @@ def load_config_file_roundtrip(c, tmp=Path("/tmp")):
 # ---------------------------------------------------------------------------- resume
 @pytest.mark.parametrize("kw", [dict(), dict(order="free", replay_capacity=16, replay_fraction=0.5),
                                 dict(topology_reward=True, topology_rounds=1, topology_popsize=3, replay_capacity=16,
-                                     prioritized_replay=True, replay_updates=1)])
+                                     prioritized_replay=True, replay_updates=1, order="free",
+                                     structure_search_every=2, structure_search_top_k=2,
+                                     structure_search_neighbours=2)])
 def test_resume_is_bit_for_bit(tiny_task, tmp_path, kw):
     cfg = tiny_config(tiny_task, **kw)
     a = Run.create(cfg, tmp_path / "a")
@@ -304,6 +306,24 @@ def test_topology_reward_run_counts_archives_and_samples_refined_designs(tiny_ta
         tiny_config(tiny_task, topology_reward=True, topology_rounds=-1).validate()
     with pytest.raises(Exception, match="replay buffer"):
         tiny_config(tiny_task, replay_updates=2).validate()
+    with pytest.raises(Exception, match="needs topology_reward"):
+        tiny_config(tiny_task, structure_search_every=2, replay_capacity=8).validate()
+    with pytest.raises(Exception, match="structure_search_every needs a replay buffer"):
+        tiny_config(tiny_task, structure_search_every=2, topology_reward=True).validate()
+
+
+def test_structure_search_in_a_run_is_counted_and_archived(tiny_task, tmp_path):
+    cfg = tiny_config(tiny_task, iterations=4, topology_reward=True, topology_rounds=0, replay_capacity=32,
+                      order="free", structure_search_every=2, structure_search_top_k=3, structure_search_neighbours=2)
+    run = Run.create(cfg, tmp_path / "s")
+    run.train(progress=False)
+    ls, tr = run.local_search, run.scorer
+    assert ls.calls == 2 and ls.proposed == 2 * 3 * 2
+    assert tr.requests == 4 * 8 + ls.proposed        # sampled plus proposed, all through the reward
+    assert run.evaluations == tr.evaluations == len(tr.cache)   # rounds 0: one evaluation per new structure
+    # every evaluated structure reached the archive (capacity 20 permitting)
+    assert len(run.archive) == min(20, sum(1 for _, ok in tr.cache.values() if ok))
+    run.close()
 
 
 def test_cli_topology_reward_flag(tiny_task, tmp_path, capsys):

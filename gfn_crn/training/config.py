@@ -73,6 +73,12 @@ class RunConfig:
     topology_rounds: int = 1
     topology_popsize: int = 8
     topology_sigma: float = 0.5
+    # structure local search around the best structures (needs the topology reward and replay)
+    structure_search_every: int = 0
+    structure_search_top_k: int = 8
+    structure_search_neighbours: int = 4
+    structure_search_destroy: int = 1
+    structure_search_max_visits: int = 4
     # REINFORCE baseline (algorithm = "reinforce"; the peer's settings otherwise)
     reinforce_lr: float = 1e-4
     reinforce_replay: bool = False
@@ -137,6 +143,14 @@ class RunConfig:
         need(self.topology_popsize >= 1, f"topology_popsize must be >= 1, got {self.topology_popsize}")
         need(self.topology_sigma > 0 and math.isfinite(self.topology_sigma),
              f"topology_sigma must be positive, got {self.topology_sigma}")
+        need(self.structure_search_every >= 0, f"structure_search_every must be >= 0, got {self.structure_search_every}")
+        if self.structure_search_every:
+            need(self.topology_reward, "structure_search_every needs topology_reward = true")
+            need(self.algorithm == "tb", "structure_search_every works with algorithm = tb only")
+            need(self.replay_capacity > 0, "structure_search_every needs a replay buffer (replay_capacity > 0)")
+            for k in ("top_k", "neighbours", "destroy", "max_visits"):
+                v = getattr(self, f"structure_search_{k}")
+                need(v >= 1, f"structure_search_{k} must be >= 1, got {v}")
         need(self.max_minutes >= 0 and math.isfinite(self.max_minutes), "max_minutes must be >= 0")
         for part in self.library.split(","):
             parse_library_part(part)
@@ -182,6 +196,13 @@ FIELD_DOCS: dict[str, str] = {
     "topology_rounds": "topology reward: refinement rounds per new structure (0: the prior's mode only)",
     "topology_popsize": "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)",
     "topology_sigma": "topology reward: initial step of the refinement, in ln k",
+    "structure_search_every": "every this many iterations, local search around the best structures (0 = off): "
+                              "destroy-and-rebuild neighbours, scored and replayed to TB (needs topology_reward "
+                              "and replay_capacity > 0)",
+    "structure_search_top_k": "structure search: the best structures visited per search",
+    "structure_search_neighbours": "structure search: neighbours per visited structure",
+    "structure_search_destroy": "structure search: reactions removed before the policy rebuilds",
+    "structure_search_max_visits": "structure search: visits per structure over the run",
     "reinforce_lr": "Adam learning rate of a reinforce run (lr, lr_logZ and the exploration settings are TB's)",
     "reinforce_replay": "reinforce runs: self-imitation replay of the best archived designs",
     "archive_capacity": "the archive keeps this many best distinct topologies",

@@ -205,6 +205,14 @@ class Run:
             self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.scorer)
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
+        self.local_search = None
+        if config.structure_search_every:
+            from .topology import StructureLocalSearch
+
+            self.local_search = StructureLocalSearch(
+                self.env, self.scorer, every=config.structure_search_every, top_k=config.structure_search_top_k,
+                neighbours=config.structure_search_neighbours, destroy=config.structure_search_destroy,
+                max_visits=config.structure_search_max_visits, seed=dist.rank_seed(config.seed))
         self.archive = Archive(config.archive_capacity, base.good_threshold)
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -278,11 +286,11 @@ class Run:
     def _restore(self, state: dict) -> None:
         _check_world_size(self.dir, state, self.dist)
         self.trainer.load_state_dict(state["trainer"])
-        topology = state.get("topology")
+        topology, search = state.get("topology"), state.get("structure_search")
         if "ranks" in state:
             mine = state["ranks"][self.dist.rank]
             self.trainer.load_local_state(mine)
-            topology = mine.get("topology")
+            topology, search = mine.get("topology"), mine.get("structure_search")
             self._evaluations_all = sum(int(r["topology"]["evaluations"]) if "topology" in r
                                         else int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
         if self.scorer is not self.recorder:
@@ -290,6 +298,11 @@ class Run:
                 raise CheckpointError(f"{self.dir}: the checkpoint has no topology-reward cache, but the run's "
                                       f"config sets topology_reward")
             self.scorer.load_state_dict(topology)
+        if self.local_search is not None:
+            if search is None:
+                raise CheckpointError(f"{self.dir}: the checkpoint has no structure-search state, but the run's "
+                                      f"config sets structure_search_every")
+            self.local_search.load_state_dict(search)
         self.archive = Archive.from_state_dict(state["archive"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
@@ -321,9 +334,16 @@ class Run:
 
     def _local_state(self) -> dict:
         state = self.trainer.local_state()
-        if self.scorer is not self.recorder:
-            state["topology"] = self.scorer.state_dict()
+        state.update(self._search_state())
         return state
+
+    def _search_state(self) -> dict:
+        out = {}
+        if self.scorer is not self.recorder:
+            out["topology"] = self.scorer.state_dict()
+        if self.local_search is not None:
+            out["structure_search"] = self.local_search.state_dict()
+        return out
 
     def state_dict(self) -> dict:
         """The checkpoint. In a data-parallel job every rank must call it (it gathers the ranks'
@@ -331,8 +351,7 @@ class Run:
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
                  "config": asdict(self.config)}
-        if self.scorer is not self.recorder:
-            state["topology"] = self.scorer.state_dict()
+        state.update(self._search_state())
         if self.dist.enabled:
             state["world_size"] = self.dist.world_size
             state["ranks"] = self.dist.all_gather(self._local_state())
@@ -438,6 +457,8 @@ class Run:
                     break
                 t0 = time.perf_counter()
                 rec = self.trainer.step()
+                if self.local_search is not None:  # scored through the recorder: archived below
+                    self.local_search(self.trainer.iteration - 1, rec, self.trainer.result())
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)

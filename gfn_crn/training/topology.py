@@ -227,6 +227,13 @@ class StructureLocalSearch:
         self.calls = 0
         self.proposed = 0
 
+    def state_dict(self) -> dict:
+        return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.visits = dict(state["visits"])
+        self.calls, self.proposed = int(state["calls"]), int(state["proposed"])
+
     def parents(self) -> list[Network]:
         """The best cached structures still open for a visit (best networks, best first)."""
         r = self.reward
