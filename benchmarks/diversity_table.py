@@ -1,0 +1,78 @@
+"""The markdown table of one or more ``benchmarks/diversity.py`` result files (issue 6).
+
+    python benchmarks/diversity_table.py benchmarks/results/diversity_rpa_topo.json \
+        benchmarks/results/diversity_rpa_topo_ls.json
+
+One row per method (files may hold different methods; a method found in two files is an error,
+so nothing is averaged over different settings). Per-seed counts are printed seed0 / seed1 / ...
+The last line is ``distinct_good_ratio_gfn_vs_reinforce=<ratio>``: the best GFlowNet variant's
+mean count of distinct topologies below the threshold over the best REINFORCE variant's (floored
+at 1), as ``diversity.py`` prints it for a single file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+
+def load_runs(paths) -> tuple[dict, float, int]:
+    by_method: dict[str, list] = {}
+    origin: dict[str, str] = {}
+    thr = budget = None
+    for p in paths:
+        d = json.loads(open(p).read())
+        if thr is not None and (d["threshold"] != thr or d["budget"] != budget):
+            raise SystemExit(f"{p}: threshold/budget {d['threshold']}/{d['budget']} differ from {thr}/{budget}")
+        thr, budget = d["threshold"], d["budget"]
+        for r in d["runs"]:
+            m = r["method"]
+            if m in origin and origin[m] != p:
+                raise SystemExit(f"method {m} is in both {origin[m]} and {p}")
+            origin[m] = p
+            by_method.setdefault(m, []).append(r)
+    return by_method, thr, budget
+
+
+def table(by_method: dict, thr: float) -> str:
+    head = (f"| method | best loss, mean (min) | distinct < {thr:g} | distinct < {2 * thr:g} | first < {thr:g} "
+            f"(evaluations) | search phase: best loss, mean | search phase: repeated topologies | "
+            f"mean Hamming, top 50 | s per run |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for m, runs in by_method.items():
+        runs = sorted(runs, key=lambda r: r["seed"])
+        best = [r["best_loss"] for r in runs]
+        first = [r["first_good_evaluation"] for r in runs]
+        lines.append(
+            f"| {m} | {np.mean(best):.4f} ({np.min(best):.4f}) | "
+            f"{' / '.join(str(r['distinct_good']) for r in runs)} | "
+            f"{' / '.join(str(r['distinct_good_2x']) for r in runs)} | "
+            f"{' / '.join('-' if f is None else f'{f:,}' for f in first)} | "
+            f"{np.mean([r['search_phase']['best_loss'] for r in runs]):.4f} | "
+            f"{np.mean([r['search_phase']['repeat_share'] for r in runs]):.1%} | "
+            f"{np.nanmean([r['mean_hamming_top'] for r in runs]):.2f} | "
+            f"{np.mean([r['wall_seconds'] for r in runs]):.0f} |")
+    return "\n".join(lines)
+
+
+def ratio(by_method: dict) -> float:
+    mean = {m: float(np.mean([r["distinct_good"] for r in runs])) for m, runs in by_method.items()}
+    gfn = max((v for m, v in mean.items() if m.startswith("gfn")), default=float("nan"))
+    reinf = [v for m, v in mean.items() if m.startswith("reinforce")]
+    return gfn / max(max(reinf), 1.0) if reinf else float("nan")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args(argv)
+    by_method, thr, budget = load_runs(args.files)
+    print(f"budget {budget:,} evaluations per run, threshold {thr:g}\n")
+    print(table(by_method, thr))
+    print(f"\ndistinct_good_ratio_gfn_vs_reinforce={ratio(by_method):.2f}")
+
+
+if __name__ == "__main__":
+    main()
