@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..crn.errors import CRNError
 from ..crn.network import Network
 from ..crn.reactions import ReactionInstance
 
@@ -192,6 +193,26 @@ def trajectories_for(env, pb, networks: Sequence[Network]):
     return bw.reverse_backward_trajectories()
 
 
+def replay_networks(env, pb, buffer, networks: Sequence[Network]):
+    """Add ``networks`` to a replay buffer as trajectories (:func:`trajectories_for`), scored first
+    (through ``env``'s reward, so a recording task counts them) so that a prioritised buffer can
+    rank them. Returns the trajectories."""
+    traj = trajectories_for(env, pb, networks)
+    _ = traj.log_rewards
+    buffer.add(traj)
+    return traj
+
+
+def due_buffer(callback, it: int, result):
+    """The replay buffer for a periodic local-search callback, or None when this iteration is not
+    one of its (``(it + 1) % callback.every``); a missing buffer is an error naming the callback."""
+    if (it + 1) % callback.every:
+        return None
+    if result.replay_buffer is None:
+        raise CRNError(f"{type(callback).__name__} needs a replay buffer (TrainConfig.replay_capacity > 0)")
+    return result.replay_buffer
+
+
 def torch_no_grad():
     import torch
 
@@ -222,11 +243,9 @@ class LocalSearch:
         self.injected = 0
 
     def __call__(self, it, rec, result):
-        if (it + 1) % self.every:
-            return
-        buffer = result.replay_buffer
+        buffer = due_buffer(self, it, result)
         if buffer is None:
-            raise ValueError("LocalSearch needs a replay buffer (TrainConfig.replay_capacity > 0)")
+            return
         ranked = sorted(self.best().items(), key=lambda kv: kv[1][0])
         chosen = [(topo, l, n) for topo, (l, n) in ranked if topo not in self.refined][:self.top_k]
         if not chosen:
@@ -237,8 +256,6 @@ class LocalSearch:
         self.refined.update(t for t, _, _ in chosen)
         self.calls += 1
         self.evaluations += r.evaluations
-        traj = trajectories_for(self.env, result.pb, r.networks)
-        _ = traj.log_rewards  # scored now (len(chosen) evaluations), before the buffer sorts by them
+        replay_networks(self.env, result.pb, buffer, r.networks)  # len(chosen) more evaluations
         self.evaluations += len(r.networks)
-        buffer.add(traj)
         self.injected += len(r.networks)

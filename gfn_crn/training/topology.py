@@ -39,7 +39,7 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Network
-from .refine import _losses, _with_logk, refine
+from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
 
 
 def structure_key(network: Network) -> frozenset:
@@ -259,11 +259,9 @@ class StructureLocalSearch:
         return self.env.states_to_networks(traj.terminating_states)
 
     def __call__(self, it, rec, result):
-        if (it + 1) % self.every:
-            return
-        buffer = result.replay_buffer
+        buffer = due_buffer(self, it, result)
         if buffer is None:
-            raise CRNError("StructureLocalSearch needs a replay buffer (TrainConfig.replay_capacity > 0)")
+            return
         parents = self.parents()
         if not parents:
             return
@@ -272,11 +270,7 @@ class StructureLocalSearch:
             self.visits[k] = self.visits.get(k, 0) + 1
         nets = self.neighbours_of(parents, result.pf)
         self.calls += 1
-        from .refine import trajectories_for
-
-        traj = trajectories_for(self.env, result.pb, nets)
-        _ = traj.log_rewards  # scored now through the env's reward (new structures are refined)
-        buffer.add(traj)
+        replay_networks(self.env, result.pb, buffer, nets)  # new structures are refined on the way
         self.proposed += len(nets)
 
 
