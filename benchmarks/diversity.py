@@ -40,6 +40,12 @@ from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, rando
 from gfn_crn.training.topology import StructureLocalSearch, TopologyReward
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
+#: the main comparison (benchmarks/RESULTS.md): the default set of methods
+MAIN_METHODS = ("gfn-free-topo-ls", "gfn-free-topo", "reinforce", "reinforce-replay", "reinforce-topo",
+                "random-topo", "random-topo-ls")
+#: TrainConfig defaults of the GFlowNet runs on the topology reward (--gfn overrides them): a new
+#: structure costs 9 evaluations, so small batches and replayed updates use them better
+TOPO_GFN_DEFAULTS = {"batch_size": 16, "replay_capacity": 2000, "prioritized_replay": True, "replay_updates": 3}
 #: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
 #: replayed to trajectory balance; gfn_crn.training.refine.LocalSearch), selectable by name
 LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
@@ -98,7 +104,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
     if method in TOPO_METHODS:
         # a cached topology costs nothing, so these run until the evaluations are spent (with a
         # cap on iterations in case a sampler stops proposing new topologies)
-        gfn_cfg = dict(gfn_overrides or {})
+        gfn_cfg = {**TOPO_GFN_DEFAULTS, **(gfn_overrides or {})}
         try:
             if method.startswith("gfn"):
                 # exploration anneals over the first half of the iterations the budget allows when
@@ -247,11 +253,12 @@ def _print_row(fig: dict, refine_share: float) -> None:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="rpa")
-    ap.add_argument("--budget", type=int, default=12800, help="candidate evaluations per run")
+    ap.add_argument("--budget", type=int, default=102400, help="candidate evaluations per run")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-reactions", type=int, default=5)
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=list(MAIN_METHODS),
+                    help=f"default: the main comparison; also {', '.join(m for m in METHODS + LS_METHODS + TOPO_METHODS if m not in MAIN_METHODS)}")
     ap.add_argument("--quick", action="store_true", help="budget 640, one seed")
     ap.add_argument("--beta", type=float, default=None, help="override the task's reward temperature")
     ap.add_argument("--gfn", nargs="*", default=[], metavar="KEY=VALUE",
@@ -259,7 +266,7 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix for the output files")
     ap.add_argument("--beta-anneal", default=None, metavar="START:END",
                     help="GFlowNet runs: raise the reward temperature beta from START to END (geometric)")
-    ap.add_argument("--refine-share", type=float, default=0.0,
+    ap.add_argument("--refine-share", type=float, default=0.3,
                     help="share of the budget spent, after the search, refining the rates of the best distinct "
                          "topologies of each run (gfn_crn/training/refine.py; same for every method)")
     ap.add_argument("--refine-networks", type=int, default=128, help="topologies entering the refinement")
@@ -271,7 +278,7 @@ def main(argv=None):
                     help="local search of the *-ls methods: every=25 top_k=16 rounds=6 popsize=8 sigma0=1 "
                          "capacity=1000 fraction=0.5")
     ap.add_argument("--topo", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="topology reward of the *-topo methods: rounds=2 popsize=8 sigma0=0.5")
+                    help="topology reward of the *-topo methods: rounds=1 popsize=8 sigma0=0.5")
     ap.add_argument("--tls", nargs="*", default=[], metavar="KEY=VALUE",
                     help="structure local search of gfn-free-topo-ls: every=10 top_k=8 neighbours=4 destroy=1 "
                          "max_visits=4")

@@ -75,7 +75,7 @@ class TopologyReward:
             is the sampler's share of repeated structures).
     """
 
-    def __init__(self, task, *, rounds: int = 2, popsize: int = 8, sigma0: float = 0.5, seed: int = 0):
+    def __init__(self, task, *, rounds: int = 1, popsize: int = 8, sigma0: float = 0.5, seed: int = 0):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
