@@ -42,7 +42,7 @@ from gfn_crn.training.topology import StructureLocalSearch, TopologyReward
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
 #: the main comparison (benchmarks/RESULTS.md): the default set of methods
 MAIN_METHODS = ("gfn-free-topo-ls", "gfn-free-topo", "reinforce", "reinforce-replay", "reinforce-topo",
-                "random-topo", "random-topo-ls")
+                "reinforce-topo-ls", "random-topo", "random-topo-ls")
 #: TrainConfig defaults of the GFlowNet runs on the topology reward (--gfn overrides them): a new
 #: structure costs 9 evaluations, so small batches and replayed updates use them better
 TOPO_GFN_DEFAULTS = {"batch_size": 16, "replay_capacity": 2000, "prioritized_replay": True, "replay_updates": 3}
@@ -52,8 +52,8 @@ LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
 #: methods scored by the topology-level reward (gfn_crn.training.topology.TopologyReward: each new
 #: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and
 #: random-search variants are the ablations that tell the reward's share from the sampler's
-TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "random-topo",
-                "random-topo-ls")
+TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "reinforce-topo-ls",
+                "random-topo", "random-topo-ls")
 
 
 class _BudgetReached(Exception):
@@ -76,6 +76,35 @@ def _set_reward(base, beta=None, alpha=None, eps=None):
     if eps is not None:
         base.reward_eps = float(eps)
     base.floor = -(base.beta * base.loss_cap + base.floor_margin + base.power_span)
+
+
+def _reinforce_topo_ls(env, scorer, batch, seed, n_iterations, gfn_cfg, tls, stop_at_budget):
+    """REINFORCE given gfn-free-topo-ls's structure local search: the same StructureLocalSearch
+    (neighbours rebuilt by REINFORCE's own policy), called as often per sampled design as in the
+    GFlowNet run (every ``every`` iterations of ``gfn_cfg['batch_size']`` designs), its finds fed to
+    REINFORCE's self-imitation archive (replayed into the elite while they beat the batch best), as
+    TB's replay buffer is fed in the GFlowNet run. REINFORCE keeps the peer's batch of 64 (its elite
+    is the best 5%)."""
+    import types
+
+    import torch
+
+    from gfn_crn.estimators.backward import default_backward_estimator
+    from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReinforceTrainer
+
+    torch.set_num_threads(1)
+    trainer = ReinforceTrainer(env, ReinforceConfig(n_iterations=n_iterations, batch_size=batch, seed=seed,
+                                                    replay=True, replay_capacity=1000), task=scorer)
+    local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
+    shim = types.SimpleNamespace(pf=trainer.pf, pb=default_backward_estimator(env),
+                                 replay_buffer=ArchiveReplayBuffer(trainer.archive, scorer))
+    per_search = int(gfn_cfg.get("batch_size", batch)) * local.every  # sampled designs per search call
+    for it in range(n_iterations):
+        trainer.step()
+        stop_at_budget()
+        for _ in range(batch * (it + 1) // per_search - batch * it // per_search):
+            local(local.every - 1, None, shim)  # an iteration index at which the search is due
+            stop_at_budget()
 
 
 def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_reactions: int,
@@ -129,6 +158,8 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
             elif method == "reinforce-topo":
                 train_reinforce(env, scorer, ReinforceConfig(n_iterations=20 * iters, batch_size=batch, seed=seed),
                                 callback=stop_at_budget)
+            elif method == "reinforce-topo-ls":
+                _reinforce_topo_ls(env, scorer, batch, seed, 20 * iters, gfn_cfg, tls, stop_at_budget)
             else:
                 rng = np.random.default_rng(seed)
                 local, rb = None, batch
@@ -326,7 +357,8 @@ def main(argv=None):
         {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,
          "refine_stages": args.refine_stages, "reward_alpha": args.reward_alpha, "reward_eps": args.reward_eps,
-         "beta_anneal": args.beta_anneal, "runs": rows}, indent=1, default=float))
+         "beta_anneal": args.beta_anneal, "ls": settings["ls"], "topo": settings["topo"], "tls": settings["tls"],
+         "methods": args.methods, "seeds": args.seeds, "runs": rows}, indent=1, default=float))
     _plot(curves, thr, out / f"diversity_{args.task}{args.tag}.png", args.task)
     print(f"\n{'method':<14} {'best loss':>10} {'distinct good':>14} {'distinct 2x':>12} {'hamming':>8}")
     mean = {}
@@ -351,7 +383,7 @@ def _plot(curves, thr, path, task_name):
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "gfn-free-topo": "C6",
-              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "random-topo-ls": "y", "reinforce-topo": "C5", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "random-topo-ls": "y", "reinforce-topo": "C5", "reinforce-topo-ls": "tab:brown", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
     for (method, seed), (good, best) in curves.items():
         x = np.arange(1, good.size + 1)

@@ -271,3 +271,52 @@ def test_local_search_refines_and_replays_into_the_buffer():
     assert local.calls == 2 and local.injected == 6 and len(local.refined) == 6
     assert task.n_evaluations == 4 * 8 + local.evaluations
     assert len(res.replay_buffer) >= 6
+
+
+def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
+    """The path of ``reinforce-topo-ls``: designs a local search puts into a "replay buffer" as
+    trajectories (backward rollouts, reversed) land in REINFORCE's archive with their task losses,
+    and the next REINFORCE step replays them and raises their log-probability."""
+    import torch
+    from gfn.utils.prob_calculations import get_trajectory_pfs
+
+    from gfn_crn.crn.reactions import ReactionInstance
+    from gfn_crn.estimators import CRNPolicyEstimator
+    from gfn_crn.estimators.backward import default_backward_estimator
+    from gfn_crn.samplers import CRNSampler
+    from gfn_crn.training.refine import replay_networks
+    from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
+    from gfn_crn.crn.network import Network
+    from gfn_crn.training.tb import seed_everything
+
+    env, lib = _env()
+    good = lib[40]
+    task = RecordingTask(_PresenceTask(env.template, good))
+    env.task = task
+    seed_everything(7)
+    pf = CRNPolicyEstimator(env, hidden=32, n_layers=1)
+    archive = ReplayArchive(env, capacity=8)
+    buffer = ArchiveReplayBuffer(archive, task)
+    found = [Network(env.template, (ReactionInstance(good, (1.5,), ()),)),
+             Network(env.template, (ReactionInstance(lib[3], (0.7,), ()), ReactionInstance(good, (2.0,), ())))]
+    n0 = task.n_evaluations
+    replay_networks(env, default_backward_estimator(env), buffer, found)
+    assert task.n_evaluations > n0                        # scored through the task
+    assert {n.topology for n in found} == set(archive.entries)
+    for net in found:
+        loss, stored, tr = archive.entries[net.topology]
+        assert loss == 0.001 and stored == net         # rates kept exactly
+        assert env.states_to_networks(tr.terminating_states)[0] == net
+    trs = [archive.entries[n.topology][2] for n in found]
+
+    def replayed_log_prob():  # what the replay term raises: the sum over the replayed designs
+        with torch.no_grad():
+            return sum(float(get_trajectory_pfs(pf, t, recalculate_all_logprobs=True).sum()) for t in trs)
+
+    lp0 = replayed_log_prob()
+    assert np.isfinite(lp0)
+    opt = torch.optim.Adam(pf.parameters(), lr=1e-3)
+    rec = reinforce_step(env, task, pf, opt, CRNSampler(pf), ReinforceConfig(batch_size=16, entropy_coef=0.0),
+                         1, archive, 0)
+    assert rec["best_loss"] > 0.001 and rec["replayed"] == 2   # the batch holds no good design (seeded)
+    assert replayed_log_prob() > lp0 + 0.05

@@ -48,13 +48,19 @@ def test_pool_returns_exactly_the_in_process_results(rpa, nets):
         again = pool.evaluate(nets[:5])
     same(got, ref)
     assert got.sim is None and len(got) == 40 and pool.chunks(40) == [slice(0, 16), slice(16, 32), slice(32, 40)]
-    assert np.array_equal(again.loss, ref.loss[:5])
+    # another batch is other chunks: exactly the in-process result of those chunks, and equal to
+    # round-off only to the first batch's (the vectorised simulator's round-off depends on which
+    # networks share a call, e.g. through numpy's SIMD loops on this CPU)
+    same(again, TaskPool(rpa, workers=1, chunk_size=16).evaluate(nets[:5]))
+    np.testing.assert_allclose(again.loss, ref.loss[:5], rtol=1e-9, atol=1e-12)
     # one simulator call for the whole batch agrees to round-off with the chunked path
     whole = rpa.evaluate(nets)
     assert np.array_equal(whole.valid, ref.valid)
     np.testing.assert_allclose(whole.loss, ref.loss, rtol=1e-9, atol=1e-12)
     lr, valid = TaskPool(rpa, workers=1, chunk_size=16)(nets[:3])
-    assert np.array_equal(lr, ref.log_reward[:3]) and np.array_equal(valid, ref.valid[:3])
+    ref3 = TaskPool(rpa, workers=1, chunk_size=16).evaluate(nets[:3])
+    assert np.array_equal(lr, ref3.log_reward) and np.array_equal(valid, ref3.valid)
+    np.testing.assert_allclose(lr, ref.log_reward[:3], rtol=1e-9, atol=1e-9)
 
 
 def test_pool_retries_a_batch_after_a_worker_crash(rpa, nets, tmp_path):

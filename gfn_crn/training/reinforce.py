@@ -104,6 +104,22 @@ class ReplayArchive:
         return [e for e in ranked if e[0] < loss][:k]
 
 
+class ArchiveReplayBuffer:
+    """A replay-buffer face for a :class:`ReplayArchive`: ``add(trajectories)`` scores the designs
+    the trajectories end in (through ``task.evaluate``; free for a cached topology reward) and
+    offers them to the archive. With it the local-search callbacks, which put what they find into
+    a TB trainer's replay buffer, feed REINFORCE's self-imitation archive instead, so a REINFORCE
+    run can be given the same local search as a GFlowNet (``benchmarks/diversity.py``,
+    ``reinforce-topo-ls``)."""
+
+    def __init__(self, archive: ReplayArchive, task):
+        self.archive, self.task = archive, task
+
+    def add(self, trajectories: Trajectories) -> None:
+        nets = self.archive.env.states_to_networks(trajectories.terminating_states)
+        self.archive.add(trajectories, nets, _losses(self.task, nets))
+
+
 def stack_trajectories(parts: list) -> Trajectories:
     out = parts[0][torch.arange(1)]
     for p in parts[1:]:
