@@ -263,6 +263,10 @@ def one_run(method: str, seed: int, settings: dict):
     # the 10 best distinct designs, so a reader can see what each method found
     top = sorted(rec.networks_best.values(), key=lambda t: t[0])[:10]
     fig["top_designs"] = [{"loss": l, "network": n.to_text()} for l, n in top]
+    # every distinct topology below twice the threshold (at most 500), so that other diversity
+    # figures can be computed from the file
+    good = sorted((t for t in rec.networks_best.values() if t[0] < 2 * thr), key=lambda t: t[0])[:500]
+    fig["good_designs"] = [{"loss": l, "network": n.to_text()} for l, n in good]
     step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
     fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
     fig["curve_distinct_good"] = curve[0][step - 1::step].tolist()
@@ -274,7 +278,8 @@ def _print_row(fig: dict, refine_share: float) -> None:
     thr, search = fig["threshold"], fig["search_phase"]
     print(f"{fig['method']:<14} seed {fig['seed']}: best {fig['best_loss']:.5f}  first<{thr:g} at "
           f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
-          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  hamming(top50) {fig['mean_hamming_top']:.2f}  "
+          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  spread {fig.get('distinct_good_spread', '-')}  "
+          f"hamming(top50) {fig['mean_hamming_top']:.2f}  "
           f"repeats {fig['repeat_share']:.1%}  {fig['wall_seconds']:.0f} s" + (
               f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
               f"<{2 * thr:g} {search['distinct_good_2x']} repeats {search['repeat_share']:.1%}]"

@@ -12,6 +12,7 @@ from gfn_crn.training.evaluations import (
     distinct_good_curve,
     diversity_figures,
     mean_pairwise_hamming,
+    spread_count,
 )
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
 
@@ -30,6 +31,12 @@ def test_diversity_figures_by_hand():
     # pairs: |A^B| = 1, |A^C| = 4, |B^C| = 5
     assert f["mean_hamming_top"] == pytest.approx(10 / 3)
     assert f["repeat_share"] == pytest.approx(1 - 3 / 6)
+    # B (best) is kept; A is 1 away from it; with the threshold at 0.02, C (5 away) is kept too
+    assert f["distinct_good_spread"] == 1 and f["mean_hamming_good"] == 1.0
+    f2 = diversity_figures(topo, loss, valid, threshold=0.02)
+    assert f2["distinct_good"] == 3 and f2["distinct_good_spread"] == 2
+    assert diversity_figures(topo, loss, valid, threshold=0.02, min_distance=1)["distinct_good_spread"] == 3
+    assert spread_count([B, A, C], 6) == 1 and spread_count([], 4) == 0
     assert distinct_good_curve(topo, loss, valid, 0.01).tolist() == [0, 1, 2, 2, 2, 2]
     assert np.isnan(mean_pairwise_hamming([A]))
 

@@ -7,7 +7,10 @@ environment, REINFORCE, random search) is logged with its topologies and losses.
 * distinct topologies whose best loss is below a threshold;
 * evaluations spent until the first design below the threshold;
 * mean pairwise Hamming distance between topologies (size of the symmetric difference of their
-  added-reaction sets) among the best distinct ones.
+  added-reaction sets) among the best distinct ones;
+* how many of the good topologies remain when, best first, every one within ``min_distance``
+  (default 4: two reactions swapped) of one already kept is dropped: distinct topologies that
+  differ only by one reaction around the same core count once.
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ def mean_pairwise_hamming(topologies: Sequence[frozenset]) -> float:
     return float(np.mean(d))
 
 
+def spread_count(ranked: Sequence[frozenset], min_distance: int = 4) -> int:
+    """Greedy, in the given order (best first): keep a topology if its Hamming distance to every
+    kept one is at least ``min_distance``; returns how many are kept."""
+    kept: list[frozenset] = []
+    for t in ranked:
+        if all(len(t ^ k) >= min_distance for k in kept):
+            kept.append(t)
+    return len(kept)
+
+
 def distinct_good_curve(topologies, losses, valid, threshold: float) -> np.ndarray:
     """Number of distinct topologies seen below ``threshold`` after each evaluation."""
     seen: set = set()
@@ -92,10 +105,12 @@ def distinct_good_curve(topologies, losses, valid, threshold: float) -> np.ndarr
     return out
 
 
-def diversity_figures(topologies, losses, valid, threshold: float, n_hamming: int = 50) -> dict:
+def diversity_figures(topologies, losses, valid, threshold: float, n_hamming: int = 50,
+                      min_distance: int = 4) -> dict:
     """Best loss, evaluations to the first good design, distinct good topologies (below the
-    threshold and below twice it), and the mean pairwise Hamming distance of the ``n_hamming``
-    best distinct topologies."""
+    threshold and below twice it; ``distinct_good_spread``: those left by :func:`spread_count` at
+    ``min_distance``), the mean pairwise Hamming distance of the ``n_hamming`` best distinct
+    topologies and of the good ones."""
     best = best_by_topology(topologies, losses, valid)
     good_idx = [i for i, (l, ok) in enumerate(zip(losses, valid)) if ok and l < threshold]
     ranked = sorted(best, key=best.get)[:n_hamming]
@@ -106,6 +121,9 @@ def diversity_figures(topologies, losses, valid, threshold: float, n_hamming: in
         "distinct_good": sum(1 for v in best.values() if v < threshold),
         "distinct_good_2x": sum(1 for v in best.values() if v < 2 * threshold),
         "distinct_topologies": len(best),
+        "distinct_good_spread": spread_count([t for t in sorted(best, key=best.get) if best[t] < threshold],
+                                             min_distance),
         "mean_hamming_top": mean_pairwise_hamming(ranked),
+        "mean_hamming_good": mean_pairwise_hamming([t for t in ranked if best[t] < threshold]),
         "repeat_share": 1.0 - len(set(topologies)) / max(len(topologies), 1),
     }
