@@ -388,10 +388,10 @@ def _plot(curves, thr, path, task_name):
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     colors = {"gfn-canonical": "C0", "gfn-free": "C2", "gfn-canonical-ls": "C9", "gfn-free-ls": "C4", "gfn-free-topo": "C6",
-              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "random-topo-ls": "y", "reinforce-topo": "C5", "reinforce-topo-ls": "tab:brown", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
+              "gfn-canonical-topo": "C8", "gfn-free-topo-ls": "m", "random-topo-ls": "y", "reinforce-topo": "C5", "reinforce-topo-ls": "navy", "random-topo": "k", "reinforce": "C3", "reinforce-replay": "C1", "random": "C7"}
     seen = set()
-    for (method, seed), (good, best) in curves.items():
-        x = np.arange(1, good.size + 1)
+    for (method, seed), c in curves.items():  # (good, best) per evaluation, or (x, good, best)
+        x, good, best = (np.arange(1, c[0].size + 1), *c) if len(c) == 2 else c
         label = None if method in seen else method
         ax.plot(x, good, color=colors.get(method, "k"), lw=1.4, alpha=0.85, label=label)
         bx.plot(x, best, color=colors.get(method, "k"), lw=1.4, alpha=0.85, label=label)
@@ -399,7 +399,7 @@ def _plot(curves, thr, path, task_name):
     ax.set_xlabel("candidate evaluations")
     ax.set_ylabel(f"distinct topologies with loss < {thr:g}")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(0, max(1, max(int(g.max()) for g, _ in curves.values())) * 1.1)
+    ax.set_ylim(0, max(1, max(int(np.max(c[-2])) for c in curves.values())) * 1.1)
     ax.set_title(f"{task_name}: distinct good designs (one line per seed)", fontsize=10)
     bx.set_yscale("log")
     bx.axhline(thr, color="k", ls="--", lw=0.8, label=f"good threshold {thr:g}")

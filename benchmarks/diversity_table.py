@@ -1,7 +1,7 @@
 """The markdown table of one or more ``benchmarks/diversity.py`` result files (issue 6).
 
     python benchmarks/diversity_table.py benchmarks/results/diversity_rpa_topo.json \
-        benchmarks/results/diversity_rpa_topo_ls.json
+        benchmarks/results/diversity_rpa_topo_ls.json [--plot main.png]
 
 One row per method (files may hold different methods; a method found in two files is an error,
 so nothing is averaged over different settings). Per-seed counts are printed seed0 / seed1 / ...
@@ -36,12 +36,21 @@ def load_runs(paths) -> tuple[dict, float, int]:
     return by_method, thr, budget
 
 
-def _spread(run: dict):
-    """The run's distinct_good_spread; files written before it existed have none, but with at most
-    one good topology it equals distinct_good by definition."""
+def _spread(run: dict, thr: float):
+    """The run's distinct_good_spread. Files written before it existed have none; it is computed
+    from the designs the file lists when they include every good topology (exact), else '?'."""
     if "distinct_good_spread" in run:
         return run["distinct_good_spread"]
-    return run["distinct_good"] if run["distinct_good"] <= 1 else "?"
+    if run["distinct_good"] <= 1:
+        return run["distinct_good"]
+    listed = [d for d in run.get("top_designs", []) if d["loss"] < thr]
+    if len(listed) < run["distinct_good"]:
+        return "?"
+    from gfn_crn.crn import parse_network
+    from gfn_crn.training.evaluations import spread_count
+
+    ranked = [parse_network(d["network"]).topology for d in sorted(listed, key=lambda d: d["loss"])]
+    return spread_count(ranked)
 
 
 def table(by_method: dict, thr: float) -> str:
@@ -61,7 +70,7 @@ def table(by_method: dict, thr: float) -> str:
             f"{np.mean([r['search_phase']['best_loss'] for r in runs]):.4f} | "
             f"{np.mean([r['search_phase']['repeat_share'] for r in runs]):.1%} | "
             f"{np.nanmean([r['mean_hamming_top'] for r in runs]):.2f} | "
-            f"{' / '.join(str(_spread(r)) for r in runs)} | "
+            f"{' / '.join(str(_spread(r, thr)) for r in runs)} | "
             f"{np.mean([r['wall_seconds'] for r in runs]):.0f} |")
     return "\n".join(lines)
 
@@ -76,8 +85,22 @@ def ratio(by_method: dict) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+")
+    ap.add_argument("--plot", default=None, help="also draw every run's curves (from the files' downsampled ones) here")
+    ap.add_argument("--task", default="rpa", help="the task name in the plot titles")
     args = ap.parse_args(argv)
     by_method, thr, budget = load_runs(args.files)
+    if args.plot:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from diversity import _plot
+
+        curves = {(m, r["seed"]): (np.asarray(r["curve_evaluations"]), np.asarray(r["curve_distinct_good"]),
+                                   np.asarray(r["curve_best_loss"]))
+                  for m, runs in by_method.items() for r in runs}
+        _plot(curves, thr, args.plot, args.task)
+        print(f"plot: {args.plot}")
     print(f"budget {budget:,} evaluations per run, threshold {thr:g}\n")
     print(table(by_method, thr))
     print(f"\ndistinct_good_ratio_gfn_vs_reinforce={ratio(by_method):.2f}")
