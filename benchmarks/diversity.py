@@ -93,11 +93,13 @@ def _reinforce_topo_ls(env, scorer, batch, seed, n_iterations, gfn_cfg, tls, sto
     from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReinforceTrainer
 
     torch.set_num_threads(1)
+    # the archive's look-ups and replays are not proposals: they must not count as repeated structures
     trainer = ReinforceTrainer(env, ReinforceConfig(n_iterations=n_iterations, batch_size=batch, seed=seed,
-                                                    replay=True, replay_capacity=1000), task=scorer)
+                                                    replay=True, replay_capacity=1000), task=scorer,
+                               replay_task=scorer.uncounted())
     local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
     shim = types.SimpleNamespace(pf=trainer.pf, pb=default_backward_estimator(env),
-                                 replay_buffer=ArchiveReplayBuffer(trainer.archive, scorer))
+                                 replay_buffer=ArchiveReplayBuffer(trainer.archive, scorer.uncounted()))
     per_search = int(gfn_cfg.get("batch_size", batch)) * local.every  # sampled designs per search call
     for it in range(n_iterations):
         trainer.step()

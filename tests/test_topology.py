@@ -106,6 +106,32 @@ def test_structure_loss_does_not_depend_on_the_batch(rpa):
     assert other_seed != alone  # the seed is really used
 
 
+def test_structure_loss_does_not_depend_on_batch_mates_with_nothing_to_refine(rpa):
+    """The empty design has no rate to refine; the budget it leaves must not buy another structure
+    in its batch extra rounds (each structure gets exactly ``rounds`` rounds)."""
+    src, empty = _nets(rpa, [(SOURCE, (1.0,))])[0], Network(rpa.template, ())
+    for seed in range(4):
+        alone = TopologyReward(rpa, rounds=1, popsize=4, seed=seed)
+        mixed = TopologyReward(rpa, rounds=1, popsize=4, seed=seed)
+        assert mixed.evaluate([empty, src]).loss[1] == alone.evaluate([src]).loss[0]
+        assert mixed.evaluations == alone.evaluations + 1  # the empty design: its one evaluation
+
+
+def test_uncounted_look_ups_leave_the_proposal_counters_alone(rpa):
+    nets = _nets(rpa, [(SOURCE, (1.0,)), (PARTIAL, (1.0, 1.0))])
+    tr = TopologyReward(rpa, rounds=1, popsize=4, seed=1)
+    first = tr.evaluate(nets[:1])
+    assert (tr.requests, tr.hits) == (1, 0)
+    view = tr.uncounted()
+    again = view.evaluate(nets)                        # one cached, one new structure
+    assert (tr.requests, tr.hits) == (1, 0) and len(tr.cache) == 2
+    assert again.loss[0] == first.loss[0] and view.loss_cap == rpa.loss_cap
+    lr, ok = view(nets)
+    assert np.array_equal(lr, again.log_reward) and (tr.requests, tr.hits) == (1, 0)
+    tr.evaluate(nets)
+    assert (tr.requests, tr.hits) == (3, 2)
+
+
 def test_rates_outside_the_prior_and_bad_settings(rpa):
     tr = TopologyReward(rpa, rounds=0)
     hi = float(np.exp(rpa.prior.high)) * 2

@@ -67,7 +67,7 @@ def _losses(task, nets) -> np.ndarray:
 def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, sigma0: float = 0.5,
            grow: float = 1.5, shrink: float = 0.8, sigma_min: float = 1e-3, seed=0,
            low: float | None = None, high: float | None = None, score_initial: bool = True,
-           initial_losses=None, sigmas=None) -> RefineResult:
+           initial_losses=None, sigmas=None, max_rounds: int | None = None) -> RefineResult:
     """Improve the rates of ``networks`` with at most ``budget`` evaluations of ``task``.
 
     ``low``/``high`` bound ln k (default: the task prior's support, else ln 1e-3 .. ln 1e3).
@@ -76,6 +76,10 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     starting step sizes (default ``sigma0``); the result's ``sigmas`` continue a refinement.
     ``seed``: one seed for all draws, or one seed per network (each network then draws from its
     own generator, so its result does not depend on which other networks share the call).
+    ``max_rounds``: at most this many rounds per network. Without it, budget that some networks
+    leave unspent (nothing to refine, step size below ``sigma_min``) goes to extra rounds for the
+    first others, so a network's result can depend on its batch-mates; with per-network seeds and
+    ``budget >= len(networks) * (1 + max_rounds * popsize)`` it does not.
     """
     per_network_seeds = not np.isscalar(seed)
     rng = None if per_network_seeds else np.random.default_rng(seed)
@@ -112,8 +116,9 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     sig = (np.full(len(nets), float(sigma0)) if sigmas is None
            else np.asarray(sigmas, dtype=float)[:len(nets)].copy())
     sig[[y.size == 0 for y in ys]] = 0.0  # nothing continuous to refine: returned as is
+    rounds = np.zeros(len(nets), dtype=int)
     while True:
-        active = np.flatnonzero(sig >= sigma_min)
+        active = np.flatnonzero((sig >= sigma_min) & (max_rounds is None or rounds < max_rounds))
         if active.size == 0:
             break
         room = budget - used
@@ -130,6 +135,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
                 ycand.append(y)
         loss = _losses(task, cand)
         used += len(cand)
+        rounds[active] += 1
         owner = np.asarray(owner)
         for i in active:
             rows = np.flatnonzero(owner == i)

@@ -142,8 +142,9 @@ def _scored(task, nets):
 
 
 def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_elite: int,
-                   archive: Optional[ReplayArchive], it: int) -> dict:
-    """One REINFORCE iteration (sample, score, optional replay, update); returns its record."""
+                   archive: Optional[ReplayArchive], it: int, replay_task=None) -> dict:
+    """One REINFORCE iteration (sample, score, optional replay, update); returns its record.
+    ``replay_task`` re-scores the replayed archive entries (default ``task``)."""
     t0 = time.perf_counter()
     traj = sampler.sample_trajectories(env, n=config.batch_size, save_logprobs=True)
     nets = env.states_to_networks(traj.terminating_states)
@@ -162,7 +163,7 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
     if archive is not None:
         chosen = archive.better_than(batch_best, config.replay_batch)
         if chosen:
-            rl = _losses(task, [e[1] for e in chosen])  # re-scored: counts as evaluations
+            rl = _losses(replay_task or task, [e[1] for e in chosen])  # re-scored: counts as evaluations
             n_eval += len(chosen)
             n_replayed = len(chosen)
             replay_best = float(rl.min())
@@ -225,10 +226,11 @@ class ReinforceTrainer:
     continues bit-for-bit. Evaluations go through ``task.evaluate`` and are added to
     ``env.n_evaluated``."""
 
-    def __init__(self, env, config: ReinforceConfig | None = None, task=None):
+    def __init__(self, env, config: ReinforceConfig | None = None, task=None, replay_task=None):
         config = config or ReinforceConfig()
         self.env, self.config = env, config
         self.task = task if task is not None else env.task
+        self.replay_task = replay_task  # re-scores replayed designs (default: task)
         if config.seed is not None:
             seed_everything(config.seed)
         self.pf = CRNPolicyEstimator(env, hidden=config.hidden, n_layers=config.n_layers, family=config.family)
@@ -242,7 +244,7 @@ class ReinforceTrainer:
 
     def step(self) -> dict:
         rec = reinforce_step(self.env, self.task, self.pf, self.optimizer, self.sampler, self.config, self.n_elite,
-                             self.archive, self.iteration)
+                             self.archive, self.iteration, replay_task=self.replay_task)
         if hasattr(self.env, "n_evaluated"):
             self.env.n_evaluated += rec["evaluations"]
             self.env.n_reward_calls += 1 + (1 if rec["replayed"] else 0)

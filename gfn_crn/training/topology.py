@@ -107,16 +107,18 @@ class TopologyReward:
         y0 = 0.0 if prior is None else float(np.clip(prior.mean, prior.low, prior.high))
         return _with_logk(network, np.full(n, y0))
 
-    def structure_losses(self, networks: Sequence[Network]) -> tuple[np.ndarray, np.ndarray]:
+    def structure_losses(self, networks: Sequence[Network], count: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(L*, valid)`` per network; refines (and caches) the structures not seen before, all
-        in one batched refinement."""
+        in one batched refinement. ``count=False`` leaves ``requests`` and ``hits`` alone (for
+        look-ups that are not a sampler's proposals)."""
         keys = [structure_key(n) for n in networks]
         new: dict[frozenset, Network] = {}
         for k, n in zip(keys, networks):
             if k not in self.cache and k not in new:
                 new[k] = n
-        self.hits += sum(1 for k in keys if k in self.cache)
-        self.requests += len(keys)
+        if count:
+            self.hits += sum(1 for k in keys if k in self.cache)
+            self.requests += len(keys)
         if new:
             todo = list(new)
             starts = [self._start(new[k]) for k in todo]
@@ -125,7 +127,8 @@ class TopologyReward:
                 self.evaluations += len(starts)
             else:
                 r = refine(self.task, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
-                           sigma0=self.sigma0, seed=[structure_seed(k, self.seed) for k in todo])
+                           sigma0=self.sigma0, seed=[structure_seed(k, self.seed) for k in todo],
+                           max_rounds=self.rounds)
                 if len(r.networks) != len(todo):  # pragma: no cover - the budget covers every structure
                     raise RuntimeError("refinement dropped structures")
                 found, losses = r.networks, r.losses
@@ -140,15 +143,15 @@ class TopologyReward:
         valid = np.asarray([self.cache[k][1] for k in keys], dtype=bool)
         return loss, valid
 
-    def evaluate(self, networks: Sequence[Network]):
+    def evaluate(self, networks: Sequence[Network], count: bool = True):
         """A :class:`~gfn_crn.tasks.base.TaskResult` with ``loss = L*(structure)`` and
         ``log_reward = reward(L*) + log prior(rates)``; ``sim`` is None (no simulation of these
         rates is made) and ``reason`` is ``ok``, ``refine`` (no valid design in the refinement)
-        or ``prior`` (rates outside the prior's support)."""
+        or ``prior`` (rates outside the prior's support). ``count``: see :meth:`structure_losses`."""
         from ..tasks.base import TaskResult
 
         networks = self.task.check_networks(list(networks))
-        loss, valid = self.structure_losses(networks)
+        loss, valid = self.structure_losses(networks, count=count)
         lp = np.asarray(self.task.log_priors(networks), dtype=float)
         reason = np.where(valid, "ok", "refine").astype(object)
         reason[~np.isfinite(lp)] = "prior"
@@ -162,6 +165,11 @@ class TopologyReward:
     def __call__(self, networks: Sequence[Network]):
         r = self.evaluate(networks)
         return r.log_reward, r.valid
+
+    def uncounted(self) -> "_UncountedView":
+        """This reward as a task whose look-ups do not count as proposals (``requests``/``hits``
+        unchanged; new structures are still refined, cached and their evaluations counted)."""
+        return _UncountedView(self)
 
     def fork(self, task=None) -> "TopologyReward":
         """A copy with the same settings and a copy of the cache, scoring new structures with
@@ -195,6 +203,26 @@ class TopologyReward:
     def __repr__(self) -> str:
         return (f"TopologyReward({self.task!r}, rounds={self.rounds}, popsize={self.popsize}, "
                 f"sigma0={self.sigma0}, {len(self.cache)} structures cached)")
+
+
+class _UncountedView:
+    """:meth:`TopologyReward.uncounted`: ``evaluate``/``__call__`` with ``count=False``; every
+    other attribute is the reward's."""
+
+    def __init__(self, reward: TopologyReward):
+        self.reward = reward
+
+    def __getattr__(self, name):
+        if name == "reward":
+            raise AttributeError(name)
+        return getattr(self.reward, name)
+
+    def evaluate(self, networks):
+        return self.reward.evaluate(networks, count=False)
+
+    def __call__(self, networks):
+        r = self.evaluate(networks)
+        return r.log_reward, r.valid
 
 
 class StructureLocalSearch:
