@@ -335,6 +335,17 @@ def main(argv=None):
         overrides[k] = type(getattr(TrainConfig(), k))(v) if getattr(TrainConfig(), k) is not None else float(v)
     kv = lambda items: {k: float(v) if "." in v or "e" in v else int(v)  # noqa: E731
                         for k, v in (x.split("=", 1) for x in items)}
+    # a setting no selected method uses would be recorded in the results without having acted
+    uses = {"--ls": [m for m in args.methods if m in LS_METHODS],
+            "--beta-anneal": [m for m in args.methods if m.startswith("gfn") and m not in TOPO_METHODS],
+            "--tls": [m for m in args.methods if m in TOPO_METHODS and m.endswith("-ls")],
+            "--topo": [m for m in args.methods if m in TOPO_METHODS]}
+    for flag, given in (("--ls", args.ls), ("--beta-anneal", args.beta_anneal), ("--tls", args.tls),
+                        ("--topo", args.topo)):
+        if given and not uses[flag]:
+            raise SystemExit(f"{flag} is used by none of the selected methods ({', '.join(args.methods)})")
+    if args.beta_anneal and any(m in TOPO_METHODS for m in args.methods):
+        raise SystemExit("--beta-anneal is not implemented for the topology-reward (*-topo*) methods")
     anneal = tuple(float(x) for x in args.beta_anneal.split(":")) if args.beta_anneal else None
     settings = dict(task_name=args.task, budget=args.budget, batch=args.batch, max_reactions=args.max_reactions,
                     beta=args.beta, gfn_overrides=overrides, beta_anneal=anneal, refine_share=args.refine_share,
@@ -362,6 +373,8 @@ def main(argv=None):
     thr = rows[0]["threshold"]
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
         {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
+         # what the GFlowNet runs on the topology reward were given (their defaults plus --gfn)
+         "gfn_settings_topo": {**TOPO_GFN_DEFAULTS, **overrides} if uses["--topo"] else None,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,
          "refine_stages": args.refine_stages, "reward_alpha": args.reward_alpha, "reward_eps": args.reward_eps,
          "beta_anneal": args.beta_anneal, "ls": settings["ls"], "topo": settings["topo"], "tls": settings["tls"],

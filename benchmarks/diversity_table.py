@@ -56,7 +56,7 @@ def _spread(run: dict, thr: float):
 def table(by_method: dict, thr: float) -> str:
     head = (f"| method | best loss, mean (min) | distinct < {thr:g} | distinct < {2 * thr:g} | first < {thr:g} "
             f"(evaluations) | search phase: best loss, mean | search phase: repeated topologies | "
-            f"mean Hamming, top 50 | distinct < {thr:g}, pairwise >= 2 reactions apart | s per run |")
+            f"mean Hamming, top 50 | distinct < {thr:g}, pairwise Hamming >= 4 | s per run |")
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m, runs in by_method.items():
         runs = sorted(runs, key=lambda r: r["seed"])

@@ -301,11 +301,17 @@ def test_topology_reward_run_counts_archives_and_samples_refined_designs(tiny_ta
     ok = s.valid
     res = task.evaluate([n for n, v in zip(s.networks, ok) if v])
     np.testing.assert_allclose(res.loss, s.loss[ok], rtol=1e-9)
+    # ... and their log-rewards are those of the designs returned (the prior of the refined rates)
+    returned = [n for n, v in zip(s.networks, ok) if v]
+    np.testing.assert_allclose(s.log_reward[ok], task.loss_to_log_reward(s.loss[ok]) + task.log_priors(returned),
+                               rtol=1e-12)
     run.close()
     with pytest.raises(Exception, match="topology_rounds"):
         tiny_config(tiny_task, topology_reward=True, topology_rounds=-1).validate()
     with pytest.raises(Exception, match="replay buffer"):
         tiny_config(tiny_task, replay_updates=2).validate()
+    with pytest.raises(Exception, match="replay_capacity >= batch_size"):
+        tiny_config(tiny_task, replay_updates=2, replay_capacity=1).validate()
     with pytest.raises(Exception, match="needs topology_reward"):
         tiny_config(tiny_task, structure_search_every=2, replay_capacity=8).validate()
     with pytest.raises(Exception, match="structure_search_every needs a replay buffer"):

@@ -190,16 +190,16 @@ def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
     assert all(v == 1 for v in ls.visits.values()) and len(ls.visits) == 9  # each parent once
     # every evaluation went through the reward, once per new structure
     assert rec.n_evaluations == tr.evaluations == len(tr.cache)
-    # a neighbour keeps all but `destroy` of its parent's reactions, with the parent's rates
+    # a neighbour keeps all but `destroy` of its parent's reactions, with the parent's rates (the
+    # dropped one may come back, with a newly sampled rate)
     parents = ls.parents()
     nets = ls.neighbours_of(parents, res.pf)
     assert len(nets) == 2 * len(parents)
     for i, n in enumerate(nets):
         p = parents[i // 2]
-        kept = [r for r in p.reactions if r.reaction.signature in n.topology]
-        assert len(kept) >= len(p.reactions) - 1
         rates = {r.reaction.signature: r.cparams for r in n.reactions}
-        for r in kept:
-            assert rates[r.reaction.signature] == pytest.approx(r.cparams, rel=1e-6)
+        same = [r for r in p.reactions if r.reaction.signature in rates
+                and np.allclose(rates[r.reaction.signature], r.cparams, rtol=1e-6)]
+        assert len(same) >= len(p.reactions) - 1
     with pytest.raises(CRNError, match="neighbours"):
         StructureLocalSearch(env, tr, neighbours=0)

@@ -82,3 +82,5 @@ def test_replay_updates_add_optimizer_steps_without_reward_calls():
 
     with pytest.raises(ValueError, match="replay buffer"):
         train(rpa_env(), TrainConfig(n_iterations=1, batch_size=4, hidden=16, replay_updates=1))
+    with pytest.raises(ValueError, match="at least one batch"):  # too small: the updates could never run
+        train(rpa_env(), TrainConfig(n_iterations=1, batch_size=8, hidden=16, replay_capacity=4, replay_updates=1))

@@ -137,8 +137,9 @@ class RunConfig:
         need(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
         need(self.chunk_size >= 1, f"chunk_size must be >= 1, got {self.chunk_size}")
         need(self.replay_updates >= 0, f"replay_updates must be >= 0, got {self.replay_updates}")
-        need(self.replay_updates == 0 or self.replay_capacity > 0,
-             f"replay_updates = {self.replay_updates} needs a replay buffer (replay_capacity > 0)")
+        need(self.replay_updates == 0 or self.replay_capacity >= self.batch_size,
+             f"replay_updates = {self.replay_updates} needs a replay buffer of at least one batch "
+             f"(replay_capacity >= batch_size = {self.batch_size}), got replay_capacity = {self.replay_capacity}")
         need(self.topology_rounds >= 0, f"topology_rounds must be >= 0, got {self.topology_rounds}")
         need(self.topology_popsize >= 1, f"topology_popsize must be >= 1, got {self.topology_popsize}")
         need(self.topology_sigma > 0 and math.isfinite(self.topology_sigma),

@@ -8,8 +8,9 @@ environment, REINFORCE, random search) is logged with its topologies and losses.
 * evaluations spent until the first design below the threshold;
 * mean pairwise Hamming distance between topologies (size of the symmetric difference of their
   added-reaction sets) among the best distinct ones;
-* how many of the good topologies remain when, best first, every one within ``min_distance``
-  (default 4: two reactions swapped) of one already kept is dropped: distinct topologies that
+* how many of the good topologies remain when, best first, every one closer than
+  ``min_distance`` (default 4; for two 5-reaction topologies: two reactions swapped) to one
+  already kept is dropped: distinct topologies that
   differ only by one reaction around the same core count once.
 """
 

@@ -168,8 +168,10 @@ class Trainer:
         self.optimizer = optimizer or make_optimizer(self.gflownet, config)
         self.sampler = CRNSampler(self.gflownet.pf)
         self.buffer = None
-        if config.replay_updates and config.replay_capacity <= 0:
-            raise ValueError(f"replay_updates={config.replay_updates} needs a replay buffer (replay_capacity > 0)")
+        if config.replay_updates and config.replay_capacity < config.batch_size:
+            # the extra updates draw a full batch from the buffer: a smaller one would never allow them
+            raise ValueError(f"replay_updates={config.replay_updates} needs a replay buffer of at least one batch "
+                             f"(replay_capacity >= batch_size = {config.batch_size}), got {config.replay_capacity}")
         if config.replay_capacity > 0:
             self.buffer = ReplayBuffer(env, capacity=config.replay_capacity,
                                        prioritized_capacity=config.prioritized_replay)

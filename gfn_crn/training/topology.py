@@ -17,8 +17,10 @@ then gets
     log R(T, k) = reward(L*(T)) + log prior(k),
 
 the task's own loss-to-reward map (``beta``, cap, power term) at ``L*(T)``, plus the prior of the
-network's own rates. Because the prior is normalised, the GFlowNet target's marginal over
-structures is proportional to ``exp(reward(L*(T)))``: trajectory balance learns to sample
+network's own rates (and of its discrete parameters: the task prior scores Hill coefficients,
+which are part of the structure). Because the prior of the rates is normalised, the GFlowNet
+target's marginal over structures is proportional to ``exp(reward(L*(T)))`` times the prior of the
+structure's Hill coefficients (1 for mass-action libraries): trajectory balance learns to sample
 structures in proportion to the best loss a short refinement reaches on them, and the rate
 heads learn the prior. ``L*`` is a deterministic function of the structure (the seed and the
 starting point depend on nothing else), so the reward is a proper function of the terminal
