@@ -73,11 +73,17 @@ def _env(task=None, max_reactions=2):
     return CRNEnv(lib, t, task, max_reactions=max_reactions, min_reactions=1), lib
 
 
-def test_reinforce_learns_to_favour_the_rewarded_reaction():
+def _presence_env():
+    """The 2-reaction env scored by a recorded :class:`_PresenceTask` rewarding library reaction 40."""
     env, lib = _env()
     good = lib[40]
     task = RecordingTask(_PresenceTask(env.template, good))
     env.task = task
+    return env, lib, good, task
+
+
+def test_reinforce_learns_to_favour_the_rewarded_reaction():
+    env, lib, good, task = _presence_env()
     n = 100
     hist, pf = train_reinforce(env, task, ReinforceConfig(n_iterations=n, batch_size=32, lr=1e-2, seed=0,
                                                           hidden=32, n_layers=1))
@@ -113,10 +119,7 @@ def test_reinforce_replay_raises_log_prob_of_archived_design_and_counts_evaluati
     from gfn_crn.training.reinforce import ReplayArchive, reinforce_step
     from gfn_crn.training.tb import seed_everything
 
-    env, lib = _env()
-    good = lib[40]
-    task = RecordingTask(_PresenceTask(env.template, good))
-    env.task = task
+    env, lib, good, task = _presence_env()
     # an archived design containing the good reaction (it beats every batch without it)
     seed_everything(3)
     pf0 = CRNPolicyEstimator(env, hidden=32, n_layers=1)
@@ -156,9 +159,7 @@ def test_reinforce_replay_raises_log_prob_of_archived_design_and_counts_evaluati
 
 
 def test_reinforce_replay_respects_the_evaluation_budget():
-    env, lib = _env()
-    task = RecordingTask(_PresenceTask(env.template, lib[40]))
-    env.task = task
+    env, _, _, task = _presence_env()
     hist, _ = train_reinforce(env, task, ReinforceConfig(n_iterations=1000, batch_size=16, lr=1e-2, seed=0, hidden=32,
                                                          n_layers=1, replay=True, max_evaluations=400))
     assert sum(h["replayed"] for h in hist) > 0
@@ -292,14 +293,11 @@ def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
     from gfn_crn.estimators.backward import default_backward_estimator
     from gfn_crn.samplers import CRNSampler
     from gfn_crn.training.refine import replay_networks
-    from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
     from gfn_crn.crn.network import Network
+    from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
     from gfn_crn.training.tb import seed_everything
 
-    env, lib = _env()
-    good = lib[40]
-    task = RecordingTask(_PresenceTask(env.template, good))
-    env.task = task
+    env, lib, good, task = _presence_env()
     seed_everything(7)
     pf = CRNPolicyEstimator(env, hidden=32, n_layers=1)
     archive = ReplayArchive(env, capacity=8)
