@@ -10,8 +10,8 @@ environment, REINFORCE, random search) is logged with its topologies and losses.
   added-reaction sets) among the best distinct ones;
 * how many of the good topologies remain when, best first, every one closer than
   ``min_distance`` (default 4; for two 5-reaction topologies: two reactions swapped) to one
-  already kept is dropped: distinct topologies that
-  differ only by one reaction around the same core count once.
+  already kept is dropped, so that topologies differing by one reaction around the same core
+  count once.
 """
 
 from __future__ import annotations

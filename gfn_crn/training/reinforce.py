@@ -163,7 +163,7 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
     if archive is not None:
         chosen = archive.better_than(batch_best, config.replay_batch)
         if chosen:
-            rl = _losses(replay_task or task, [e[1] for e in chosen])  # re-scored: counts as evaluations
+            rl = _losses(task if replay_task is None else replay_task, [e[1] for e in chosen])  # re-scored: counts as evaluations
             n_eval += len(chosen)
             n_replayed = len(chosen)
             replay_best = float(rl.min())
