@@ -288,12 +288,11 @@ def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
     import torch
     from gfn.utils.prob_calculations import get_trajectory_pfs
 
-    from gfn_crn.crn.reactions import ReactionInstance
+    from gfn_crn.crn import Network, ReactionInstance
     from gfn_crn.estimators import CRNPolicyEstimator
     from gfn_crn.estimators.backward import default_backward_estimator
     from gfn_crn.samplers import CRNSampler
     from gfn_crn.training.refine import replay_networks
-    from gfn_crn.crn.network import Network
     from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
     from gfn_crn.training.tb import seed_everything
 

@@ -92,7 +92,7 @@ def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed
                 traj = sampler.sample_trajectories(run.env, n=b, **kw)
             batch_nets = run.env.states_to_networks(traj.terminating_states)
             if topology is not None:
-                topology.evaluate(batch_nets)  # refines the structures not seen before (on a copy)
+                topology.structure_losses(batch_nets)  # refines the structures not seen before (on a copy)
                 batch_nets = topology.refined(batch_nets)
                 # the figures of the designs returned: L* and the prior of the refined rates (cached)
                 res = topology.evaluate(batch_nets)
