@@ -26,6 +26,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +79,9 @@ class _NoBuffer:
 
 
 def _set_reward(base, beta=None, alpha=None, eps=None):
-    """Change the reward settings of a loaded task; the floor follows as in the task defaults."""
-    if beta is not None:
-        base.beta = float(beta)
-    if alpha is not None:
-        base.reward_alpha = float(alpha)
-    if eps is not None:
-        base.reward_eps = float(eps)
-    base.floor = -(base.beta * base.loss_cap + base.floor_margin + base.power_span)
+    """Change the reward settings of a loaded task (its reward map; the floor is derived from it)."""
+    change = {k: float(v) for k, v in (("beta", beta), ("alpha", alpha), ("eps", eps)) if v is not None}
+    base.reward = replace(base.reward, **change)
 
 
 def _reinforce_topo_ls(env, scorer, batch, seed, n_iterations, gfn_cfg, tls, stop_at_budget):
@@ -129,12 +125,12 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
     base = load_task(task_name)
     _set_reward(base, beta, reward_alpha, reward_eps)
     task = RecordingTask(base)
-    lib = mass_action_library(task.template.species)
+    lib = mass_action_library(base.template.species)
     order = "free" if method.startswith("gfn-free") else "canonical"
     scorer = task
     if method in TOPO_METHODS:  # the sampler sees topology-level rewards; the log sees every evaluation
         scorer = TopologyReward(task, seed=seed, **(topo or {}))
-    env = CRNEnv(lib, task.template, scorer, order=order, max_reactions=max_reactions, min_reactions=1)
+    env = CRNEnv(lib, base.template, scorer, order=order, max_reactions=max_reactions, min_reactions=1)
     search_budget = int(round(budget * (1.0 - refine_share)))
     iters = max(1, search_budget // batch)
 
@@ -211,11 +207,9 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
 
             def callback(it, rec, result):
                 f = min(1.0, (it + 1) / max(1, 0.75 * iters))
-                _set_reward(base, b0 * (b1 / b0) ** f)
-                env.log_reward_floor = base.floor
+                _set_reward(base, b0 * (b1 / b0) ** f)  # the env's floor follows the task's
 
             _set_reward(base, b0)
-            env.log_reward_floor = base.floor
         if method in LS_METHODS:
             # local search: the training loop runs until the search budget is spent (the
             # refinement and its replay count); prioritised replay keeps refined designs
@@ -247,7 +241,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         random_search(env, task, iters * batch, batch_size=batch, seed=seed)
     else:
         raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS + LS_METHODS + TOPO_METHODS)})")
-    search = task.figures(task.good_threshold)
+    search = task.figures(base.good_threshold)
     if scorer is not task:
         # the log repeats each topology 1 + rounds * popsize times by construction; what tells a
         # sampler's diversity is how often it proposed a topology it had proposed before
@@ -268,7 +262,7 @@ def one_run(method: str, seed: int, settings: dict):
     rec, search = run(method, s.pop("task_name"), s.pop("budget"), seed, s.pop("batch"), s.pop("max_reactions"),
                       **s)
     wall = time.perf_counter() - t0
-    thr = rec.good_threshold
+    thr = rec.task.good_threshold
     fig = rec.figures(thr)
     fig["search_phase"] = search
     fig.update(method=method, seed=seed, threshold=thr, wall_seconds=wall, evals_per_second=fig["evaluations"] / wall)

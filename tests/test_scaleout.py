@@ -112,7 +112,8 @@ def test_pool_rejects_bad_settings_and_bad_networks(rpa, nets):
         import pickle
 
         pickle.dumps(TaskPool(rpa))
-    assert TaskPool(rpa).good_threshold == rpa.good_threshold  # the task's attributes show through
+    assert TaskPool(rpa).task is rpa  # the task is explicit: pool.task, nothing forwarded
+    assert not hasattr(TaskPool(rpa), "good_threshold")
 
 
 # ---------------------------------------------------------------- data-parallel training

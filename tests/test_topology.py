@@ -56,10 +56,7 @@ class _NeverValid:
     """The rpa task, except that every network with the UNBOUNDED structure is invalid."""
 
     def __init__(self, task, structure):
-        self.task, self.structure = task, structure
-
-    def __getattr__(self, name):
-        return getattr(self.task, name)
+        self.task, self.structure = task, structure  # a scorer: evaluate and its task
 
     def evaluate(self, networks):
         res = self.task.evaluate(networks)
@@ -125,7 +122,7 @@ def test_uncounted_look_ups_leave_the_proposal_counters_alone(rpa):
     view = tr.uncounted()
     again = view.evaluate(nets)                        # one cached, one new structure
     assert (tr.requests, tr.hits) == (1, 0) and len(tr.cache) == 2
-    assert again.loss[0] == first.loss[0] and view.loss_cap == rpa.loss_cap
+    assert again.loss[0] == first.loss[0] and view.task is rpa and view.inner is tr
     lr, ok = view(nets)
     assert np.array_equal(lr, again.log_reward) and (tr.requests, tr.hits) == (1, 0)
     tr.evaluate(nets)

@@ -23,10 +23,12 @@ Orders:
   (its parameters are read back from the state), so a set of ``n`` reactions has ``n!``
   trajectories.
 
-The reward is any callable ``task(networks) -> (log_reward, valid)`` on a list of
-:class:`~gfn_crn.crn.Network` (numpy arrays of shape (B,)); the whole batch of terminal states
-is passed at once. Invalid or non-finite entries, and networks whose parameters fall outside
-the prior's support, get ``log_reward_floor``.
+The reward comes from a **scorer** (:class:`~gfn_crn.rewards.Scorer`: a task, a pool, a
+topology reward, ...: ``scorer.evaluate(networks)`` gives a result with ``log_reward`` and
+``valid``), or from a plain callable ``f(networks) -> (log_reward, valid)`` (numpy arrays of shape
+(B,)); the whole batch of terminal states is scored at once. Invalid or non-finite entries, and
+networks whose parameters fall outside the prior's support, get ``log_reward_floor`` (by default
+the floor of the scorer's reward map).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from ..crn.errors import CRNError
 from ..crn.library import ReactionLibrary
 from ..crn.network import Network, Template
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
+from ..rewards.scorer import reward_and_validity, task_of
 from ..tasks.prior import LogParameterPrior
 
 ORDERS = ("canonical", "free")
@@ -61,7 +64,8 @@ class CRNEnv(Env):
         library: the reactions to choose from (``M = len(library)``).
         template: the fixed part of every candidate; library reactions with the same signature
             as a fixed reaction are never offered.
-        task: ``task(networks) -> (log_reward, valid)``; may be set later (``env.task = ...``).
+        scorer: a :class:`~gfn_crn.rewards.Scorer` or a callable ``f(networks) -> (log_reward,
+            valid)``; may be set later (``env.scorer = ...``).
         order: ``"canonical"`` or ``"free"``.
         max_reactions: at most this many added reactions.
         min_reactions: exit is allowed only once this many are present.
@@ -70,8 +74,8 @@ class CRNEnv(Env):
         fixed_parameters: if True every parameter is fixed (log-value = the prior mean clipped to
             the support, Hill index 0 i.e. n = 1); the policy then chooses structure only.
         log_reward_floor: log-reward of invalid, non-finite or out-of-support candidates; None
-            (default) takes the task's ``floor`` attribute when it has one (gfn_crn tasks do),
-            else -50.
+            (default) follows the scorer's task's reward map (its ``floor``; a plain callable's
+            ``floor`` attribute), else -50.
         add_prior: add the prior's log-density of the parameters to the task's log-reward
             (leave False when the task already includes it, as gfn_crn tasks do).
         reward_cache_size: remember this many (state -> log-reward) pairs (0: no cache). Only
@@ -84,7 +88,7 @@ class CRNEnv(Env):
         self,
         library: ReactionLibrary,
         template: Template,
-        task: RewardFn | None = None,
+        scorer: RewardFn | None = None,
         *,
         order: str = "canonical",
         max_reactions: int = 5,
@@ -104,7 +108,7 @@ class CRNEnv(Env):
             raise CRNError(f"library species {sorted(missing)} are not declared in the template")
         self.library = library
         self.template = template
-        self.task = task
+        self.scorer = scorer
         self.order = order
         self.prior = prior or LogParameterPrior()
         self.fixed_parameters = bool(fixed_parameters)
@@ -163,8 +167,17 @@ class CRNEnv(Env):
     def log_reward_floor(self) -> float:
         if self._log_reward_floor is not None:
             return self._log_reward_floor
-        floor = getattr(self.task, "floor", None)
+        floor = getattr(task_of(self.scorer), "floor", None) if self.scorer is not None else None
         return float(floor) if floor is not None else -50.0
+
+    @property
+    def task(self):
+        """The scorer (the name it had before scorers were explicit)."""
+        return self.scorer
+
+    @task.setter
+    def task(self, scorer) -> None:
+        self.scorer = scorer
 
     @log_reward_floor.setter
     def log_reward_floor(self, value: float | None) -> None:
@@ -435,8 +448,9 @@ class CRNEnv(Env):
 
     def log_reward(self, states: States) -> torch.Tensor:
         """Log-rewards of a batch of terminal states, one call of the task for the whole batch."""
-        if self.task is None:
-            raise CRNError("this env has no task: set env.task = callable(networks) -> (log_reward, valid)")
+        if self.scorer is None:
+            raise CRNError("this env has no scorer: set env.scorer = a task (or callable(networks) -> "
+                           "(log_reward, valid))")
         t = states.tensor.reshape(-1, self.state_dim)
         B = t.shape[0]
         out = np.full(B, self.log_reward_floor, dtype=np.float64)
@@ -458,7 +472,7 @@ class CRNEnv(Env):
             todo = np.asarray(rest, dtype=np.int64)
         if len(todo):
             nets = self.states_to_networks(t[torch.as_tensor(todo, device=t.device)])
-            lr, valid = self.task(nets)
+            lr, valid = reward_and_validity(self.scorer, nets)
             lr = np.asarray(lr, dtype=np.float64).reshape(-1)
             valid = np.asarray(valid, dtype=bool).reshape(-1)
             if lr.shape != (len(todo),) or valid.shape != (len(todo),):

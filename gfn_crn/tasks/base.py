@@ -32,8 +32,10 @@ mass-action library, rates drawn from the default prior; 84.6% valid, 15.4% dive
   the edge of the prior's support (valid random candidates: log-reward p1 -45, log-prior p1
   -15.4 for 5 reactions; the prior of 5 mass-action rates all at the support edge is -38), so
   diverging never pays, yet close enough that trajectory balance does not regress onto
-  1000-nat targets. Pass it to the environment (``CRNEnv(log_reward_floor=task.floor)``): the
-  env replaces the reward of invalid candidates with its own floor.
+  1000-nat targets. The floor is *derived* (:class:`~gfn_crn.rewards.RewardMap`: it stays 40 nats
+  below the lowest valid loss term when beta, the cap or the power term change; an explicit
+  ``floor`` sets that margin). An environment scored by the task (or a scorer around it) uses
+  the same floor for the candidates it rejects itself.
 * prior: :class:`LogParameterPrior` defaults (normal on ln k, mean 0, std 2, support
   [1e-3, 1e3]); see :mod:`gfn_crn.tasks.prior`.
 
@@ -56,7 +58,7 @@ the loss below which differences no longer matter (a scale, like a tolerance).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -65,6 +67,8 @@ from ..crn.errors import CRNError
 from ..crn.network import Network, Template
 from ..sim import OK, PiecewiseConstant, Scenario, SimResult, simulate
 from ..sim.scenarios import check_time_grid
+from ..rewards.map import RewardMap
+from ..rewards.result import TaskResult
 from .prior import LogParameterPrior
 
 WEIGHT_SCHEMES = ("transient", "uniform", "steady_state", "custom")
@@ -175,31 +179,6 @@ def eval_on_scenarios(expr, env, S: int, T: int, what: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ results
-@dataclass
-class TaskResult:
-    """What :meth:`Task.evaluate` returns for a batch of B networks x S scenarios.
-
-    ``loss`` (B,) finite (invalid: ``loss_cap``); ``log_reward`` (B,) finite (invalid: ``floor``);
-    ``valid`` (B,) bool; ``reason`` (B,) one of ``ok``, ``diverged``, ``failed``, ``nonfinite``,
-    ``prior``; ``log_prior`` (B,) (``-inf`` outside the support); ``scenario_loss`` (B, S) (the
-    per-scenario loss where defined, NaN for scenarios of invalid candidates); ``details``:
-    kind-specific per-scenario arrays (documented by each task); ``sim``: the
-    :class:`~gfn_crn.sim.SimResult`.
-    """
-
-    loss: np.ndarray
-    log_reward: np.ndarray
-    valid: np.ndarray
-    reason: np.ndarray
-    log_prior: np.ndarray
-    scenario_loss: np.ndarray
-    sim: SimResult
-    details: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.loss)
-
-
 class Task:
     """Base class: a template, scenarios, a time grid, a loss and the loss -> log-reward map.
 
@@ -245,23 +224,14 @@ class Task:
         self.t = check_time_grid(t)
         self.name = name or self.kind
         self.description = description
-        self.beta = float(self.default_beta if beta is None else beta)
-        self.loss_cap = float(self.default_loss_cap if loss_cap is None else loss_cap)
         self.good_threshold = float(self.default_good_threshold if good_threshold is None else good_threshold)
-        for nm, v in (("beta", self.beta), ("loss_cap", self.loss_cap), ("good_threshold", self.good_threshold)):
-            if not math.isfinite(v):
-                raise CRNError(f"{nm} must be finite, got {v}")
-        if self.beta <= 0:
-            raise CRNError(f"beta must be > 0, got {self.beta}")
-        self.reward_alpha, self.reward_eps = float(reward_alpha), float(reward_eps)
-        if not (math.isfinite(self.reward_alpha) and self.reward_alpha >= 0):
-            raise CRNError(f"reward_alpha must be >= 0, got {reward_alpha}")
-        if not (math.isfinite(self.reward_eps) and self.reward_eps > 0):
-            raise CRNError(f"reward_eps must be > 0, got {reward_eps}")
-        self.floor = float(-(self.beta * abs(self.loss_cap) + self.floor_margin + self.power_span)
-                           if floor is None else floor)
-        if not math.isfinite(self.floor):
-            raise CRNError(f"floor must be finite, got {self.floor}")
+        if not math.isfinite(self.good_threshold):
+            raise CRNError(f"good_threshold must be finite, got {self.good_threshold}")
+        settings = dict(beta=self.default_beta if beta is None else beta,
+                        cap=self.default_loss_cap if loss_cap is None else loss_cap,
+                        alpha=reward_alpha, eps=reward_eps, margin=self.floor_margin)
+        #: the loss -> log-reward map; the floor is derived from it (see :class:`RewardMap`)
+        self.reward = RewardMap(**settings) if floor is None else RewardMap.with_floor(floor, **settings)
         if prior is not None and not isinstance(prior, LogParameterPrior):
             raise CRNError(f"prior must be a LogParameterPrior or None, got {type(prior).__name__}")
         self.prior = prior
@@ -279,22 +249,39 @@ class Task:
 
     needs_outputs = True
 
+    # ---------------------------------------------------------------- the reward map
+    # beta, loss_cap, reward_alpha and reward_eps read and replace the reward map; the floor is
+    # derived from it, so it follows every change (a valid candidate stays above an invalid one)
+    @property
+    def task(self) -> "Task":
+        """A task is its own scorer's task (the :class:`~gfn_crn.rewards.Scorer` protocol)."""
+        return self
+
+    def _set_reward(self, **change) -> None:
+        self.reward = replace(self.reward, **change)
+
+    beta = property(lambda self: self.reward.beta, lambda self, v: self._set_reward(beta=v),
+                    doc="reward temperature")
+    loss_cap = property(lambda self: self.reward.cap, lambda self, v: self._set_reward(cap=v),
+                        doc="losses above it count as the cap in the reward")
+    reward_alpha = property(lambda self: self.reward.alpha, lambda self, v: self._set_reward(alpha=v),
+                            doc="weight of the power term (0: off)")
+    reward_eps = property(lambda self: self.reward.eps, lambda self, v: self._set_reward(eps=v),
+                          doc="loss scale of the power term")
+
+    @property
+    def floor(self) -> float:
+        """The log-reward of invalid candidates (derived from the reward map)."""
+        return self.reward.floor
+
     @property
     def power_span(self) -> float:
         """The largest value of the power term (0 when ``reward_alpha`` is 0)."""
-        if self.reward_alpha == 0:
-            return 0.0
-        cap = abs(self.loss_cap)
-        return self.reward_alpha * math.log((cap + self.reward_eps) / self.reward_eps)
+        return self.reward.power_span
 
     def loss_to_log_reward(self, loss: np.ndarray) -> np.ndarray:
         """The loss part of the log-reward (without the prior) for valid candidates."""
-        capped = np.minimum(np.asarray(loss, dtype=float), self.loss_cap)
-        out = -self.beta * capped
-        if self.reward_alpha:
-            cap = abs(self.loss_cap)
-            out = out - self.reward_alpha * np.log((np.maximum(capped, 0.0) + self.reward_eps) / (cap + self.reward_eps))
-        return out
+        return self.reward.loss_term(loss)
 
     # ---------------------------------------------------------------- candidates
     @property
@@ -386,7 +373,7 @@ class Task:
         reason[(sim.status == 1).any(axis=1)] = "diverged"
         valid = reason == "ok"
         loss = np.where(valid, raw, self.loss_cap)
-        log_reward = np.where(valid, self.loss_to_log_reward(loss) + np.where(np.isfinite(lp), lp, 0.0), self.floor)
+        log_reward = self.reward.log_reward(loss, lp, valid)
         sl = np.where(~valid[:, None] | ~np.isfinite(sl), np.nan, sl)
         return TaskResult(loss.astype(float), log_reward.astype(float), valid, reason.astype(str), lp, sl, sim,
                           details)

@@ -19,12 +19,12 @@ received the task once, at start-up (batches travel as lists of networks, not en
 
 ``pool.evaluate(networks)`` returns a :class:`~gfn_crn.tasks.TaskResult` without trajectories
 (``sim`` is None and ``details`` empty: only losses, rewards and validity travel back);
-``pool(networks)`` returns ``(log_reward, valid)`` like a task, so a pool can stand wherever a
-task is used as the reward of an environment. Other attributes (``template``, ``beta``,
-``good_threshold``, ...) are the task's.
+A pool is a :class:`~gfn_crn.rewards.Scorer`: it stands wherever a task scores candidates (an
+environment's reward, REINFORCE, the topology reward); ``pool.task`` is the task (template,
+prior, reward map, ...); nothing else is forwarded.
 
     with TaskPool(load_task("rpa"), workers=2) as pool:
-        env = CRNEnv(library, pool.template, pool)
+        env = CRNEnv(library, pool.task.template, pool)
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..crn.errors import CRNError
-from .base import TaskResult
+from ..rewards.result import TaskResult
+from ..rewards.scorer import Wrapper
 
 #: networks per chunk unless told otherwise: with the default batch of 64, two workers can share a
 #: batch. The price in one process: on ``rpa``, 32 networks per simulator call cost 0-10% more per
@@ -118,12 +119,12 @@ def _discard(ex: ProcessPoolExecutor) -> None:
 
 
 # ------------------------------------------------------------------ the pool
-class TaskPool:
+class TaskPool(Wrapper):
     """Score a task's candidates in fixed chunks on ``workers`` processes (see the module doc).
 
     Args:
-        task: a :class:`~gfn_crn.tasks.Task` (anything with ``evaluate(networks) -> TaskResult``
-            that pickles).
+        task: a :class:`~gfn_crn.tasks.Task` (a scorer that pickles: ``evaluate(networks) ->
+            TaskResult`` and ``task``); kept as ``inner``.
         workers: processes (1: score the chunks in this process, no pool).
         chunk_size: networks per chunk (fixes the result bit for bit, whatever ``workers`` is).
         max_retries: fresh starts of the workers allowed for one batch after crashes.
@@ -143,7 +144,7 @@ class TaskPool:
         if start_method not in mp.get_all_start_methods():
             raise CRNError(f"TaskPool: start_method {start_method!r} is not available here "
                            f"(available: {', '.join(mp.get_all_start_methods())})")
-        self.task = task
+        super().__init__(task)
         self.workers = int(workers)
         self.chunk_size = int(chunk_size)
         self.max_retries = int(max_retries)
@@ -153,16 +154,11 @@ class TaskPool:
         self.retried_chunks = 0   # chunks scored again after a failure
         self._executor: Optional[ProcessPoolExecutor] = None
 
-    def __getattr__(self, name):
-        if name.startswith("__") or name == "task":
-            raise AttributeError(name)
-        return getattr(self.task, name)
-
     # -------------------------------------------------------------- lifecycle
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context(self.start_method),
-                                                 initializer=_init_worker, initargs=(pickle.dumps(self.task),))
+                                                 initializer=_init_worker, initargs=(pickle.dumps(self.inner),))
         return self._executor
 
     def close(self) -> None:
@@ -186,10 +182,10 @@ class TaskPool:
             pass
 
     def __getstate__(self):
-        raise TypeError("a TaskPool holds worker processes and cannot be pickled; pickle its .task")
+        raise TypeError("a TaskPool holds worker processes and cannot be pickled; pickle its .inner")
 
     def __repr__(self) -> str:
-        return f"TaskPool({self.task!r}, workers={self.workers}, chunk_size={self.chunk_size})"
+        return f"TaskPool({self.inner!r}, workers={self.workers}, chunk_size={self.chunk_size})"
 
     # -------------------------------------------------------------- scoring
     def chunks(self, n: int) -> list[slice]:
@@ -201,20 +197,15 @@ class TaskPool:
         networks = list(networks)
         if not networks:
             raise CRNError("evaluate needs at least one network")
-        if hasattr(self.task, "check_networks"):  # bad input is reported here, not from a worker
-            networks = self.task.check_networks(networks)
+        networks = self.task.check_networks(networks)  # bad input is reported here, not from a worker
         parts = [networks[s] for s in self.chunks(len(networks))]
         if self.workers == 1:
-            results = [_score(self.task, p) for p in parts]
+            results = [_score(self.inner, p) for p in parts]
         else:
             results = self._score_parallel(parts)
         out = {k: np.concatenate([r[k] for r in results]) for k in _FIELDS}
         return TaskResult(out["loss"], out["log_reward"], out["valid"], out["reason"], out["log_prior"],
                           out["scenario_loss"], None, {})
-
-    def __call__(self, networks: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        r = self.evaluate(networks)
-        return r.log_reward, r.valid
 
     def _score_parallel(self, parts: list[list]) -> list[dict]:
         results: list[Optional[dict]] = [None] * len(parts)

@@ -22,16 +22,15 @@ from typing import Sequence
 
 import numpy as np
 
+from ..rewards.scorer import Wrapper
 
-class RecordingTask:
-    """A task wrapper that logs (evaluation index, topology, loss, valid) for every candidate.
 
-    It forwards ``evaluate`` and ``__call__`` and every other attribute (``template``, ``floor``,
-    ``good_threshold``, ``beta`` ...) to the wrapped task.
-    """
+class RecordingTask(Wrapper):
+    """A scorer that logs (evaluation index, topology, loss, valid) for every candidate it scores
+    through ``inner`` (a :class:`~gfn_crn.rewards.Wrapper`: ``task`` is the inner scorer's task)."""
 
     def __init__(self, task):
-        self.task = task
+        super().__init__(task)
         self.topologies: list[frozenset] = []
         self.losses: list[float] = []
         self.valid: list[bool] = []
@@ -39,11 +38,8 @@ class RecordingTask:
         self.t_start = time.perf_counter()
         self.times: list[float] = []
 
-    def __getattr__(self, name):
-        return getattr(self.task, name)
-
     def evaluate(self, networks):
-        res = self.task.evaluate(networks)
+        res = self.inner.evaluate(networks)
         now = time.perf_counter() - self.t_start
         for net, loss, ok in zip(networks, np.asarray(res.loss), np.asarray(res.valid)):
             topo = net.topology
@@ -55,10 +51,6 @@ class RecordingTask:
             if ok and (best is None or loss < best[0]):
                 self.networks_best[topo] = (float(loss), net)
         return res
-
-    def __call__(self, networks):
-        res = self.evaluate(networks)
-        return res.log_reward, res.valid
 
     @property
     def n_evaluations(self) -> int:

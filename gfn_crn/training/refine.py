@@ -34,6 +34,7 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Network
 from ..crn.reactions import ReactionInstance
+from ..rewards.scorer import task_of
 
 
 @dataclass
@@ -83,7 +84,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     """
     per_network_seeds = not np.isscalar(seed)
     rng = None if per_network_seeds else np.random.default_rng(seed)
-    prior = getattr(task, "prior", None)
+    prior = getattr(task_of(task), "prior", None)
     lo = low if low is not None else (prior.low if prior is not None else math.log(1e-3))
     hi = high if high is not None else (prior.high if prior is not None else math.log(1e3))
     nets = list(networks)  # results stay aligned with the input (its first max_nets networks)

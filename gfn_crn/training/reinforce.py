@@ -40,6 +40,7 @@ from ..crn.network import Network
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
 from ..estimators import CRNPolicyEstimator
 from ..samplers import CRNSampler
+from ..rewards.scorer import task_of
 from .config import ReinforceConfig
 from .tb import seed_everything
 
@@ -116,7 +117,7 @@ def _losses(task, nets) -> np.ndarray:
 
 def _scored(task, nets):
     res = task.evaluate(nets)
-    return np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap), res
+    return np.where(np.asarray(res.valid), np.asarray(res.loss), task_of(task).loss_cap), res
 
 
 def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_elite: int,
@@ -295,7 +296,7 @@ def random_search(env, task, n_evaluations: int, batch_size: int = 64, seed: int
         t0 = time.perf_counter()
         nets = random_candidates(env, min(batch_size, n_evaluations - done), rng)
         res = task.evaluate(nets)
-        loss = np.where(np.asarray(res.valid), np.asarray(res.loss), task.loss_cap)
+        loss = np.where(np.asarray(res.valid), np.asarray(res.loss), task_of(task).loss_cap)
         done += len(nets)
         rec = {"evaluations": done, "mean_loss": float(loss.mean()), "best_loss": float(loss.min()),
                "seconds": time.perf_counter() - t0}

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 
 from ..crn.errors import CRNError
+from ..rewards.recorder import BatchRecorder
+from ..rewards.scorer import task_of
 from ..tasks.pool import TaskPool
 from .archive import Archive, format_table
 from .config import RunConfig, apply_overrides, build_library, load_config_file, to_toml
@@ -60,33 +62,6 @@ REINFORCE_NOT_DISTRIBUTED = ("--algorithm reinforce runs in one process (the bas
 
 class CheckpointError(CRNError):
     """A checkpoint is missing, unreadable or from another run."""
-
-
-class _BatchRecorder:
-    """Wraps a task: keeps each evaluated batch (networks and TaskResult) until collected."""
-
-    def __init__(self, task):
-        self.task = task
-        self.batches: list = []
-
-    def __getstate__(self):  # pragma: no cover - only the env's reward callable
-        raise TypeError("the training run's reward recorder cannot be pickled")
-
-    def __getattr__(self, name):
-        return getattr(self.task, name)
-
-    def __call__(self, networks):
-        res = self.evaluate(networks)
-        return res.log_reward, res.valid
-
-    def evaluate(self, networks):
-        res = self.task.evaluate(networks)
-        self.batches.append((networks, res))
-        return res
-
-    def collect(self) -> list:
-        out, self.batches = self.batches, []
-        return out
 
 
 def load_task_spec(spec: str):
@@ -176,19 +151,24 @@ class Run:
         self.config = config.validate()
         self.dir = Path(out)
         self.dist = dist
-        base = task if task is not None else load_task_spec(config.task)
+        given = task if task is not None else load_task_spec(config.task)  # a task, or a scorer around one
+        base = task_of(given)
         self.task = base
-        self.pool = TaskPool(base, workers=config.workers, chunk_size=config.chunk_size)
-        self.recorder = _BatchRecorder(self.pool)
-        # what the sampler is scored by: every simulated candidate goes through the recorder
-        # (the archive and the evaluation count see refinement candidates too)
+        # the scorers, innermost first: the pool simulates; the recorder hands every simulated
+        # batch (sampled designs, refinement and local-search candidates alike) to _scored, which
+        # feeds the archive after each iteration; the topology reward (optional) scores structures
+        self.pool = TaskPool(given, workers=config.workers, chunk_size=config.chunk_size)
+        self._scored: list = []
+        self.recorder = BatchRecorder(self.pool, on_batch=lambda nets, res: self._scored.append((nets, res)))
+        self.topology = None
         self.scorer = self.recorder
         if config.topology.enabled:
             from .topology import TopologyReward
 
-            self.scorer = TopologyReward(self.recorder, rounds=config.topology.rounds,
-                                         popsize=config.topology.popsize, sigma0=config.topology.sigma,
-                                         seed=config.train.seed)
+            self.topology = TopologyReward(self.recorder, rounds=config.topology.rounds,
+                                           popsize=config.topology.popsize, sigma0=config.topology.sigma,
+                                           seed=config.train.seed)
+            self.scorer = self.topology
         self.library = build_library(config.library, base.template.species)
         from ..envs import CRNEnv
 
@@ -292,11 +272,11 @@ class Run:
             topology, search = mine.get("topology"), mine.get("structure_search")
             self._evaluations_all = sum(int(r["topology"]["evaluations"]) if "topology" in r
                                         else int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
-        if self.scorer is not self.recorder:
+        if self.topology is not None:
             if topology is None:
                 raise CheckpointError(f"{self.dir}: the checkpoint has no topology-reward cache, but the run's "
                                       f"config sets topology_reward")
-            self.scorer.load_state_dict(topology)
+            self.topology.load_state_dict(topology)
         if self.local_search is not None:
             if search is None:
                 raise CheckpointError(f"{self.dir}: the checkpoint has no structure-search state, but the run's "
@@ -327,8 +307,8 @@ class Run:
 
     def _local_evaluations(self) -> int:
         """Candidates this process has had simulated (with the topology reward: the refinement's)."""
-        if self.scorer is not self.recorder:
-            return int(self.scorer.evaluations)
+        if self.topology is not None:
+            return int(self.topology.evaluations)
         return int(self.env.n_evaluated)
 
     def _local_state(self) -> dict:
@@ -338,8 +318,8 @@ class Run:
 
     def _search_state(self) -> dict:
         out = {}
-        if self.scorer is not self.recorder:
-            out["topology"] = self.scorer.state_dict()
+        if self.topology is not None:
+            out["topology"] = self.topology.state_dict()
         if self.local_search is not None:
             out["structure_search"] = self.local_search.state_dict()
         return out
@@ -367,9 +347,14 @@ class Run:
         return p
 
     # ------------------------------------------------------------------ training
+    def _take_scored(self) -> list:
+        """The batches scored since the last call (networks, TaskResult), oldest first."""
+        out, self._scored = self._scored, []
+        return out
+
     def _record(self, rec: dict, t_iter: float) -> dict:
         mine = {"batches": [(nets, np.asarray(res.loss, dtype=float), np.asarray(res.valid, dtype=bool),
-                             np.asarray(res.log_reward, dtype=float)) for nets, res in self.recorder.collect()],
+                             np.asarray(res.log_reward, dtype=float)) for nets, res in self._take_scored()],
                 "evaluations": self._local_evaluations(),
                 **{k: rec[k] for k in ("loss", "mean_log_reward", "max_log_reward", "valid_fraction", "mean_length")}}
         ranks = self.dist.all_gather(mine)  # every rank merges every rank's designs, in rank order
@@ -384,8 +369,7 @@ class Run:
                              for k in ("loss", "mean_log_reward", "valid_fraction", "mean_length")},
                    "max_log_reward": max(g["max_log_reward"] for g in ranks)}
         loss = np.concatenate(losses) if losses else np.array([np.nan])
-        cap = getattr(self.task, "loss_cap", None)
-        capped = np.minimum(loss, cap) if cap is not None else loss
+        capped = np.minimum(loss, self.task.loss_cap)
         row = {
             "iteration": rec["iteration"],
             "evaluations": self._evaluations_all if self.dist.enabled else self.evaluations,
@@ -402,9 +386,9 @@ class Run:
             "valid_fraction": rec["valid_fraction"],
             "mean_length": rec["mean_length"],
         }
-        if self.scorer is not self.recorder:  # this process's cache (each rank keeps its own)
-            row["structures"] = len(self.scorer.cache)
-            row["structure_repeats"] = self.scorer.hits / max(self.scorer.requests, 1)
+        if self.topology is not None:  # this process's cache (each rank keeps its own)
+            row["structures"] = len(self.topology.cache)
+            row["structure_repeats"] = self.topology.hits / max(self.topology.requests, 1)
         for k in ("temperature", "epsilon", "param_spread", "sf_bias", "param_epsilon"):
             if k in rec:
                 row[k] = rec[k]

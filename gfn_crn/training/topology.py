@@ -41,6 +41,8 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Network
+from ..rewards.result import TaskResult
+from ..rewards.scorer import Wrapper
 from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
 from .config import StructureSearchConfig, TopologyConfig
 
@@ -58,13 +60,14 @@ def structure_seed(key: frozenset, seed: int) -> int:
     return (zlib.crc32(text.encode()) ^ (int(seed) * 0x9E3779B1)) & 0xFFFFFFFF
 
 
-class TopologyReward:
-    """Wrap ``task`` so that a network's reward is the task's reward at the best loss that a short
+class TopologyReward(Wrapper):
+    """A scorer whose reward for a network is the task's reward at the best loss that a short
     rate refinement reaches on its structure, plus the prior of its own rates (see the module
-    docstring).
+    docstring). The refinement's evaluations go through ``inner``; the task's facts (prior,
+    reward map, ...) are ``self.task``'s (``inner.task``).
 
     Args:
-        task: the task (or a :class:`~gfn_crn.training.evaluations.RecordingTask` around it).
+        task: the scorer that simulates (a task, a pool, or a recorder around them); kept as ``inner``.
         rounds: refinement rounds per new structure (0: the prior's mode only).
         popsize: candidates per round; a new structure costs ``1 + rounds * popsize`` evaluations.
         sigma0: initial step of the evolution strategy, in ln k.
@@ -86,19 +89,13 @@ class TopologyReward:
             raise CRNError(f"TopologyReward popsize must be an integer >= 1, got {popsize!r}")
         if not (math.isfinite(sigma0) and sigma0 > 0):
             raise CRNError(f"TopologyReward sigma0 must be positive and finite, got {sigma0!r}")
-        self.task = task
+        super().__init__(task)
         self.rounds, self.popsize, self.sigma0, self.seed = int(rounds), int(popsize), float(sigma0), int(seed)
         self.cache: dict[frozenset, tuple[float, bool]] = {}
         self.best_networks: dict[frozenset, Network] = {}
         self.evaluations = 0
         self.hits = 0       # networks whose structure was already cached
         self.requests = 0   # networks scored
-
-    def __getattr__(self, name):
-        # template, beta, loss_cap, floor, prior, good_threshold ... come from the wrapped task
-        if name == "task":
-            raise AttributeError(name)
-        return getattr(self.task, name)
 
     @property
     def evaluations_per_structure(self) -> int:
@@ -127,17 +124,17 @@ class TopologyReward:
             todo = list(new)
             starts = [self._start(new[k]) for k in todo]
             if self.rounds == 0:
-                found, losses = starts, _losses(self.task, starts)
+                found, losses = starts, _losses(self.inner, starts)
                 self.evaluations += len(starts)
             else:
-                r = refine(self.task, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
+                r = refine(self.inner, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
                            sigma0=self.sigma0, seed=[structure_seed(k, self.seed) for k in todo],
                            max_rounds=self.rounds)
                 if len(r.networks) != len(todo):  # pragma: no cover - the budget covers every structure
                     raise RuntimeError("refinement dropped structures")
                 found, losses = r.networks, r.losses
                 self.evaluations += r.evaluations
-            cap = float(getattr(self.task, "loss_cap", 1.0))
+            cap = float(self.task.loss_cap)
             for k, net, loss in zip(todo, found, losses):
                 ok = bool(np.isfinite(loss))  # +inf: no valid design in the refinement
                 self.cache[k] = (float(loss) if ok else cap, ok)
@@ -152,23 +149,16 @@ class TopologyReward:
         ``log_reward = reward(L*) + log prior(rates)``; ``sim`` is None (no simulation of these
         rates is made) and ``reason`` is ``ok``, ``refine`` (no valid design in the refinement)
         or ``prior`` (rates outside the prior's support). ``count``: see :meth:`structure_losses`."""
-        from ..tasks.base import TaskResult
-
         networks = self.task.check_networks(list(networks))
         loss, valid = self.structure_losses(networks, count=count)
         lp = np.asarray(self.task.log_priors(networks), dtype=float)
         reason = np.where(valid, "ok", "refine").astype(object)
         reason[~np.isfinite(lp)] = "prior"
         valid = valid & np.isfinite(lp)
-        log_reward = np.where(valid, self.task.loss_to_log_reward(loss) + np.where(np.isfinite(lp), lp, 0.0),
-                              self.task.floor)
-        S = int(getattr(self.task, "n_scenarios", 0))
+        log_reward = self.task.reward.log_reward(loss, lp, valid)
+        S = int(self.task.n_scenarios)
         return TaskResult(loss, log_reward.astype(float), valid, reason.astype(str), lp,
                           np.full((len(networks), S), np.nan), None)
-
-    def __call__(self, networks: Sequence[Network]):
-        r = self.evaluate(networks)
-        return r.log_reward, r.valid
 
     def uncounted(self) -> "_UncountedView":
         """This reward as a task whose look-ups do not count as proposals (``requests``/``hits``
@@ -178,7 +168,7 @@ class TopologyReward:
     def fork(self, task=None) -> "TopologyReward":
         """A copy with the same settings and a copy of the cache, scoring new structures with
         ``task`` (default the same task): for scoring that must not change this object."""
-        other = TopologyReward(self.task if task is None else task, rounds=self.rounds, popsize=self.popsize,
+        other = TopologyReward(self.inner if task is None else task, rounds=self.rounds, popsize=self.popsize,
                                sigma0=self.sigma0, seed=self.seed)
         other.load_state_dict(self.state_dict())
         return other
@@ -205,28 +195,19 @@ class TopologyReward:
         self.evaluations, self.hits, self.requests = int(state["evaluations"]), int(state["hits"]), int(state["requests"])
 
     def __repr__(self) -> str:
-        return (f"TopologyReward({self.task!r}, rounds={self.rounds}, popsize={self.popsize}, "
+        return (f"TopologyReward({self.inner!r}, rounds={self.rounds}, popsize={self.popsize}, "
                 f"sigma0={self.sigma0}, {len(self.cache)} structures cached)")
 
 
-class _UncountedView:
-    """:meth:`TopologyReward.uncounted`: ``evaluate``/``__call__`` with ``count=False``; every
-    other attribute is the reward's."""
-
-    def __init__(self, reward: TopologyReward):
-        self.reward = reward
-
-    def __getattr__(self, name):
-        if name == "reward":
-            raise AttributeError(name)
-        return getattr(self.reward, name)
+class _UncountedView(Wrapper):
+    """:meth:`TopologyReward.uncounted`: a scorer whose ``evaluate`` is the reward's with
+    ``count=False``; the reward itself is ``inner`` (its cache, counters, ``refined``)."""
 
     def evaluate(self, networks):
-        return self.reward.evaluate(networks, count=False)
+        return self.inner.evaluate(networks, count=False)
 
-    def __call__(self, networks):
-        r = self.evaluate(networks)
-        return r.log_reward, r.valid
+    def __repr__(self) -> str:
+        return f"uncounted({self.inner!r})"
 
 
 class StructureLocalSearch:
