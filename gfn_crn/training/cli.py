@@ -191,7 +191,7 @@ def add_training_commands(sub) -> None:
                         "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
     t.add_argument("--topology-reward", action="store_true", default=None,
                    help="score structures, not rate samples: each new structure's reward is taken after a short rate "
-                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see the README")
+                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see docs/training.md")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,
