@@ -213,3 +213,39 @@ def test_minimal_core_with_refinement_is_no_larger(rpa):
     assert refined.n_reactions <= plain.n_reactions
     assert refined.loss < rpa.good_threshold
     assert refined.evaluations > plain.evaluations
+
+
+def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
+    """A run whose archive holds the antithetic design, the same plus a spectator, and an
+    unbounded design: mechanisms.json, summary.json, report.md and `gfn-crn top` count 2 verified
+    designs of 1 mechanism and flag the unbounded one."""
+    import json
+
+    from gfn_crn.cli import main
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.report import finish_run
+    from gfn_crn.training.run import Run
+
+    cfg = resolve_config(overrides=dict(task="rpa", iterations=1, batch_size=4, hidden=16, max_reactions=6,
+                                        final_samples=0, plot_top=0, export_top=0))
+    run = Run.create(cfg, tmp_path / "run")
+    run.train(progress=False)
+    anti = run.task.adopt(antithetic_example())
+    spect = run.task.adopt(parse_network(anti.to_text() + "X1 + Z1 -> Z1 + Z2 ; k=0.001\n"))
+    unb = run.task.adopt(parse_network(UNBOUNDED))
+    res = run.task.evaluate([anti, spect, unb])
+    run.archive.update([anti, spect, unb], res.loss, res.valid, res.log_reward, iteration=0)
+    run.archive.save_json(run.dir / "archive.json")
+    summary = finish_run(run, final_samples=0, plots=True, quiet=True)
+    assert summary["verified_designs"] == 2 and summary["distinct_verified_mechanisms"] == 1
+    assert summary["first_verified_evaluation"] == 4
+    m = json.loads((tmp_path / "run" / "mechanisms.json").read_text())
+    assert m["mechanisms"][0]["n_designs"] == 2
+    assert {l.split(";")[0].strip() for l in m["mechanisms"][0]["core"]} == CORE3
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Mechanisms" in report and "mechanism_1.png" in report
+    assert (tmp_path / "run" / "mechanism_1.png").exists()
+    capsys.readouterr()
+    assert main(["top", str(tmp_path / "run"), "-k", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("yes (M1)") == 2 and "no: bounded" in out
