@@ -249,3 +249,27 @@ def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
     assert main(["top", str(tmp_path / "run"), "-k", "5"]) == 0
     out = capsys.readouterr().out
     assert out.count("yes (M1)") == 2 and "no: bounded" in out
+
+
+def test_cli_verify_json_and_plot(tmp_path, capsys):
+    import json
+
+    from gfn_crn.cli import main
+    from gfn_crn.crn.examples import ANTITHETIC_TEXT
+
+    f = tmp_path / "anti.crn"
+    f.write_text(ANTITHETIC_TEXT)
+    assert main(["verify", "--task", "rpa", str(f), "--json", "--plot", str(tmp_path / "v.png")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d) == {"loss", "valid", "verified", "checks", "core", "core_loss"}
+    assert d["verified"] is True and [c["name"] for c in d["checks"]] == ["bounded", "settled", "off_grid", "step"]
+    assert all(set(c) >= {"name", "value", "tolerance", "passed"} for c in d["checks"])
+    assert _lines(parse_network(d["core"])) == CORE3 and d["core_loss"] == pytest.approx(0.00716, abs=1e-4)
+    assert (tmp_path / "v.png").stat().st_size > 10_000
+    g = tmp_path / "unb.crn"
+    g.write_text(UNBOUNDED)
+    assert main(["verify", "--task", "rpa", str(g)]) == 0
+    out = capsys.readouterr().out
+    assert "NOT verified (failed: bounded, settled" in out
+    assert main(["verify", "--task", "rpa", str(tmp_path / "missing.crn")]) == 2
+    assert "gfn-crn: error: cannot read network file" in capsys.readouterr().err

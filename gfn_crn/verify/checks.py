@@ -448,7 +448,7 @@ def verify_batch(task, networks: Sequence[Network], settings: VerifySettings | N
         v = Verification(float(result.loss[b]), bool(result.valid[b]),
                          bool(result.valid[b] and result.loss[b] < task.good_threshold), checks[b])
         if keep_traces:
-            v.traces = {"t": t_long, "y": y[b], "species": sim.species, "labels": [sc.label or f"scenario {i}"
+            v.traces = {"t": t_long, "y": y[b], "species": sim.species, "labels": [task.scenario_label(i) if i < S0 else (sc.label or f"scenario {i}")
                                                                                  for i, sc in enumerate(scen)],
                         "groups": {"long horizon": (0, S0), "off grid": (S0, S1), "step": (S1, len(scen))},
                         "outputs": list(task.outputs)}
