@@ -205,9 +205,9 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     a = summary["archive"]
     out = [f"# gfn-crn run: {summary['task']}", ""]
     out += [f"Task `{cfg.task}`, library `{cfg.library}` ({len(run.library)} reactions), at most "
-            f"{cfg.max_reactions} added reactions, {cfg.order} order, seed {cfg.seed}.", ""]
+            f"{cfg.max_reactions} added reactions, {cfg.order} order, seed {cfg.train.seed}.", ""]
     out += ["| figure | value |", "|---|---|",
-            f"| iterations x batch | {summary['iterations']} x {cfg.batch_size} |",
+            f"| iterations x batch | {summary['iterations']} x {cfg.train.batch_size} |",
             f"| candidate evaluations | {summary['evaluations']} |",
             f"| training time | {summary['training_seconds']:.0f} s ({summary['evaluations_per_second']} evaluations/s) |",
             f"| best loss | {_fmt(summary['best_loss'])} |",
