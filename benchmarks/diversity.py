@@ -275,6 +275,13 @@ def one_run(method: str, seed: int, settings: dict):
     # figures can be computed from the file
     good = sorted((t for t in rec.networks_best.values() if t[0] < 2 * thr), key=lambda t: t[0])[:500]
     fig["good_designs"] = [{"loss": l, "network": n.to_text()} for l, n in good]
+    # the currency: good designs that pass verification, and their distinct mechanisms (cores)
+    from rescore_verified import verified_figures
+
+    ver = verified_figures(load_task(settings["task_name"]), fig)
+    fig["verified_designs"] = ver["verified_designs"]
+    fig["distinct_verified_mechanisms"] = ver["distinct_verified_mechanisms"]
+    fig["verified_mechanism_keys"] = ver["keys"]
     step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
     fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
     fig["curve_distinct_good"] = curve[0][step - 1::step].tolist()
@@ -286,7 +293,8 @@ def _print_row(fig: dict, refine_share: float) -> None:
     thr, search = fig["threshold"], fig["search_phase"]
     print(f"{fig['method']:<14} seed {fig['seed']}: best {fig['best_loss']:.5f}  first<{thr:g} at "
           f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
-          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  spread {fig.get('distinct_good_spread', '-')}  "
+          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  verified {fig.get('verified_designs')}  "
+          f"mechanisms {fig.get('distinct_verified_mechanisms')}  spread {fig.get('distinct_good_spread', '-')}  "
           f"hamming(top50) {fig['mean_hamming_top']:.2f}  "
           f"repeats {fig['repeat_share']:.1%}  {fig['wall_seconds']:.0f} s" + (
               f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "
