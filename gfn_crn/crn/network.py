@@ -9,12 +9,15 @@ the order-free set of added signatures.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .errors import CRNError
+from .reaction_text import format_reaction, parse_reaction, reaction_from_dict, reaction_to_dict
 from .reactions import Reaction, ReactionInstance
-from .species import check_input_name, check_species_name, input_sort_key
+from .species import INPUT_RE, SPECIES_RE, check_input_name, check_species_name, input_sort_key
 
 
 def _check_instances(items: Iterable[ReactionInstance], species: set[str], what: str,
@@ -146,26 +149,145 @@ class Network:
 
     # text / JSON -------------------------------------------------------------------
     def to_text(self) -> str:
-        from .textio import format_network
-
         return format_network(self)
 
     @classmethod
     def from_text(cls, text: str) -> "Network":
-        from .textio import parse_network
-
         return parse_network(text)
 
     def to_json(self) -> str:
-        from .textio import network_to_json
-
         return network_to_json(self)
 
     @classmethod
     def from_json(cls, text: str) -> "Network":
-        from .textio import network_from_json
-
         return network_from_json(text)
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+# ---------------------------------------------------------------------------- text and JSON forms
+# (the format is documented in gfn_crn.crn.textio)
+def parse_network(text: str, name: str | None = None) -> Network:
+    """Parse the text format; errors name the line and the culprit."""
+    species: list[str] | None = None
+    outputs: list[str] = []
+    inputs: list[str] = []
+    fixed: list[tuple[int, str, ReactionInstance]] = []
+    added: list[tuple[int, str, ReactionInstance]] = []
+    header_seen: dict[str, int] = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            m = re.match(r"^(species|outputs|inputs|fixed)\s*:(.*)$", line)
+            if m and m.group(1) != "fixed":
+                key, rest = m.group(1), m.group(2).split()
+                if key in header_seen:
+                    raise CRNError(f"'{key}:' given twice (first on line {header_seen[key]})")
+                header_seen[key] = lineno
+                if key == "species":
+                    if fixed or added:
+                        raise CRNError("'species:' must come before the reactions")
+                    if not rest:
+                        raise CRNError("'species:' lists no species")
+                    for s in rest:
+                        if INPUT_RE.match(s):
+                            raise CRNError(f"{s!r} is reserved for inputs and cannot be a species")
+                        if not SPECIES_RE.match(s):
+                            raise CRNError(f"malformed species name {s!r}")
+                    if len(set(rest)) != len(rest):
+                        raise CRNError(f"species declared twice: {sorted({s for s in rest if rest.count(s) > 1})}")
+                    species = rest
+                elif key == "outputs":
+                    outputs = rest
+                else:
+                    inputs = [check_input_name(u) for u in rest]
+                continue
+            if species is None:
+                raise CRNError("'species:' must be declared before the first reaction")
+            declared = set(species)
+            if m:  # fixed:
+                fixed.append((lineno, raw, parse_reaction(m.group(2), declared)))
+            else:
+                added.append((lineno, raw, parse_reaction(line, declared)))
+        except CRNError as e:
+            raise e.at(lineno, raw) from None
+    if species is None:
+        raise CRNError("no 'species:' line")
+    for o in outputs:
+        if o not in species:
+            raise CRNError(f"output {o!r} is not a declared species (declared: {' '.join(species)})",
+                           header_seen.get("outputs"))
+    # duplicates, located
+    seen: dict[tuple, int] = {}
+    for lineno, raw, inst in fixed + added:
+        sig = inst.reaction.signature
+        if sig in seen:
+            raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})", lineno, raw)
+        seen[sig] = lineno
+    template = Template(tuple(species), tuple(outputs), tuple(i for _, _, i in fixed), tuple(inputs))
+    return Network(template, tuple(i for _, _, i in added), name)
+
+
+def format_network(net: Network, header: str | None = None) -> str:
+    lines = []
+    if header:
+        lines += [f"# {h}" for h in header.splitlines()]
+    elif net.name:
+        lines.append(f"# {net.name}")
+    t = net.template
+    lines.append("species: " + " ".join(t.species))
+    if t.outputs:
+        lines.append("outputs: " + " ".join(t.outputs))
+    if t.declared_inputs:
+        lines.append("inputs: " + " ".join(t.declared_inputs))
+    lines += ["fixed: " + format_reaction(i) for i in t.fixed]
+    lines += [format_reaction(i) for i in net.reactions]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- JSON
+def network_to_dict(net: Network) -> dict:
+    t = net.template
+    return {
+        "format": "gfn_crn.network/1",
+        "name": net.name,
+        "species": list(t.species),
+        "outputs": list(t.outputs),
+        "inputs": list(t.declared_inputs),
+        "fixed": [reaction_to_dict(i) for i in t.fixed],
+        "reactions": [reaction_to_dict(i) for i in net.reactions],
+    }
+
+
+def network_from_dict(d: dict) -> Network:
+    if "species" not in d:
+        raise CRNError("network JSON has no 'species'")
+    t = Template(tuple(d["species"]), tuple(d.get("outputs", ())),
+                 tuple(reaction_from_dict(x) for x in d.get("fixed", ())), tuple(d.get("inputs", ())))
+    return Network(t, tuple(reaction_from_dict(x) for x in d.get("reactions", ())), d.get("name"))
+
+
+def network_to_json(net: Network) -> str:
+    return json.dumps(network_to_dict(net), indent=1, allow_nan=False)
+
+
+def network_from_json(text: str) -> Network:
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CRNError(f"invalid JSON: {e}") from None
+    return network_from_dict(d)
+
+
+def load_network(path) -> Network:
+    """Read a network from a ``.json`` or text file."""
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text()
+    if p.suffix == ".json":
+        return network_from_json(text)
+    return parse_network(text, name=p.stem)
