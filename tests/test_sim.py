@@ -255,3 +255,25 @@ def test_cli_simulate_json_plot_and_errors(tmp_path, capsys):
     bad.write_text("species: A\nA -> B ; k=1\n")
     assert cli_main(["simulate", str(bad)]) == 2
     assert "line 2: unknown species 'B'" in capsys.readouterr().err
+
+
+def test_solver_status_names_the_cause_of_a_failure():
+    """A spent step budget is its own status (not lumped with step underflow); tasks still call
+    every solver failure 'failed'."""
+    from gfn_crn.sim import FAILURES, STATUS_NAMES, SolverStatus, is_failure
+    from gfn_crn.tasks import load_task
+
+    assert [int(s) for s in SolverStatus] == [0, 1, 2, 3, 4] and SolverStatus.FAILED == 2
+    assert STATUS_NAMES[3] == "step_underflow" and STATUS_NAMES[4] == "step_budget"
+    assert is_failure([0, 1, 2, 3, 4]).tolist() == [False, False, True, True, True]
+    assert set(FAILURES) == {SolverStatus.FAILED, SolverStatus.STEP_UNDERFLOW, SolverStatus.STEP_BUDGET}
+    net = antithetic_example()
+    t = time_grid(100.0, 50)
+    r = simulate(net, Scenario({"u1": 1.0, "u2": 1.0}), t, max_steps=3)
+    assert r.status[0, 0] == SolverStatus.STEP_BUDGET and r.status_name(0, 0) == "step_budget"
+    ok = simulate(net, Scenario({"u1": 1.0, "u2": 1.0}), t)
+    assert ok.status[0, 0] == OK
+    task = load_task("rpa")
+    task.sim_options = {**task.sim_options, "max_steps": 3}
+    res = task.evaluate([net])
+    assert res.reason[0] == "failed" and not res.valid[0]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .status import SolverStatus
+
 from .kinetics import Kinetics
 
 # Rodas4 tableau in the W-form used by Hairer's RODAS (stages k_i solve
@@ -41,7 +43,8 @@ D3 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.767225114183
 
 D2_VEC, D3_VEC = np.array(D2), np.array(D3)
 
-STATUS_OK, STATUS_DIVERGED, STATUS_FAILED = 0, 1, 2
+STATUS_OK, STATUS_DIVERGED, STATUS_FAILED = int(SolverStatus.OK), int(SolverStatus.DIVERGED), int(SolverStatus.FAILED)
+STATUS_STEP_UNDERFLOW, STATUS_STEP_BUDGET = int(SolverStatus.STEP_UNDERFLOW), int(SolverStatus.STEP_BUDGET)
 
 
 def _lu_inplace(M: np.ndarray, N: int) -> np.ndarray:
@@ -209,8 +212,9 @@ def integrate(
         big = np.zeros(A, dtype=bool)
         if ia.size:
             big[ia] = np.max(np.abs(ynew[:, ia]), axis=0) >= cap
-        fail = (~acc & (hnew < h_min)) | (steps >= max_steps)
-        fail &= ~big & live
+        underflow = ~acc & (hnew < h_min) & ~big & live
+        over_budget = (steps >= max_steps) & ~big & live & ~underflow
+        fail = underflow | over_budget
         h = hnew
         fin = acc & (t >= t_final - eps_t) & ~big
         switch = acc & to_end & ~fin & ~big & ~fail
@@ -230,7 +234,8 @@ def integrate(
                 g = gid[i]
                 if big[i] or fail[i]:
                     Y[g, gi[i]:, :] = cap
-            status[gid[io]] = np.where(big[io], STATUS_DIVERGED, np.where(fail[io], STATUS_FAILED, STATUS_OK))
+            status[gid[io]] = np.where(big[io], STATUS_DIVERGED, np.where(
+                underflow[io], STATUS_STEP_UNDERFLOW, np.where(over_budget[io], STATUS_STEP_BUDGET, STATUS_OK)))
             steps_out[gid[io]] = steps[io]
             rej_out[gid[io]] = rejects[io]
             live &= ~out

@@ -34,11 +34,11 @@ from . import rodas
 from .compile import CompiledBatch, compile_networks
 from .kinetics import Kinetics
 from .scenarios import PiecewiseConstant, Scenario, check_time_grid
+from .status import STATUS_NAMES, FAILURES, SolverStatus, is_failure  # noqa: F401
 
 OK = rodas.STATUS_OK
 DIVERGED = rodas.STATUS_DIVERGED
-FAILED = rodas.STATUS_FAILED
-STATUS_NAMES = {OK: "ok", DIVERGED: "diverged", FAILED: "failed"}
+FAILED = rodas.STATUS_FAILED  # one of the failure codes (gfn_crn.sim.status.FAILURES); test with is_failure
 ENGINES = ("rodas", "cvode", "scipy")
 
 

@@ -36,7 +36,7 @@ def run_stochastic(args, net, scenarios, t) -> int:
     """Run the SSA for ``net`` under ``scenarios`` on ``t``; print (or JSON) the final mean, std and
     status counts per scenario; plot mean and band with ``--plot``. Returns the exit code."""
     from .plot import plot_stochastic
-    from .simulate import STATUS_NAMES
+    from .simulate import DIVERGED, FAILED, OK, STATUS_NAMES
     from .ssa import ssa
 
     if args.trajectories < 1:
@@ -46,7 +46,7 @@ def run_stochastic(args, net, scenarios, t) -> int:
               record="trajectories" if args.plot else "moments")
     rows = []
     for s, sc in enumerate(res.scenarios):
-        counts = {STATUS_NAMES[k]: int(np.sum(res.status[0, s] == k)) for k in STATUS_NAMES}
+        counts = {STATUS_NAMES[k]: int(np.sum(res.status[0, s] == k)) for k in (OK, DIVERGED, FAILED)}  # the SSA's codes
         rows.append({
             "scenario": s,
             "inputs": {k: (v if isinstance(v, float) else {"times": list(v.times), "values": list(v.values)})

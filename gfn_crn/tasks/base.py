@@ -67,6 +67,7 @@ from ..crn.errors import CRNError
 from ..crn.network import Network, Template
 from ..sim import OK, PiecewiseConstant, Scenario, SimResult, simulate
 from ..sim.scenarios import check_time_grid
+from ..sim.status import is_failure
 from ..rewards.map import RewardMap
 from ..rewards.result import TaskResult
 from .prior import LogParameterPrior
@@ -370,7 +371,7 @@ class Task:
         reason[~np.isfinite(lp)] = "prior"
         # a sum is finite iff every term is (trajectories are clipped to the cap, so no overflow)
         reason[~np.isfinite(raw) | ~np.isfinite(sim.y.reshape(B, -1).sum(axis=1))] = "nonfinite"
-        reason[(sim.status == 2).any(axis=1)] = "failed"
+        reason[is_failure(sim.status).any(axis=1)] = "failed"  # any cause (gfn_crn.sim.SolverStatus)
         reason[(sim.status == 1).any(axis=1)] = "diverged"
         valid = reason == "ok"
         loss = np.where(valid, raw, self.loss_cap)
