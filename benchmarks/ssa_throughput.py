@@ -34,7 +34,7 @@ import numpy as np
 from gfn_crn.crn import antithetic_example
 from gfn_crn.sim import scenario_grid, time_grid
 from gfn_crn.sim.ssa import ssa
-from gfn_crn.tasks.stochastic import load_task
+from gfn_crn.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cands import random_candidates  # noqa: E402

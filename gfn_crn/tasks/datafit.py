@@ -36,6 +36,7 @@ from ..crn.errors import CRNError
 from ..crn.network import Template
 from ..sim import Scenario
 from .base import Task
+from .kinds import KindInput, Section, const_inputs, read_init, register
 
 
 @dataclass
@@ -246,3 +247,40 @@ class TraceTask(Task):
         if self.description:
             return self.description
         return f"trace of {self.trace_times.size} points, best of {len(self.candidate_species)} species"
+
+
+# ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)
+@register("data_fit", keys={"experiments", "norm", "normalise"}, default_time=False, aliases=("data-fit", "datafit"))
+def _data_fit_from_config(c: KindInput) -> DataFitTask:
+    task = c.task
+    exps = task.get("experiments")
+    if not isinstance(exps, list) or not exps:
+        raise task.err("needs experiments = [{ inputs, init, times, values } or { inputs, init, csv }, ...]")
+    experiments = []
+    for i, ex in enumerate(exps):
+        e = Section(ex, f"task.experiments[{i}]", {"inputs", "init", "times", "values", "csv", "label"}, c.source)
+        label = str(e.get("label", f"experiment {i}"))
+        if "csv" in e:
+            if "times" in e or "values" in e:
+                raise e.err("give either csv or times/values")
+            p = Path(e.get("csv"))
+            times, values = read_csv(p if p.is_absolute() else c.base_dir / p)
+        else:
+            times = e.numbers("times")
+            values = e.get("values")
+            if times is None or not isinstance(values, Mapping):
+                raise e.err("needs times = [...] and values = { X1 = [...] } (or csv = 'file.csv')")
+        experiments.append(Experiment(times, dict(values), const_inputs(e.get("inputs"), f"{e.where}.inputs", c.source),
+                                      read_init(e), label))
+    return DataFitTask(c.template, experiments, c.t, norm=task.number("norm", 1, integer=True),
+                       normalise=bool(task.get("normalise", False)), **c.common)
+
+
+@register("trace", keys={"times", "values", "species", "inputs", "n_t"}, default_time=False)
+def _trace_from_config(c: KindInput) -> TraceTask:
+    task = c.task
+    if "times" not in task or "values" not in task:
+        raise task.err("needs times = [...] and values = [...]")
+    return TraceTask(c.template, task.numbers("times"), task.numbers("values"), species=task.get("species"),
+                     inputs=c.const_inputs("inputs"), init=c.init, n_t=task.number("n_t", integer=True), **c.common)
+

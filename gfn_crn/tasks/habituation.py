@@ -32,6 +32,7 @@ from ..crn.errors import CRNError
 from ..crn.network import Template
 from ..sim import PiecewiseConstant, Scenario
 from .base import Task
+from .kinds import KindInput, register
 
 
 class HabituationTask(Task):
@@ -142,3 +143,25 @@ class HabituationTask(Task):
             return self.description
         s = f"habituation of {self.output} to {self.n_pulses} pulses of {self.input}"
         return s + (f" with recovery after {self.rest}" if self.rest is not None else "")
+
+
+# ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)
+@register("habituation", keys={"input", "n_pulses", "start", "width", "gap", "high", "low", "other_inputs", "rest",
+                               "recovery", "peak_floor", "peak_ceiling", "w_floor", "w_ceiling", "w_recovery",
+                               "output"}, default_time=False)
+def _habituation_from_config(c: KindInput) -> HabituationTask:
+    task = c.task
+    high = task.get("high", [1.0])
+    high = [high] if isinstance(high, (int, float)) and not isinstance(high, bool) else high
+    task.d["high"] = high
+    return HabituationTask(
+        c.template, c.t, input=task.get("input", "u1"), n_pulses=task.number("n_pulses", 5, integer=True),
+        start=task.number("start", 10.0), width=task.number("width", 5.0, positive=True),
+        gap=task.number("gap", 15.0, positive=True), high=task.numbers("high"), low=task.number("low", 0.0),
+        other_inputs=c.const_inputs("other_inputs"), init=c.init,
+        rest=task.number("rest", positive=True), recovery=task.number("recovery", 0.8),
+        peak_floor=task.number("peak_floor", 0.05, positive=True),
+        peak_ceiling=task.number("peak_ceiling", 100.0, positive=True),
+        w_floor=task.number("w_floor", 1.0), w_ceiling=task.number("w_ceiling", 1.0),
+        w_recovery=task.number("w_recovery", 1.0), output=task.get("output"), **c.common)
+

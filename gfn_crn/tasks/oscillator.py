@@ -41,6 +41,7 @@ from ..crn.network import Template
 from ..sim import Scenario
 from .base import Task, check_expr_names
 from .expr import Expr
+from .kinds import KindInput, register
 
 PAD = 8
 MIN_CYCLES = 1.5
@@ -256,3 +257,17 @@ class OscillatorTask(Task):
         if self.mean_spec is not None:
             parts.append(f"mean {self.mean_spec}")
         return f"oscillator of {self.output} with " + " and ".join(parts)
+
+
+# ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)
+@register("oscillator", keys={"frequency", "mean", "output", "t0", "weights", "amplitude_floor", "relative_floor",
+                              "no_oscillation_loss"}, grid=True)
+def _oscillator_from_config(c: KindInput) -> OscillatorTask:
+    task = c.task
+    return OscillatorTask(
+        c.template, c.grid_scenarios(), c.t, frequency=task.get("frequency", 0.1), mean=task.get("mean"),
+        output=task.get("output"), t0=task.number("t0"), weights=task.get("weights"),
+        amplitude_floor=task.number("amplitude_floor", 1e-3),
+        relative_floor=task.number("relative_floor", 0.01),
+        no_oscillation_loss=task.number("no_oscillation_loss"), **c.common)
+

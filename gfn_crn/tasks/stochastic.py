@@ -32,8 +32,6 @@ takes, plus an ``[ssa]`` table (``trajectories``, ``volume``, ``seed``, ``max_ev
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -43,13 +41,8 @@ from ..crn.network import Template
 from ..sim import Scenario, SimResult
 from ..sim.ssa import METHODS, SSAResult, ssa_screened
 from .base import make_weights
-from .stochastic_presets import SSA_PRESETS
+from .kinds import KindInput, register
 from .tracking import TrackingTask
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SSA_KINDS = ("ssa_tracking", "ssa_robust")
 SSA_KEYS = {"trajectories", "volume", "seed", "max_events", "method", "tau_epsilon", "cap", "pilot"}
@@ -195,68 +188,31 @@ class SSARobustTask(SSATrackingTask):
 
 
 # ------------------------------------------------------------------ task files and presets
-def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"):
-    """Build an ``ssa_tracking`` / ``ssa_robust`` task from a parsed TOML document: the tracking
-    part goes through :func:`gfn_crn.tasks.config.task_from_dict`, ``[ssa]`` and ``cv_weight`` are
-    read here."""
-    from .config import task_from_dict as tracking_from_dict
-
-    cfg = dict(cfg)
-    kind = cfg.get("kind")
-    if kind not in SSA_KINDS:
-        return tracking_from_dict(cfg, base_dir, source)
-    ssa_sec = cfg.pop("ssa", {}) or {}
+def _ssa_from_config(c: KindInput):
+    """An ``ssa_tracking`` / ``ssa_robust`` task: the tracking settings as for ``tracking``,
+    ``[ssa]`` and (``ssa_robust``) ``[task] cv_weight`` read here."""
+    ssa_sec = c.cfg.get("ssa", {}) or {}
     if not isinstance(ssa_sec, Mapping):
-        raise CRNError(f"{source}: [ssa] must be a table")
+        raise CRNError(f"{c.source}: [ssa] must be a table")
     unknown = set(ssa_sec) - SSA_KEYS
     if unknown:
-        raise CRNError(f"{source}: unknown key(s) {sorted(unknown)} in [ssa] (allowed: {', '.join(sorted(SSA_KEYS))})")
-    task_sec = dict(cfg.get("task") or {})
-    cv_weight = task_sec.pop("cv_weight", None)
-    if cv_weight is not None and kind != "ssa_robust":
-        raise CRNError(f"{source}: [task] cv_weight is an ssa_robust setting (this task is {kind})")
-    cfg["task"] = task_sec
-    cfg["kind"] = "tracking"
-    if "sim" in cfg:
-        raise CRNError(f"{source}: {kind} tasks take their simulator settings in [ssa], not [sim]")
-    base = tracking_from_dict(cfg, base_dir, source)
-    kw = dict(target=base.target_spec, weights=base.weights_spec, norm=base.norm, relative=base.relative,
-              name=base.name, description=base.description, beta=base.beta, loss_cap=base.loss_cap,
-              floor=base.floor if "floor" in (cfg.get("reward") or {}) else None,
-              good_threshold=(cfg.get("reward") or {}).get("good_threshold"), prior=base.prior)
+        raise CRNError(f"{c.source}: unknown key(s) {sorted(unknown)} in [ssa] (allowed: {', '.join(sorted(SSA_KEYS))})")
+    cv_weight = c.task.get("cv_weight")
+    if cv_weight is not None and c.kind != "ssa_robust":
+        raise CRNError(f"{c.source}: [task] cv_weight is an ssa_robust setting (this task is {c.kind})")
+    common = {k: v for k, v in c.common.items() if k not in ("sim_options", "reward_alpha", "reward_eps")}
     try:
         opts = {k: ssa_sec[k] for k in ssa_sec}
-        if kind == "ssa_robust":
+        scenarios = c.grid_scenarios()
+        target = c.task.get("target", "u1")
+        if c.kind == "ssa_robust":
             if cv_weight is not None:
                 opts["cv_weight"] = cv_weight
-            return SSARobustTask(base.template, base.scenarios, base.t, **kw, **opts)
-        return SSATrackingTask(base.template, base.scenarios, base.t, **kw, **opts)
-    except (CRNError, TypeError, ValueError) as e:
-        raise CRNError(f"{source}: {e}") from None
+            return SSARobustTask(c.template, scenarios, c.t, target, **c.loss_kw, **common, **opts)
+        return SSATrackingTask(c.template, scenarios, c.t, target, **c.loss_kw, **common, **opts)
+    except (TypeError, ValueError) as e:
+        raise CRNError(f"{c.source}: {e}") from None
 
 
-def parse_task(text: str, base_dir: str | Path = ".", source: str = "<task>"):
-    try:
-        cfg = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise CRNError(f"{source}: invalid TOML: {e}") from None
-    return task_from_dict(cfg, base_dir, source)
-
-
-def load_task(name_or_path: str | Path):
-    """Like :func:`gfn_crn.tasks.load_task`, also knowing the ``ssa_*`` presets and kinds."""
-    from .config import load_task as base_load
-
-    key = str(name_or_path)
-    if key in SSA_PRESETS:
-        return parse_task(SSA_PRESETS[key], source=key)
-    p = Path(key)
-    if p.is_file():
-        try:
-            cfg = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise CRNError(f"{key}: invalid TOML: {e}") from None
-        if isinstance(cfg, dict) and cfg.get("kind") in SSA_KINDS:
-            cfg.setdefault("name", p.stem)
-            return task_from_dict(cfg, p.parent, key)
-    return base_load(key)
+for _kind in SSA_KINDS:
+    register(_kind, keys={"target", "cv_weight"}, grid=True, loss=True, sections={"ssa"}, sim=False)(_ssa_from_config)

@@ -33,6 +33,7 @@ from ..crn.network import Template
 from ..sim import Scenario
 from .base import Task, eval_on_scenarios, make_weights
 from .expr import Expr
+from .kinds import KindInput, Section, read_init, register
 
 REL_EPS = 1e-6
 
@@ -323,3 +324,63 @@ class ClassificationTask(TrackingTask):
         if self.description:
             return self.description
         return f"classification of {self.n_scenarios} initial conditions into {len(self.outputs)} classes"
+
+
+# ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)
+@register("tracking", keys={"target"}, grid=True, loss=True, aliases=("rpa",))
+def _tracking_from_config(c: KindInput) -> TrackingTask:
+    return TrackingTask(c.template, c.grid_scenarios(), c.t, c.task.get("target", "u1"), **c.loss_kw, **c.common)
+
+
+@register("logic", keys={"expression", "inputs", "low", "high", "output_high", "balanced"}, loss=True)
+def _logic_from_config(c: KindInput) -> LogicTask:
+    task = c.task
+    if "expression" not in task:
+        raise task.err("missing expression (e.g. '(u1 & u2) | u3')")
+    return LogicTask(c.template, task.get("expression"), c.t, inputs=task.get("inputs"),
+                     low=task.number("low", 0.0), high=task.number("high", 1.0),
+                     output_high=task.number("output_high", 1.0), init=c.init,
+                     balanced=bool(task.get("balanced", True)), **c.loss_kw, **c.common)
+
+
+@register("dose_response", keys={"input", "doses", "range", "target", "hill", "other_inputs"}, loss=True,
+          aliases=("dose-response",))
+def _dose_response_from_config(c: KindInput) -> DoseResponseTask:
+    task = c.task
+    if ("doses" in task) == ("range" in task):
+        raise task.err("give exactly one of doses = [...] or range = {low, high, n, log}")
+    if "doses" in task:
+        doses = task.numbers("doses")
+    else:
+        r = Section(task.get("range"), "task.range", {"low", "high", "n", "log"}, c.source)
+        lo, hi = r.number("low", positive=True), r.number("high", positive=True)
+        n = r.number("n", 9, integer=True)
+        if lo is None or hi is None or not hi > lo or n < 2:
+            raise r.err("needs low > 0, high > low and n >= 2")
+        doses = list(np.geomspace(lo, hi, n) if r.get("log", False) else np.linspace(lo, hi, n))
+    if "target" in task and "hill" in task:
+        raise task.err("give either target or hill, not both")
+    inp = task.get("input", "u1")
+    target = task.get("hill") if "hill" in task else task.get("target", inp)
+    return DoseResponseTask(c.template, doses, c.t, input=inp, target=target,
+                            other_inputs=c.const_inputs("other_inputs"), init=c.init, **c.loss_kw, **c.common)
+
+
+@register("classification", keys={"examples", "inputs", "high", "low"}, loss=True, aliases=("classifier",))
+def _classification_from_config(c: KindInput) -> ClassificationTask:
+    task = c.task
+    exs = task.get("examples")
+    if not isinstance(exs, list) or not exs:
+        raise task.err("needs examples = [{ init = {...}, class = ... }, ...]")
+    examples = []
+    for i, ex in enumerate(exs):
+        e = Section(ex, f"task.examples[{i}]", {"init", "class", "target"}, c.source)
+        if ("class" in e) == ("target" in e):
+            raise e.err("give exactly one of class (output name or index) or target (one value per output)")
+        if "init" not in e:
+            raise e.err("missing init")
+        examples.append((read_init(e), e.get("class") if "class" in e else e.get("target")))
+    return ClassificationTask(c.template, examples, c.t, inputs=c.const_inputs("inputs"),
+                              high=task.number("high", 1.0), low=task.number("low", 0.0),
+                              default_init=c.init if isinstance(c.init, float) else 0.01, **c.loss_kw, **c.common)
+
