@@ -180,8 +180,23 @@ class StructureSearchConfig:
     max_visits: int = setting(4, "structure search: visits per structure over the run")
 
 
+@dataclass
+class RefineConfig:
+    """Rate refinement of the best archived designs (:class:`gfn_crn.training.refine.ArchiveRefinement`
+    during the run, :func:`gfn_crn.training.refine.refine_archive` at its end)."""
+
+    every: int = setting(0, "every this many iterations, more rate refinement for the best archived designs "
+                            "(0 = off); the evaluations count and the designs are archived")
+    top_k: int = setting(4, "archive refinement: designs refined per call (the best not yet at max_visits)")
+    rounds: int = setting(2, "archive refinement: rounds of 8 candidates per design and call")
+    max_visits: int = setting(8, "archive refinement: calls per design over the run")
+    final_share: float = setting(0.0, "share of max_evaluations kept for a final successive-halving refinement "
+                                      "of the 128 best archived designs (needs max_evaluations)")
+
+
 #: the sections of a run: attribute of :class:`RunConfig` -> flat-key prefix ("" = the field name)
-SECTIONS = {"train": "", "reinforce": "reinforce_", "topology": "topology_", "search": "structure_search_"}
+SECTIONS = {"train": "", "reinforce": "reinforce_", "topology": "topology_", "search": "structure_search_",
+            "refine": "refine_"}
 
 
 @dataclass
@@ -200,6 +215,8 @@ class RunConfig:
     order: str = setting("canonical", "canonical (increasing library index, one trajectory per design) or free "
                                       "(any order)")
     max_minutes: float = setting(0.0, "stop (and save) after this many minutes of training; 0 = no limit")
+    max_evaluations: int = setting(0, "stop once this many candidates were evaluated (the budget that makes runs "
+                                      "comparable; 0 = iterations only)")
     # outputs
     archive_capacity: int = setting(1000, "the archive keeps this many best distinct topologies")
     checkpoint_every: int = setting(50, "iterations between checkpoints (also saved at the end and on Ctrl-C)")
@@ -217,6 +234,7 @@ class RunConfig:
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
     topology: TopologyConfig = field(default_factory=TopologyConfig)
     search: StructureSearchConfig = field(default_factory=StructureSearchConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     def train_config(self) -> TrainConfig:
         """The :class:`TrainConfig` of this run."""
@@ -270,6 +288,14 @@ class RunConfig:
                 v = getattr(s, k)
                 need(v >= 1, f"structure_search_{k} must be >= 1, got {v}")
         need(self.max_minutes >= 0 and math.isfinite(self.max_minutes), "max_minutes must be >= 0")
+        need(self.max_evaluations >= 0, f"max_evaluations must be >= 0, got {self.max_evaluations}")
+        rf = self.refine
+        need(rf.every >= 0, f"refine_every must be >= 0, got {rf.every}")
+        for k in ("top_k", "rounds", "max_visits"):
+            need(getattr(rf, k) >= 1, f"refine_{k} must be >= 1, got {getattr(rf, k)}")
+        need(0 <= rf.final_share < 1, f"refine_final_share must be in [0, 1), got {rf.final_share}")
+        need(rf.final_share == 0 or self.max_evaluations > 0,
+             "refine_final_share needs a budget: set max_evaluations")
         for part in self.library.split(","):
             parse_library_part(part)
         return self

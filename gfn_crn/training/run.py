@@ -194,6 +194,14 @@ class Run:
                 neighbours=config.search.neighbours, destroy=config.search.destroy,
                 max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
         self.archive = Archive(config.archive_capacity, base.good_threshold)
+        self.archive_refine = None
+        if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
+            from .refine import ArchiveRefinement
+
+            self.archive_refine = ArchiveRefinement(
+                self.recorder, self.archive, every=config.refine.every, top_k=config.refine.top_k,
+                rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+        self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
         self.paths: dict[str, Path] = {}
@@ -283,6 +291,13 @@ class Run:
                                       f"config sets structure_search_every")
             self.local_search.load_state_dict(search)
         self.archive = Archive.from_state_dict(state["archive"])
+        if self.archive_refine is not None:
+            if "archive_refine" not in state:
+                raise CheckpointError(f"{self.dir}: the checkpoint has no archive-refinement state, but the run's "
+                                      f"config sets refine_every")
+            self.archive_refine.archive = self.archive
+            self.archive_refine.load_state_dict(state["archive_refine"])
+        self.final_refine_evaluations = int(state.get("final_refine_evaluations", 0))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
         if not self.dist.is_main:
@@ -307,9 +322,10 @@ class Run:
 
     def _local_evaluations(self) -> int:
         """Candidates this process has had simulated (with the topology reward: the refinement's)."""
+        extra = self.final_refine_evaluations + (self.archive_refine.evaluations if self.archive_refine else 0)
         if self.topology is not None:
-            return int(self.topology.evaluations)
-        return int(self.env.n_evaluated)
+            return int(self.topology.evaluations) + extra
+        return int(self.env.n_evaluated) + extra
 
     def _local_state(self) -> dict:
         state = self.trainer.local_state()
@@ -329,7 +345,9 @@ class Run:
         own RNG states, replay buffers and counters under ``ranks``)."""
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
-                 "config": asdict(self.config)}
+                 "config": asdict(self.config), "final_refine_evaluations": self.final_refine_evaluations}
+        if self.archive_refine is not None:
+            state["archive_refine"] = self.archive_refine.state_dict()
         state.update(self._search_state())
         if self.dist.enabled:
             state["world_size"] = self.dist.world_size
@@ -425,6 +443,7 @@ class Run:
                        desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.train.num_threads)
+        search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
         mfile = open(self.dir / "metrics.jsonl", "a") if main else None
@@ -439,10 +458,14 @@ class Run:
                     if bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
+                if self.dist.any(bool(search_budget and self.evaluations >= search_budget)):
+                    break
                 t0 = time.perf_counter()
                 rec = self.trainer.step()
                 if self.local_search is not None:  # scored through the recorder: archived below
                     self.local_search(self.trainer.iteration - 1, rec, self.trainer.result())
+                if self.archive_refine is not None:  # likewise
+                    self.archive_refine(self.trainer.iteration - 1)
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)
@@ -457,6 +480,10 @@ class Run:
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
                     last_saved = self.iteration
+            if (cfg.refine.final_share > 0 and not stop["flag"] and self.final_refine_evaluations == 0
+                    and self.evaluations >= search_budget):
+                self._final_refinement(bar)
+                last_saved = -1
             if self.dist.broadcast(self.iteration != last_saved or not (self.dir / CHECKPOINT).exists()):
                 self.save()
             self.stopped_by_user = stop["flag"]
@@ -471,6 +498,26 @@ class Run:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
         return self
+
+    def _final_refinement(self, bar=None) -> None:
+        """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
+        best archived designs (:func:`~gfn_crn.training.refine.refine_archive`); its designs are
+        archived with the iteration after the last one (``summary.json`` reports its evaluations)."""
+        from .refine import refine_archive
+
+        budget = self.config.max_evaluations - self.evaluations
+        if budget <= 0 or not len(self.archive) or not self.dist.is_main:
+            return
+        if bar is not None:
+            bar.write(f"final refinement of the best archived designs: {budget} evaluations")
+        t0 = time.perf_counter()
+        best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
+        r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+        self.final_refine_evaluations = max(r.evaluations, 1)
+        batches = self._take_scored()
+        for nets, res in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration)
+        self.elapsed += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):
