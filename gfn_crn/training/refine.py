@@ -35,6 +35,7 @@ from ..crn.errors import CRNError
 from ..crn.network import Network
 from ..crn.reactions import ReactionInstance
 from ..rewards.scorer import task_of
+from .structure import structure_key, structure_seed
 
 
 @dataclass
@@ -296,8 +297,6 @@ class ArchiveRefinement:
         """Refine if due at ``iteration`` (0-based, after it ran); returns the evaluations spent."""
         if self.every <= 0 or (iteration + 1) % self.every:
             return 0
-        from .topology import structure_key, structure_seed
-
         chosen = []
         for e in self.archive.top():
             k = structure_key(e.network)

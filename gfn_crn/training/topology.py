@@ -34,7 +34,6 @@ structure costs no evaluation. ``best_networks`` holds the best network found pe
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Sequence
 
 import numpy as np
@@ -45,19 +44,7 @@ from ..rewards.result import TaskResult
 from ..rewards.scorer import Wrapper
 from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
 from .config import StructureSearchConfig, TopologyConfig
-
-
-def structure_key(network: Network) -> frozenset:
-    """The structure of a network: its added reactions with their discrete parameters, rates
-    and order ignored (equal to :attr:`Network.topology` for mass-action libraries)."""
-    return frozenset((i.reaction.signature, tuple(i.dparams)) for i in network.reactions)
-
-
-def structure_seed(key: frozenset, seed: int) -> int:
-    """A seed that depends only on the structure and ``seed`` (stable across processes and runs:
-    no use of Python's salted ``hash``)."""
-    text = "|".join(sorted(repr(k) for k in key))
-    return (zlib.crc32(text.encode()) ^ (int(seed) * 0x9E3779B1)) & 0xFFFFFFFF
+from .structure import structure_key, structure_seed
 
 
 class TopologyReward(Wrapper):
