@@ -118,3 +118,29 @@ def test_db_subtb_and_replay_buffer_work_on_crn_trajectories():
     assert torch.isfinite(tb.loss(env, replayed, recalculate_all_logprobs=True))
     np.testing.assert_allclose(replayed.log_rewards.numpy(), env.log_reward(replayed.terminating_states).numpy(),
                                rtol=1e-6)
+
+
+def test_sampler_is_torchgfns_rollout_plus_behaviour_log_probs():
+    """The rollout is the stock Sampler's: same seed, same trajectories."""
+    env, pf, _ = setup()
+    torch.manual_seed(5)
+    with torch.no_grad():
+        a = CRNSampler(pf).sample_trajectories(env, n=16, **EXPLORE)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        b = Sampler(pf).sample_trajectories(env, n=16, **EXPLORE)
+    assert torch.equal(a.states.tensor, b.states.tensor) and torch.equal(a.actions.tensor, b.actions.tensor)
+
+
+def test_destroy_and_rebuild_keeps_the_rest_of_each_parent():
+    env, pf, _ = setup()
+    with torch.no_grad():
+        parents = env.states_to_networks(CRNSampler(pf).sample_trajectories(env, n=6).terminating_states)
+    parents = [p for p in parents if len(p.reactions) >= 2][:3]
+    assert parents
+    traj = CRNSampler(pf).destroy_and_rebuild(env, parents, neighbours=2, destroy=1, rng=np.random.default_rng(0))
+    nets = env.states_to_networks(traj.terminating_states)
+    assert len(nets) == 2 * len(parents)
+    for i, p in enumerate(parents):
+        for n in nets[2 * i: 2 * i + 2]:
+            assert len(p.topology & n.topology) >= len(p.reactions) - 1  # at most the destroyed one is missing

@@ -271,6 +271,7 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
                  head_layers: int = 1, sigma_min: float = 0.05, sigma_max: float | None = None,
                  offdiag_max: float | None = None, allowed_discrete: torch.Tensor | None = None,
                  preprocessor: CRNPreprocessor | None = None, debug: bool = False):
+        self.last_context = None  # the rollout context of the last rollout (init_context)
         preprocessor = preprocessor or CRNPreprocessor(env)
         body = FFNN(preprocessor.output_dim, None, hidden, n_layers, activation)
         trunk = PolicyTrunk(body, env.M + 1)
@@ -364,6 +365,13 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
         return cont, disc
 
     # ---------------------------------------------------------------- torchgfn API
+    def init_context(self, batch_size: int, device: torch.device, conditions: Optional[torch.Tensor] = None):
+        """torchgfn's rollout context, also kept as :attr:`last_context` so that a sampler can
+        read what :meth:`log_probs` recorded in it (the behaviour log-probs)."""
+        ctx = super().init_context(batch_size, device, conditions)
+        self.last_context = ctx
+        return ctx
+
     def to_probability_distribution(self, states: States, module_output: torch.Tensor,
                                     temperature: float = 1.0, epsilon: float = 0.0, sf_bias: float = 0.0,
                                     param_spread: float = 1.0, param_epsilon: Optional[float] = None,

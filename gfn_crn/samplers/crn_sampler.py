@@ -1,18 +1,25 @@
 """The sampler for :class:`~gfn_crn.envs.CRNEnv` (DESIGN.md 6.6).
 
-:class:`CRNSampler` rolls out the forward policy, building padded variable-dimension actions
-(two-stage: the reaction index first, then that reaction's parameters, see
-:class:`~gfn_crn.estimators.CRNActionDistribution`), and keeps two kinds of log-probabilities
-apart:
+:class:`CRNSampler` is torchgfn's :class:`~gfn.samplers.Sampler` (its rollout loop is used as
+is) plus two things the stock one does not do:
 
-* ``trajectories.log_probs`` -- the **on-policy** log PF of the sampled actions (with gradients
-  when ``save_logprobs=True``), whatever exploration ``policy_kwargs`` were used. These are what
-  torchgfn's losses reuse with ``recalculate_all_logprobs=False``, so exploring with a tempered
-  policy can never train on tempered log-probs (the torchgfn 2.4.1 trap);
-* ``trajectories.behaviour_log_probs`` -- the log-probs under the policy that actually sampled
-  (``(T, N)``, detached, 0 on padding), for importance weights and diagnostics. Present when
-  ``save_logprobs`` or ``save_behaviour_logprobs`` is True. Slicing or extending a
-  ``Trajectories`` (e.g. in a replay buffer) drops this attribute; the on-policy ones survive.
+* it keeps two kinds of log-probabilities apart. The padded variable-dimension actions and the
+  two-stage sampling (the reaction index, then that reaction's parameters) live in the policy's
+  distribution (:class:`~gfn_crn.estimators.CRNActionDistribution`), and its
+  :meth:`~gfn_crn.estimators.CRNPolicyEstimator.log_probs` records
+
+  - ``trajectories.log_probs``: the **on-policy** log PF of the sampled actions (with gradients
+    when ``save_logprobs=True``), whatever exploration ``policy_kwargs`` were used. These are
+    what torchgfn's losses reuse with ``recalculate_all_logprobs=False``, so exploring with a
+    tempered policy can never train on tempered log-probs (the torchgfn 2.4.1 trap);
+  - ``trajectories.behaviour_log_probs``: the log-probs under the policy that actually sampled
+    (``(T, N)``, detached, 0 on padding), for importance weights and diagnostics, attached here
+    when ``save_logprobs`` or ``save_behaviour_logprobs`` is True. Slicing or extending a
+    ``Trajectories`` (e.g. in a replay buffer) drops this attribute; the on-policy ones survive;
+
+* **structure local search** (:meth:`CRNSampler.destroy_and_rebuild`), the back-and-forth move
+  of local-search GFlowNets (torchgfn's ``LocalSearchSampler`` pattern, Kim et al. 2024): remove
+  some added reactions of a design and let the forward policy complete it again.
 
 The trajectories are plain torchgfn :class:`~gfn.containers.Trajectories`: they work with TB,
 DB (via ``to_transitions``), SubTB and the replay buffers.
@@ -20,8 +27,9 @@ DB (via ``to_transitions``), SubTB and the replay buffers.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Optional, Sequence
 
+import numpy as np
 import torch
 from gfn.containers import Trajectories
 from gfn.env import Env
@@ -30,9 +38,9 @@ from gfn.states import States
 
 
 class CRNSampler(Sampler):
-    """Forward sampler that separates behaviour and on-policy log-probs."""
+    """torchgfn's forward sampler with behaviour log-probs kept apart and structure local search."""
 
-    def sample_trajectories(  # noqa: C901
+    def sample_trajectories(
         self,
         env: Env,
         n: Optional[int] = None,
@@ -44,67 +52,37 @@ class CRNSampler(Sampler):
         **policy_kwargs: Any,
     ) -> Trajectories:
         est = self.estimator
-        if est.is_backward:  # backward rollouts (local search): the stock loop is fine
+        if est.is_backward:  # backward rollouts (local search replay): nothing to add
             return super().sample_trajectories(env, n, states, conditions, save_estimator_outputs,
                                                save_logprobs, **policy_kwargs)
-        if states is None:
-            assert n is not None, "either n or states must be given"
-            states = env.reset(batch_shape=(n,))
-        if conditions is not None:
-            states.conditions = conditions
-        N = states.batch_shape[0]
-        device = states.device
-        dones = states.is_sink_state
-        ctx = est.init_context(N, device, states.conditions)
-        traj_states: List[States] = [states]
-        dummy = env.actions_from_batch_shape((N,)).tensor
-        traj_actions = [env.Actions(dummy.clone())]
-        behaviour: list[torch.Tensor] = []
-        terminating_idx = torch.zeros(N, dtype=torch.long, device=device)
-        step = 0
-        while not bool(dones.all()):
-            step_mask = ~dones
-            dist, ctx = est.compute_dist(states[step_mask], ctx, step_mask,
-                                         save_estimator_outputs=save_estimator_outputs, **policy_kwargs)
+        behaviour_only = save_behaviour_logprobs and not save_logprobs
+        if behaviour_only:  # the estimator records both kinds; keep neither gradients nor on-policy ones
             with torch.no_grad():
-                a = dist.sample()
-            if save_logprobs:
-                _, ctx = est.log_probs(a, dist, ctx, step_mask, vectorized=False, save_logprobs=True)
-            elif save_behaviour_logprobs:
-                with torch.no_grad():
-                    lp = dist.log_prob(a)
-                padded = torch.zeros(N, dtype=lp.dtype, device=device)
-                padded[step_mask] = lp
-                behaviour.append(padded)
-            actions = env.Actions(dummy.clone())
-            actions.tensor[step_mask] = a.to(dummy.dtype)
-            traj_actions.append(actions)
-            new_states = env._step(states, actions)
-            if states._conditions is not None:
-                new_states._conditions = states._conditions
-            step += 1
-            new_dones = new_states.is_sink_state & ~dones
-            terminating_idx[new_dones] = step
-            states = new_states
-            dones = dones | new_dones
-            traj_states.append(states)
+                traj = super().sample_trajectories(env, n, states, conditions, save_estimator_outputs, True,
+                                                   **policy_kwargs)
+            traj.log_probs = None
+        else:
+            traj = super().sample_trajectories(env, n, states, conditions, save_estimator_outputs, save_logprobs,
+                                               **policy_kwargs)
+        behaviour = est.last_context.extras.get("behaviour_log_probs") if (save_logprobs or behaviour_only) else None
+        traj.behaviour_log_probs = torch.stack(behaviour, 0) if behaviour else None
+        return traj
 
-        stacked_states = env.States.stack(traj_states)
-        stacked_actions = env.Actions.stack(traj_actions)[1:]
-        log_probs = torch.stack(ctx.trajectory_log_probs, 0) if ctx.trajectory_log_probs else None
-        outputs = (torch.stack(ctx.trajectory_estimator_outputs, 0)
-                   if ctx.trajectory_estimator_outputs else None)
-        trajectories = Trajectories(
-            env=env,
-            states=stacked_states,
-            actions=stacked_actions,
-            terminating_idx=terminating_idx,
-            is_backward=False,
-            log_rewards=None,
-            log_probs=log_probs,
-            estimator_outputs=outputs,
-        )
-        if save_logprobs:
-            behaviour = ctx.extras.get("behaviour_log_probs", [])
-        trajectories.behaviour_log_probs = torch.stack(behaviour, 0) if behaviour else None
-        return trajectories
+    def destroy_and_rebuild(self, env: Env, parents: Sequence, *, neighbours: int, destroy: int,
+                            rng: np.random.Generator, **policy_kwargs: Any) -> Trajectories:
+        """Structure local search: for each parent network, ``neighbours`` times, remove
+        ``destroy`` of its added reactions (chosen with ``rng``) and complete the partial design
+        with the forward policy (it may add any reactions, or exit at once).
+
+        Returns the forward trajectories from the partial states (``neighbours`` per parent, in
+        order); their terminating states are the neighbours. They do not start at the initial
+        state: to train on a neighbour, replay a full trajectory to it (e.g. a backward rollout of
+        PB, :func:`gfn_crn.training.refine.replay_networks`)."""
+        partial = []
+        for p in parents:
+            for _ in range(neighbours):
+                drop = set(rng.choice(len(p.reactions), min(destroy, len(p.reactions)), replace=False).tolist())
+                partial.append(p.with_reactions([r for i, r in enumerate(p.reactions) if i not in drop]))
+        states = env.networks_to_states(partial)
+        with torch.no_grad():
+            return self.sample_trajectories(env, states=states, **policy_kwargs)

@@ -199,8 +199,9 @@ class _UncountedView(Wrapper):
 
 class StructureLocalSearch:
     """A :func:`~gfn_crn.training.tb.train` callback: local search in structure space for a
-    GFlowNet trained on a :class:`TopologyReward` (the destroy-and-rebuild local search of
-    local-search GFlowNets, Kim et al., 2024).
+    GFlowNet trained on a :class:`TopologyReward` (the destroy-and-rebuild move is the sampler's,
+    :meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`; this callback chooses the parents,
+    schedules the searches and replays the finds).
 
     Every ``every`` iterations it takes the ``top_k`` best structures of the reward's cache (each
     at most ``max_visits`` times over the run), and for each makes ``neighbours`` neighbours:
@@ -243,20 +244,13 @@ class StructureLocalSearch:
         return [r.best_networks[k] for _, k in ranked[:self.top_k]]
 
     def neighbours_of(self, parents: Sequence[Network], pf) -> list[Network]:
-        """Destroy-and-rebuild neighbours of ``parents`` (``neighbours`` each, in order)."""
-        import torch
-
+        """Destroy-and-rebuild neighbours of ``parents`` (``neighbours`` each, in order), by the
+        sampler's structure local search (:meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`)."""
         from ..samplers import CRNSampler
 
         rng = np.random.default_rng([self.seed, self.calls])
-        partial = []
-        for p in parents:
-            for _ in range(self.neighbours):
-                drop = set(rng.choice(len(p.reactions), min(self.destroy, len(p.reactions)), replace=False).tolist())
-                partial.append(p.with_reactions([r for i, r in enumerate(p.reactions) if i not in drop]))
-        states = self.env.networks_to_states(partial)
-        with torch.no_grad():
-            traj = CRNSampler(pf).sample_trajectories(self.env, states=states)
+        traj = CRNSampler(pf).destroy_and_rebuild(self.env, parents, neighbours=self.neighbours, destroy=self.destroy,
+                                                  rng=rng)
         return self.env.states_to_networks(traj.terminating_states)
 
     def __call__(self, it, rec, result):
