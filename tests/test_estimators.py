@@ -49,7 +49,7 @@ def perturb(pf, scale=1.0):
 
 def hand_log_prob(pf, states, actions, temperature=1.0, epsilon=0.0, sf_bias=0.0, spread=1.0, param_eps=0.0):
     """Independent computation with torch.distributions on the chosen reaction's live slots."""
-    env = pf.env
+    env = pf.spec  # the action spec the policy was built from
     out = pf(states)
     logits, h = out[:, : env.M + 1], out[:, env.M + 1 :]
     masks = env.forward_masks(states.tensor)
@@ -64,14 +64,14 @@ def hand_log_prob(pf, states, actions, temperature=1.0, epsilon=0.0, sf_bias=0.0
         lp = torch.log(p[j])
         if j < env.M:
             raw = pf.param_head(h[b : b + 1], torch.tensor([j]))[0]
-            nc = int(env.library.n_continuous[j])
+            nc = int(env.cmask[j].sum())  # the library's continuous parameter count (prefix mask)
             P = env.P_c
             loc = pf.center + pf.half_width * torch.tanh(raw[:P])
             scale = (torch.nn.functional.softplus(raw[P : 2 * P]) + pf.sigma_min) * spread
             y = actions[b, 1 : 1 + nc].float()
             N = Normal(loc[:nc], scale[:nc])  # truncated to the prior support
             lpc = (N.log_prob(y) - torch.log(N.cdf(torch.tensor(env.prior.high)) - N.cdf(torch.tensor(env.prior.low)))).sum()
-            nd = int(env.library.n_discrete[j])
+            nd = int(env.dmask[j].sum())
             if nd:
                 rd = raw[pf.n_cont : pf.n_cont + env.P_d * env.K].reshape(env.P_d, env.K)
                 dv = actions[b, 1 + P : 1 + P + nd].long()
@@ -250,3 +250,19 @@ def test_family_choices():
     live = torch.arange(env.P_d)[None] < nd[:, None]
     assert live.any()
     assert allowed[dvals[live]].all()
+
+
+def test_estimators_are_built_from_the_action_spec():
+    """A policy reads the env's action spec only: built from env.spec it is the same policy."""
+    from gfn_crn.envs import CRNActionSpec
+
+    env = make_env("free", hill=True)
+    torch.manual_seed(1)
+    a = CRNPolicyEstimator(env, hidden=16)
+    torch.manual_seed(1)
+    b = CRNPolicyEstimator(env.spec, hidden=16)
+    assert isinstance(a.spec, CRNActionSpec) and a.spec is env.spec and not hasattr(a, "env")
+    states = env.reset(batch_shape=(3,))
+    torch.testing.assert_close(a(states), b(states))
+    pb = UniformBackwardEstimator(env.spec)
+    assert pb.spec is env.spec and LearnedBackwardEstimator(env).spec is env.spec

@@ -50,6 +50,7 @@ from ..crn.network import Network, Template
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
 from ..rewards.scorer import reward_and_validity, task_of
 from ..tasks.prior import LogParameterPrior
+from .spec import CRNActionSpec
 
 ORDERS = ("canonical", "free")
 
@@ -147,6 +148,10 @@ class CRNEnv(Env):
         self.state_dim = M + M * self.P_c + M * self.P_d
         self.action_dim = 1 + self.P_c + self.P_d
         self.fixed_y = float(min(max(self.prior.mean, self.prior.low), self.prior.high))
+        #: what policies need to know about states and actions (gfn_crn.envs.spec)
+        self.spec = CRNActionSpec(M, self.P_c, self.P_d, self.K, self.order, self.max_reactions, self.min_reactions,
+                                  self.allowed, self.allowed_above, self.cmask, self.dmask, self.prior,
+                                  self.fixed_parameters, self.fixed_y, self.dtype)
 
         s0 = torch.zeros(self.state_dim, dtype=self.dtype, device=device)
         sf = torch.full((self.state_dim,), -math.inf, dtype=self.dtype, device=device)
@@ -204,85 +209,49 @@ class CRNEnv(Env):
 
         return CRNStates
 
-    # ------------------------------------------------------------------ views of a state tensor
+    # ------------------------------------------------------------------ layout (one implementation: the spec's)
     def presence(self, tensor: torch.Tensor) -> torch.Tensor:
-        """(..., M) bool: which reactions are present."""
-        return tensor[..., : self.M] > 0.5
+        """(..., M) bool: which reactions are present (:meth:`CRNActionSpec.presence`)."""
+        return self.spec.presence(tensor)
 
     def log_values(self, tensor: torch.Tensor) -> torch.Tensor:
-        """(..., M, P_c) log-values (0 where absent or padded)."""
-        return tensor[..., self.y_off : self.d_off].reshape(*tensor.shape[:-1], self.M, self.P_c)
+        """(..., M, P_c) log-values (:meth:`CRNActionSpec.log_values`)."""
+        return self.spec.log_values(tensor)
 
     def discrete_indices(self, tensor: torch.Tensor) -> torch.Tensor:
-        """(..., M, P_d) discrete value indices (0 where absent or padded)."""
-        return tensor[..., self.d_off :].reshape(*tensor.shape[:-1], self.M, self.P_d).round().long()
+        """(..., M, P_d) discrete value indices (:meth:`CRNActionSpec.discrete_indices`)."""
+        return self.spec.discrete_indices(tensor)
 
     def n_present(self, tensor: torch.Tensor) -> torch.Tensor:
-        return self.presence(tensor).sum(-1)
+        return self.spec.n_present(tensor)
 
     def last_present(self, tensor: torch.Tensor) -> torch.Tensor:
-        """(...,) largest present index, -1 when none."""
-        idx = torch.arange(self.M, device=tensor.device)
-        return torch.where(self.presence(tensor), idx, torch.full_like(idx, -1)).max(-1).values
+        return self.spec.last_present(tensor)
 
-    # ------------------------------------------------------------------ masks
     def forward_masks(self, tensor: torch.Tensor) -> torch.Tensor:
-        """(..., M + 1) bool: reactions that may be added, then exit."""
-        pres = self.presence(tensor)
-        n = pres.sum(-1)
-        can_add = ~pres & self.allowed & (n < self.max_reactions)[..., None]
-        if self.order == "canonical":
-            idx = torch.arange(self.M, device=tensor.device)
-            can_add = can_add & (idx > self.last_present(tensor)[..., None])
-            # never enter a state from which min_reactions cannot be reached
-            can_add = can_add & ((n[..., None] + 1 + self.allowed_above) >= self.min_reactions)
-        exit_ok = n >= self.min_reactions
-        return torch.cat([can_add, exit_ok[..., None]], dim=-1)
+        """(..., M + 1) bool: reactions that may be added, then exit (:meth:`CRNActionSpec.forward_masks`)."""
+        return self.spec.forward_masks(tensor)
 
     def backward_masks(self, tensor: torch.Tensor) -> torch.Tensor:
         """(..., M) bool: reactions whose removal is a valid backward step."""
-        pres = self.presence(tensor)
-        if self.order == "canonical":
-            idx = torch.arange(self.M, device=tensor.device)
-            return pres & (idx == self.last_present(tensor)[..., None])
-        return pres
+        return self.spec.backward_masks(tensor)
 
-    # ------------------------------------------------------------------ actions
     def split_actions(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(index (...,) long, log-values (..., P_c), discrete indices (..., P_d) long)."""
-        j = tensor[..., 0].round().long()
-        y = tensor[..., 1 : 1 + self.P_c]
-        d = tensor[..., 1 + self.P_c :].round().long()
-        return j, y, d
+        return self.spec.split_actions(tensor)
 
     def make_actions(self, index: torch.Tensor, y: torch.Tensor | None = None,
                      d: torch.Tensor | None = None) -> torch.Tensor:
         """Assemble action tensors, zeroing padded slots and the parameters of exit rows."""
-        B = index.shape[0]
-        out = torch.zeros(B, self.action_dim, dtype=self.dtype, device=index.device)
-        out[:, 0] = index.to(self.dtype)
-        jj = index.clamp(0, self.M - 1)
-        is_add = (index >= 0) & (index < self.M)
-        if self.P_c and y is not None:
-            live = self.cmask[jj] & is_add[:, None]
-            out[:, 1 : 1 + self.P_c] = torch.where(live, y.to(self.dtype), torch.zeros((), dtype=self.dtype, device=index.device))
-        if self.P_d and d is not None:
-            live = self.dmask[jj] & is_add[:, None]
-            out[:, 1 + self.P_c :] = torch.where(live, d.to(self.dtype), torch.zeros((), dtype=self.dtype, device=index.device))
-        return out
+        return self.spec.make_actions(index, y, d)
 
     def fixed_action_parameters(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The parameters used when ``fixed_parameters`` is on: (y (B, P_c), d (B, P_d))."""
-        B = index.shape[0]
-        y = torch.full((B, self.P_c), self.fixed_y, dtype=self.dtype, device=index.device)
-        d = torch.zeros(B, self.P_d, dtype=torch.long, device=index.device)
-        return y, d
+        return self.spec.fixed_action_parameters(index)
 
     # ------------------------------------------------------------------ transitions
     def _param_columns(self, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        yc = self.y_off + j[:, None] * self.P_c + torch.arange(self.P_c, device=j.device)
-        dc = self.d_off + j[:, None] * self.P_d + torch.arange(self.P_d, device=j.device)
-        return yc, dc
+        return self.spec.param_columns(j)
 
     def step(self, states: States, actions: Actions) -> States:
         t = states.tensor.clone()

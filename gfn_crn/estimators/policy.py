@@ -52,6 +52,7 @@ from .distributions import (
     MaskedMultiCategorical,
     MaskedMultivariateNormal,
 )
+from ..envs.spec import action_spec
 from .modules import FFNN
 from .preprocessor import CRNPreprocessor
 
@@ -129,7 +130,7 @@ class CRNActionDistribution(Distribution):
                  masks: torch.Tensor, temperature: float = 1.0, epsilon: float = 0.0,
                  sf_bias: float = 0.0, param_spread: float = 1.0, param_epsilon: Optional[float] = None):
         self.est = estimator
-        self.env = estimator.env
+        self.spec = estimator.spec
         self.h = h
         self.masks = masks
         self.logits = logits
@@ -145,7 +146,7 @@ class CRNActionDistribution(Distribution):
         self.struct_lp = structure_log_probs(logits, masks, self.temperature, self.epsilon, self.sf_bias)
         self._on_struct_lp = None if self.is_tempered else self.struct_lp
         super().__init__(batch_shape=torch.Size([logits.shape[0]]),
-                         event_shape=torch.Size([self.env.action_dim]), validate_args=False)
+                         event_shape=torch.Size([self.spec.action_dim]), validate_args=False)
 
     # ---------------------------------------------------------------- structure
     @property
@@ -161,7 +162,7 @@ class CRNActionDistribution(Distribution):
 
     # ---------------------------------------------------------------- parameters
     def _param_logprob(self, j: torch.Tensor, y: torch.Tensor, d: torch.Tensor, behaviour: bool) -> torch.Tensor:
-        if self.env.fixed_parameters or (self.env.P_c == 0 and self.env.P_d == 0):
+        if self.spec.fixed_parameters or (self.spec.P_c == 0 and self.spec.P_d == 0):
             return torch.zeros(j.shape[0], dtype=self.h.dtype, device=self.h.device)
         spread = self.param_spread if behaviour else 1.0
         cont, disc = self.est.parameter_distributions(self.h, j, spread)
@@ -183,11 +184,11 @@ class CRNActionDistribution(Distribution):
         return lp
 
     def _log_prob(self, actions: torch.Tensor, behaviour: bool) -> torch.Tensor:
-        env = self.env
-        j, y, d = env.split_actions(actions)
+        spec = self.spec
+        j, y, d = spec.split_actions(actions)
         struct = self.struct_lp if behaviour else self.on_policy_structure_log_probs
-        in_range = (j >= 0) & (j <= env.M)
-        jc = j.clamp(0, env.M)
+        in_range = (j >= 0) & (j <= spec.M)
+        jc = j.clamp(0, spec.M)
         lp_s = struct.gather(-1, jc[:, None])[:, 0]
         lp_s = torch.where(in_range, lp_s, torch.full_like(lp_s, float("-inf")))
         return lp_s + self._param_logprob(j, y, d, behaviour)
@@ -205,15 +206,15 @@ class CRNActionDistribution(Distribution):
     def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         if len(sample_shape):
             raise NotImplementedError("CRNActionDistribution samples one action per state")
-        env = self.env
+        spec = self.spec
         with torch.no_grad():
             j = torch.multinomial(self.struct_lp.exp(), 1)[:, 0]
             B = j.shape[0]
-            if env.fixed_parameters:
-                y, d = env.fixed_action_parameters(j)
-                return env.make_actions(j, y, d)
-            y = torch.zeros(B, env.P_c, dtype=self.h.dtype, device=j.device)
-            d = torch.zeros(B, env.P_d, dtype=torch.long, device=j.device)
+            if spec.fixed_parameters:
+                y, d = spec.fixed_action_parameters(j)
+                return spec.make_actions(j, y, d)
+            y = torch.zeros(B, spec.P_c, dtype=self.h.dtype, device=j.device)
+            d = torch.zeros(B, spec.P_d, dtype=torch.long, device=j.device)
             cont, disc = self.est.parameter_distributions(self.h, j, self.param_spread)
             if cont is not None:
                 y = cont.sample()
@@ -226,17 +227,17 @@ class CRNActionDistribution(Distribution):
                     y = torch.where(use[:, None], bc.sample(), y)
                 if bd is not None:
                     d = torch.where(use[:, None], bd.sample(), d)
-            return env.make_actions(j, y, d)
+            return spec.make_actions(j, y, d)
 
     def entropy(self) -> torch.Tensor:
         """H(index) + sum_j p(j) H(parameters | j) (exact; no parameter mixture)."""
         H = self.structure_entropy()
-        env = self.env
-        if env.fixed_parameters or (env.P_c == 0 and env.P_d == 0):
+        spec = self.spec
+        if spec.fixed_parameters or (spec.P_c == 0 and spec.P_d == 0):
             return H
         if self.param_epsilon > 0:
             raise NotImplementedError("entropy of the epsilon parameter mixture has no closed form")
-        B, M = self.h.shape[0], env.M
+        B, M = self.h.shape[0], spec.M
         j = torch.arange(M, device=self.h.device).repeat(B)
         hh = self.h.repeat_interleave(M, dim=0)
         cont, disc = self.est.parameter_distributions(hh, j, self.param_spread)
@@ -253,7 +254,7 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
     """Forward policy for :class:`~gfn_crn.envs.CRNEnv`.
 
     Args:
-        env: the environment.
+        env: the environment, or its action spec (``env.spec``: the policy reads nothing else).
         hidden, n_layers, activation: the trunk FFNN.
         family: continuous family, one of ``lognormal_1d`` (needs P_c == 1),
             ``lognormal_independent``, ``lognormal_correlated``; default ``lognormal_1d`` when
@@ -272,60 +273,61 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
                  offdiag_max: float | None = None, allowed_discrete: torch.Tensor | None = None,
                  preprocessor: CRNPreprocessor | None = None, debug: bool = False):
         self.last_context = None  # the rollout context of the last rollout (init_context)
-        preprocessor = preprocessor or CRNPreprocessor(env)
+        spec = action_spec(env)
+        preprocessor = preprocessor or CRNPreprocessor(spec)
         body = FFNN(preprocessor.output_dim, None, hidden, n_layers, activation)
-        trunk = PolicyTrunk(body, env.M + 1)
+        trunk = PolicyTrunk(body, spec.M + 1)
         super().__init__(trunk, preprocessor, is_backward=False, debug=debug)
-        self.env = env
+        self.spec = spec
         if family is None:
-            family = "lognormal_1d" if env.P_c == 1 else "lognormal_independent"
+            family = "lognormal_1d" if spec.P_c == 1 else "lognormal_independent"
         if family not in CONTINUOUS_FAMILIES or family == "normal_correlated":
             raise ValueError(
                 f"family must be one of lognormal_1d, lognormal_independent, lognormal_correlated; got {family!r} "
                 "(normal_correlated is for parameters that may be negative: every CRN parameter is a log-rate)"
             )
-        if family == "lognormal_1d" and env.P_c > 1:
-            raise ValueError(f"lognormal_1d needs one continuous parameter per reaction; this library has up to {env.P_c}")
+        if family == "lognormal_1d" and spec.P_c > 1:
+            raise ValueError(f"lognormal_1d needs one continuous parameter per reaction; this library has up to {spec.P_c}")
         self.family = family
-        P = env.P_c
+        P = spec.P_c
         if family == "lognormal_correlated":
             self.n_cont = 2 * P + P * (P - 1) // 2
         else:
             self.n_cont = 2 * P
-        self.n_disc = env.P_d * env.K
+        self.n_disc = spec.P_d * spec.K
         self.trunk_dim = trunk.hidden_dim
-        self.param_head = ParameterHead(env.M, self.trunk_dim, max(self.n_cont + self.n_disc, 1), embed_dim,
+        self.param_head = ParameterHead(spec.M, self.trunk_dim, max(self.n_cont + self.n_disc, 1), embed_dim,
                                         head_hidden, head_layers, activation)
-        self.center = 0.5 * (env.prior.low + env.prior.high)
-        self.half_width = 0.5 * (env.prior.high - env.prior.low)
+        self.center = 0.5 * (spec.prior.low + spec.prior.high)
+        self.half_width = 0.5 * (spec.prior.high - spec.prior.low)
         self.sigma_min = float(sigma_min)
         self.sigma_max = None if sigma_max is None else float(sigma_max)
         self.offdiag_max = offdiag_max
         if allowed_discrete is None:
-            allowed_discrete = torch.ones(env.K, dtype=torch.bool)
+            allowed_discrete = torch.ones(spec.K, dtype=torch.bool)
         allowed_discrete = torch.as_tensor(allowed_discrete, dtype=torch.bool)
         if allowed_discrete.dim() == 1:
-            allowed_discrete = allowed_discrete.expand(max(env.P_d, 1), env.K)
+            allowed_discrete = allowed_discrete.expand(max(spec.P_d, 1), spec.K)
         if not allowed_discrete.any(-1).all():
             raise ValueError("allowed_discrete must allow at least one value per slot")
-        self.register_buffer("allowed_discrete", allowed_discrete[: max(env.P_d, 1)].clone(), persistent=False)
+        self.register_buffer("allowed_discrete", allowed_discrete[: max(spec.P_d, 1)].clone(), persistent=False)
 
     @property
     def expected_output_dim(self) -> int:
-        return self.env.M + 1 + self.trunk_dim
+        return self.spec.M + 1 + self.trunk_dim
 
     # ---------------------------------------------------------------- parameter distributions
     def parameter_distributions(self, h: torch.Tensor, j: torch.Tensor, spread: float = 1.0):
         """(continuous, discrete) distributions of reaction ``j`` per row (either may be None).
         Rows with ``j`` outside [0, M) (exit) have every slot switched off."""
-        env = self.env
-        is_add = (j >= 0) & (j < env.M)
-        jj = j.clamp(0, env.M - 1)
+        spec = self.spec
+        is_add = (j >= 0) & (j < spec.M)
+        jj = j.clamp(0, spec.M - 1)
         raw = self.param_head(h, jj)
         cont = disc = None
-        if env.P_c:
-            P = env.P_c
-            cm = env.cmask[jj] & is_add[:, None]
+        if spec.P_c:
+            P = spec.P_c
+            cm = spec.cmask[jj] & is_add[:, None]
             rc = raw[:, : self.n_cont]
             if self.family == "lognormal_correlated":
                 cont = MaskedLogNormalCorrelated.from_raw(
@@ -338,30 +340,30 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
                 if self.sigma_max is not None:
                     scale = scale.clamp(max=self.sigma_max)
                 cls = LogNormal1D if self.family == "lognormal_1d" else MaskedLogNormal
-                cont = cls(loc, spread * scale, cm, env.prior.low, env.prior.high)
-        if env.P_d:
-            dm = env.dmask[jj] & is_add[:, None]
-            rd = raw[:, self.n_cont : self.n_cont + self.n_disc].reshape(-1, env.P_d, env.K)
-            disc = MaskedMultiCategorical(rd, self.allowed_discrete[: env.P_d], dm)
+                cont = cls(loc, spread * scale, cm, spec.prior.low, spec.prior.high)
+        if spec.P_d:
+            dm = spec.dmask[jj] & is_add[:, None]
+            rd = raw[:, self.n_cont : self.n_cont + self.n_disc].reshape(-1, spec.P_d, spec.K)
+            disc = MaskedMultiCategorical(rd, self.allowed_discrete[: spec.P_d], dm)
         return cont, disc
 
     def broad_distributions(self, j: torch.Tensor, dtype=None):
         """The broad proposal for parameter exploration: the prior's (untruncated) normal on each
         live log-value and uniform over the allowed discrete values."""
-        env = self.env
+        spec = self.spec
         dtype = dtype or torch.get_default_dtype()
-        is_add = (j >= 0) & (j < env.M)
-        jj = j.clamp(0, env.M - 1)
+        is_add = (j >= 0) & (j < spec.M)
+        jj = j.clamp(0, spec.M - 1)
         B = j.shape[0]
         cont = disc = None
-        if env.P_c:
-            cm = env.cmask[jj] & is_add[:, None]
-            loc = torch.full((B, env.P_c), env.prior.mean, dtype=dtype, device=j.device)
-            cont = MaskedLogNormal(loc, torch.full_like(loc, env.prior.std), cm, env.prior.low, env.prior.high)
-        if env.P_d:
-            dm = env.dmask[jj] & is_add[:, None]
-            disc = MaskedMultiCategorical(torch.zeros(B, env.P_d, env.K, dtype=dtype, device=j.device),
-                                          self.allowed_discrete[: env.P_d], dm)
+        if spec.P_c:
+            cm = spec.cmask[jj] & is_add[:, None]
+            loc = torch.full((B, spec.P_c), spec.prior.mean, dtype=dtype, device=j.device)
+            cont = MaskedLogNormal(loc, torch.full_like(loc, spec.prior.std), cm, spec.prior.low, spec.prior.high)
+        if spec.P_d:
+            dm = spec.dmask[jj] & is_add[:, None]
+            disc = MaskedMultiCategorical(torch.zeros(B, spec.P_d, spec.K, dtype=dtype, device=j.device),
+                                          self.allowed_discrete[: spec.P_d], dm)
         return cont, disc
 
     # ---------------------------------------------------------------- torchgfn API
@@ -379,10 +381,10 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
         if unknown:
             raise TypeError(f"unknown policy_kwargs {sorted(unknown)} (known: temperature, epsilon, "
                             "sf_bias, param_spread, param_epsilon)")
-        M = self.env.M
+        M = self.spec.M
         logits = module_output[..., : M + 1]
         h = module_output[..., M + 1 :]
-        masks = self.env.forward_masks(states.tensor)
+        masks = self.spec.forward_masks(states.tensor)
         return CRNActionDistribution(self, logits, h, masks, temperature, epsilon, sf_bias,
                                      param_spread, param_epsilon)
 
