@@ -22,13 +22,16 @@ Python::
     run.train()            # progress bar; Ctrl-C stops after the current iteration and saves
     run.finish()           # final samples, plots, exports, report
     run = Run.load("runs/rpa", iterations=2000)   # resume (bit-for-bit under the same seed)
+
+This module is the run itself (its training loop, state and outputs); its other jobs live beside
+it: :mod:`~gfn_crn.training.wiring` (scorers, env, trainer, searches from the settings),
+:mod:`~gfn_crn.training.checkpoint` (checkpoint files), :mod:`~gfn_crn.training.resume` (reading a
+run directory back) and :mod:`~gfn_crn.training.metrics` (the rows of ``metrics.jsonl``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 import signal
 import sys
 import threading
@@ -41,34 +44,21 @@ import numpy as np
 import torch
 
 from ..crn.errors import CRNError
-from ..rewards.recorder import BatchRecorder
-from ..rewards.scorer import task_of
-from ..tasks.pool import TaskPool
 from .archive import Archive, format_table
-from .config import RunConfig, apply_overrides, build_library, load_config_file, to_toml
+from .checkpoint import (  # noqa: F401  (re-exported: the names this module had)
+    CHECKPOINT,
+    CHECKPOINT_VERSION,
+    PREVIOUS,
+    CheckpointError,
+    check_world_size,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .config import RunConfig, to_toml
 from .distributed import SINGLE, DistContext
-from .tb import Trainer
-
-CHECKPOINT = "checkpoint.pt"
-PREVIOUS = "checkpoint.prev.pt"
-CHECKPOINT_VERSION = 1
-#: metrics that depend on wall-clock time (everything else is reproducible bit-for-bit)
-TIMING_KEYS = ("seconds", "sample_seconds", "elapsed")
-
-
-REINFORCE_NOT_DISTRIBUTED = ("--algorithm reinforce runs in one process (the baseline has no data-parallel mode); "
-                             "use --workers N to simulate on several cores")
-
-
-class CheckpointError(CRNError):
-    """A checkpoint is missing, unreadable or from another run."""
-
-
-def load_task_spec(spec: str):
-    from ..tasks import load_task
-
-    return load_task(spec)
-
+from .metrics import TIMING_KEYS, atomic_text, fmt, metrics_row, read_metrics  # noqa: F401
+from .resume import read_run_dir
+from .wiring import REINFORCE_NOT_DISTRIBUTED, load_task_spec, wire_run  # noqa: F401
 
 def on_main(dist: DistContext, fn):
     """``fn()`` on rank 0 only, its value on every rank; an exception on rank 0 is raised (as a
@@ -85,58 +75,6 @@ def on_main(dist: DistContext, fn):
     return dist.broadcast(value)
 
 
-# ---------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path_dir: Path, state: dict) -> Path:
-    """Write ``checkpoint.pt`` atomically; the previous one becomes ``checkpoint.prev.pt``."""
-    path_dir = Path(path_dir)
-    tmp = path_dir / (CHECKPOINT + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    cur = path_dir / CHECKPOINT
-    if cur.exists():
-        os.replace(cur, path_dir / PREVIOUS)
-    os.replace(tmp, cur)
-    return cur
-
-
-def _read_checkpoint(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
-        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "trainer" not in state:
-        raise CheckpointError(f"{path} is not a gfn-crn checkpoint (version {CHECKPOINT_VERSION})")
-    return state
-
-
-def load_checkpoint(run_dir, warn=print) -> tuple[dict, Path]:
-    """The latest usable checkpoint of ``run_dir`` and its path.
-
-    ``checkpoint.pt`` is tried first; if it is missing or damaged, ``checkpoint.prev.pt`` is used
-    and ``warn`` is called with a message saying why. If neither is usable a
-    :class:`CheckpointError` names both problems.
-    """
-    run_dir = Path(run_dir)
-    problems = []
-    for name in (CHECKPOINT, PREVIOUS):
-        p = run_dir / name
-        if not p.exists():
-            problems.append(f"{p} is missing")
-            continue
-        try:
-            state = _read_checkpoint(p)
-        except CheckpointError as e:
-            problems.append(str(e))
-            continue
-        if problems and warn is not None:
-            warn(f"warning: {problems[0]}; resuming from the previous checkpoint {p} "
-                 f"(iteration {state['trainer']['iteration']})")
-        return state, p
-    raise CheckpointError("no usable checkpoint: " + "; ".join(problems))
-
-
 # ---------------------------------------------------------------------------- the run
 class Run:
     """A run directory with its task, environment, trainer and archive (see the module doc).
@@ -151,56 +89,13 @@ class Run:
         self.config = config.validate()
         self.dir = Path(out)
         self.dist = dist
-        given = task if task is not None else load_task_spec(config.task)  # a task, or a scorer around one
-        base = task_of(given)
-        self.task = base
-        # the scorers, innermost first: the pool simulates; the recorder hands every simulated
-        # batch (sampled designs, refinement and local-search candidates alike) to _scored, which
-        # feeds the archive after each iteration; the topology reward (optional) scores structures
-        self.pool = TaskPool(given, workers=config.workers, chunk_size=config.chunk_size)
         self._scored: list = []
-        self.recorder = BatchRecorder(self.pool, on_batch=lambda nets, res: self._scored.append((nets, res)))
-        self.topology = None
-        self.scorer = self.recorder
-        if config.topology.enabled:
-            from .topology import TopologyReward
-
-            self.topology = TopologyReward(self.recorder, rounds=config.topology.rounds,
-                                           popsize=config.topology.popsize, sigma0=config.topology.sigma,
-                                           seed=config.train.seed)
-            self.scorer = self.topology
-        self.library = build_library(config.library, base.template.species)
-        from ..envs import CRNEnv
-
-        self.env = CRNEnv(self.library, base.template, self.scorer, order=config.order,
-                          max_reactions=config.max_reactions, min_reactions=config.min_reactions,
-                          prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
-        torch.set_num_threads(config.train.num_threads)
-        if config.algorithm == "reinforce":
-            if dist.enabled:
-                raise CRNError(REINFORCE_NOT_DISTRIBUTED)
-            from .reinforce import ReinforceTrainer
-
-            self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.scorer)
-        else:
-            self.trainer = Trainer(self.env, config.train_config(), dist=dist)
-        self.local_search = None
-        if config.search.every:
-            from .topology import StructureLocalSearch
-
-            self.local_search = StructureLocalSearch(
-                self.env, self.scorer, every=config.search.every, top_k=config.search.top_k,
-                neighbours=config.search.neighbours, destroy=config.search.destroy,
-                max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
-        self.archive = Archive(config.archive_capacity, base.good_threshold)
-        self.archive_refine = None
-        if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
-            from .refine import ArchiveRefinement
-
-            self.archive_refine = ArchiveRefinement(
-                self.recorder, self.archive, every=config.refine.every, top_k=config.refine.top_k,
-                rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+        parts = wire_run(config, task, dist, on_batch=lambda nets, res: self._scored.append((nets, res)))
+        self.task, self.pool, self.recorder, self.topology, self.scorer = (
+            parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
+        self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
+        self.local_search, self.archive, self.archive_refine = parts.local_search, parts.archive, parts.archive_refine
         self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -240,29 +135,8 @@ class Run:
         out = Path(out)
 
         def read():
-            if not out.is_dir():
-                raise CRNError(f"run directory {out} does not exist")
-            cfg_path = out / "config.toml"
-            if not cfg_path.exists():
-                raise CRNError(f"{out} is not a run directory (no config.toml)")
-            config = load_config_file(cfg_path)
-            state, path = load_checkpoint(out, warn=warn)
-            _check_world_size(out, state, dist)  # before anything is rewritten
-            if iterations is not None or max_minutes is not None or workers is not None:
-                upd = {}
-                if iterations is not None:
-                    upd["iterations"] = int(iterations)
-                if max_minutes is not None:
-                    upd["max_minutes"] = float(max_minutes)
-                if workers is not None:
-                    upd["workers"] = int(workers)
-                config = apply_overrides(config, upd, "resume").validate()
-                # the exploration schedule is part of the saved run: keep its length
-                if iterations is not None:
-                    config = apply_overrides(config, {"anneal_fraction": _same_anneal(
-                        load_config_file(cfg_path), config.train.n_iterations)}, "resume")
-                (out / "config.toml").write_text(to_toml(config))
-            return config, state, path
+            return read_run_dir(out, iterations=iterations, max_minutes=max_minutes, workers=workers, warn=warn,
+                                dist=dist)
 
         config, state, path = on_main(dist, read)
         run = cls(config, out, task=task, dist=dist)
@@ -271,7 +145,7 @@ class Run:
         return run
 
     def _restore(self, state: dict) -> None:
-        _check_world_size(self.dir, state, self.dist)
+        check_world_size(self.dir, state, self.dist)
         self.trainer.load_state_dict(state["trainer"])
         topology, search = state.get("topology"), state.get("structure_search")
         if "ranks" in state:
@@ -306,7 +180,7 @@ class Run:
         mpath = self.dir / "metrics.jsonl"
         rows = read_metrics(mpath) if mpath.exists() else []
         keep = [r for r in rows if r["iteration"] < self.trainer.iteration]
-        _atomic_text(mpath, "".join(json.dumps(r) + "\n" for r in keep))
+        atomic_text(mpath, "".join(json.dumps(r) + "\n" for r in keep))
 
     # ------------------------------------------------------------------ state
     @property
@@ -387,33 +261,9 @@ class Run:
                              for k in ("loss", "mean_log_reward", "valid_fraction", "mean_length")},
                    "max_log_reward": max(g["max_log_reward"] for g in ranks)}
         loss = np.concatenate(losses) if losses else np.array([np.nan])
-        capped = np.minimum(loss, self.task.loss_cap)
-        row = {
-            "iteration": rec["iteration"],
-            "evaluations": self._evaluations_all if self.dist.enabled else self.evaluations,
-            "mean_loss": float(np.mean(capped)),  # losses above the task's loss_cap count as the cap
-            "median_loss": float(np.median(loss)),
-            "batch_best_loss": float(np.min(loss)),
-            "best_loss": self.archive.best_loss if math.isfinite(self.archive.best_loss) else None,
-            "distinct_good": self.archive.n_good,
-            "archived": len(self.archive),
-            "tb_loss": rec["loss"],
-            "logZ": rec["logZ"],
-            "mean_log_reward": rec["mean_log_reward"],
-            "max_log_reward": rec["max_log_reward"],
-            "valid_fraction": rec["valid_fraction"],
-            "mean_length": rec["mean_length"],
-        }
-        if self.topology is not None:  # this process's cache (each rank keeps its own)
-            row["structures"] = len(self.topology.cache)
-            row["structure_repeats"] = self.topology.hits / max(self.topology.requests, 1)
-        for k in ("temperature", "epsilon", "param_spread", "sf_bias", "param_epsilon"):
-            if k in rec:
-                row[k] = rec[k]
-        row["seconds"] = t_iter
-        row["sample_seconds"] = rec["sample_seconds"]
-        row["elapsed"] = self.elapsed
-        return row
+        return metrics_row(rec, loss, evaluations=self._evaluations_all if self.dist.enabled else self.evaluations,
+                           archive=self.archive, loss_cap=self.task.loss_cap, topology=self.topology, t_iter=t_iter,
+                           elapsed=self.elapsed)
 
     def train(self, progress: bool = True, handle_sigint: bool = True, stop_after: Optional[int] = None) -> "Run":
         """Train until ``config.iterations`` (or ``max_minutes``, or Ctrl-C, or ``stop_after``
@@ -475,7 +325,7 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(
-                        f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {_fmt(row['logZ'])} "
+                        f"loss {row['mean_loss']:.3g} best {fmt(row['best_loss'])} logZ {fmt(row['logZ'])} "
                         f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
@@ -548,48 +398,6 @@ class Run:
         """Stop the scoring workers and restore the torch thread count."""
         self.pool.close()
         torch.set_num_threads(self._threads)
-
-
-def _check_world_size(out, state: dict, dist: DistContext) -> None:
-    saved = int(state.get("world_size", 1))
-    if saved != dist.world_size:
-        raise CheckpointError(
-            f"{out} was trained by {saved} process(es) and is being resumed by {dist.world_size}: resume it "
-            f"with the same number (torchrun --nproc_per_node={saved} ... or no torchrun for 1), so that every "
-            f"process continues its own random stream")
-
-
-def _same_anneal(old: RunConfig, new_iterations: int) -> float:
-    """anneal_fraction for ``new_iterations`` that keeps the old run's annealing length."""
-    if new_iterations <= 0:
-        return old.train.anneal_fraction
-    n_old = old.train.anneal_iterations
-    return min(1.0, n_old / new_iterations) if n_old else 0.0
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else f"{v:.3g}"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def read_metrics(path) -> list[dict]:
-    """Rows of a metrics.jsonl file (a torn last line from a crash is skipped)."""
-    rows = []
-    with open(path) as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
 
 
 def run_training(config: RunConfig, out, *, progress: bool = True, finish: bool = True, quiet: bool = False,

@@ -1,0 +1,99 @@
+"""Wiring a run: the scorer chain, the environment, the trainer and the searches, from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from ..crn.errors import CRNError
+from ..rewards.recorder import BatchRecorder
+from ..rewards.scorer import task_of
+from ..tasks.pool import TaskPool
+from .archive import Archive
+from .config import RunConfig, build_library
+from .distributed import DistContext
+from .tb import Trainer
+
+REINFORCE_NOT_DISTRIBUTED = ("--algorithm reinforce runs in one process (the baseline has no data-parallel mode); "
+                             "use --workers N to simulate on several cores")
+
+
+def load_task_spec(spec: str):
+    from ..tasks import load_task
+
+    return load_task(spec)
+
+
+@dataclass
+class RunParts:
+    """What :func:`wire_run` builds (a :class:`~gfn_crn.training.run.Run` keeps each as an attribute)."""
+
+    task: Any                 # the task (facts: template, prior, reward map, threshold)
+    pool: TaskPool            # simulates, in chunks on worker processes
+    recorder: BatchRecorder   # hands every scored batch to on_batch
+    topology: Optional[Any]   # the topology reward, or None
+    scorer: Any               # what the env and the trainer score with (topology or recorder)
+    library: Any
+    env: Any
+    trainer: Any              # Trainer (tb) or ReinforceTrainer
+    local_search: Optional[Any]
+    archive: Archive
+    archive_refine: Optional[Any]
+
+
+def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> RunParts:
+    """Build a run's parts, in this order (it fixes the random streams): the scorers, innermost
+    first (the pool simulates; the recorder hands every simulated batch - sampled designs,
+    refinement and local-search candidates alike - to ``on_batch``; the topology reward, optional,
+    scores structures), the library and env, the torch thread count, the trainer, the structure
+    local search, the archive and its refinement. ``task``: a task, a scorer around one, or None
+    (``config.task`` is loaded)."""
+    given = task if task is not None else load_task_spec(config.task)  # a task, or a scorer around one
+    base = task_of(given)
+    pool = TaskPool(given, workers=config.workers, chunk_size=config.chunk_size)
+    recorder = BatchRecorder(pool, on_batch=on_batch)
+    topology = None
+    scorer = recorder
+    if config.topology.enabled:
+        from .topology import TopologyReward
+
+        topology = TopologyReward(recorder, rounds=config.topology.rounds, popsize=config.topology.popsize,
+                                  sigma0=config.topology.sigma, seed=config.train.seed)
+        scorer = topology
+    library = build_library(config.library, base.template.species)
+    from ..envs import CRNEnv
+
+    env = CRNEnv(library, base.template, scorer, order=config.order, max_reactions=config.max_reactions,
+                 min_reactions=config.min_reactions, prior=getattr(base, "prior", None))
+    torch.set_num_threads(config.train.num_threads)
+    if config.algorithm == "reinforce":
+        if dist.enabled:
+            raise CRNError(REINFORCE_NOT_DISTRIBUTED)
+        from .reinforce import ReinforceTrainer
+
+        trainer = ReinforceTrainer(env, config.reinforce_config(), task=scorer)
+    else:
+        trainer = Trainer(env, config.train_config(), dist=dist)
+    local_search = None
+    if config.search.every:
+        from .topology import StructureLocalSearch
+
+        local_search = StructureLocalSearch(
+            env, scorer, every=config.search.every, top_k=config.search.top_k,
+            neighbours=config.search.neighbours, destroy=config.search.destroy,
+            max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
+    archive = Archive(config.archive_capacity, base.good_threshold)
+    archive_refine = None
+    if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
+        from .refine import ArchiveRefinement
+
+        archive_refine = ArchiveRefinement(
+            recorder, archive, every=config.refine.every, top_k=config.refine.top_k,
+            rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+    return RunParts(base, pool, recorder, topology, scorer, library, env, trainer, local_search, archive,
+                    archive_refine)
+
+
+__all__ = ["RunParts", "wire_run", "load_task_spec", "REINFORCE_NOT_DISTRIBUTED"]
