@@ -232,12 +232,23 @@ class Archive:
 
     @classmethod
     def load_json(cls, path) -> "Archive":
+        from ..crn.limits import read_text
+
         path = Path(path)
         try:
-            d = json.loads(path.read_text())
+            d = json.loads(read_text(path, "archive file"))
         except json.JSONDecodeError as e:
             raise CRNError(f"{path}: not a valid archive file ({e})") from None
-        return cls.from_dict(d)
+        except RecursionError:
+            raise CRNError(f"{path}: not a valid archive file (nested too deeply)") from None
+        if not isinstance(d, dict):
+            raise CRNError(f"{path}: not a valid archive file (a JSON object expected)")
+        try:
+            return cls.from_dict(d)
+        except CRNError as e:
+            raise CRNError(f"{path}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+            raise CRNError(f"{path}: not a valid archive file ({type(e).__name__}: {e})") from None
 
     def save_text(self, path, k: Optional[int] = None) -> Path:
         parts = []
