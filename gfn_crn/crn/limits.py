@@ -13,7 +13,11 @@ limit             default    override
 file size         4 MB       ``GFN_CRN_MAX_FILE_MB``
 species           500        ``GFN_CRN_MAX_SPECIES``
 reactions         20,000     ``GFN_CRN_MAX_REACTIONS``
+time points       100,000    ``GFN_CRN_MAX_POINTS``
 ================  =========  ===========================
+
+The time-point limit guards ``--points`` and task files' ``n_t``: every trajectory is stored at
+every point, so 10^8 points is 800 MB per species and scenario.
 
 Set an environment variable to raise (or lower) a limit for one command, e.g.
 ``GFN_CRN_MAX_REACTIONS=100000 gfn-crn simulate big.crn``; in Python pass ``limits=Limits(...)``
@@ -32,9 +36,11 @@ from .errors import CRNError
 ENV_FILE_MB = "GFN_CRN_MAX_FILE_MB"
 ENV_SPECIES = "GFN_CRN_MAX_SPECIES"
 ENV_REACTIONS = "GFN_CRN_MAX_REACTIONS"
+ENV_POINTS = "GFN_CRN_MAX_POINTS"
 DEFAULT_FILE_MB = 4.0
 DEFAULT_SPECIES = 500
 DEFAULT_REACTIONS = 20_000
+DEFAULT_POINTS = 100_000
 
 
 def _env_number(name: str, default: float, integer: bool) -> float:
@@ -52,18 +58,20 @@ def _env_number(name: str, default: float, integer: bool) -> float:
 
 @dataclass(frozen=True)
 class Limits:
-    """Largest accepted input: file size in MB (10^6 bytes), species and reactions."""
+    """Largest accepted input: file size in MB (10^6 bytes), species, reactions, time points."""
 
     file_mb: float = DEFAULT_FILE_MB
     species: int = DEFAULT_SPECIES
     reactions: int = DEFAULT_REACTIONS
+    points: int = DEFAULT_POINTS
 
     @classmethod
     def from_env(cls) -> "Limits":
         """The defaults, overridden by ``GFN_CRN_MAX_FILE_MB``, ``_SPECIES``, ``_REACTIONS``."""
         return cls(_env_number(ENV_FILE_MB, DEFAULT_FILE_MB, False),
                    _env_number(ENV_SPECIES, DEFAULT_SPECIES, True),
-                   _env_number(ENV_REACTIONS, DEFAULT_REACTIONS, True))
+                   _env_number(ENV_REACTIONS, DEFAULT_REACTIONS, True),
+                   _env_number(ENV_POINTS, DEFAULT_POINTS, True))
 
     @property
     def file_bytes(self) -> int:
@@ -78,6 +86,14 @@ class Limits:
         if n > self.reactions:
             raise CRNError(f"{where}more than {self.reactions} reactions, the limit "
                            f"(set {ENV_REACTIONS} higher to allow more)")
+
+
+def check_points(n, what: str = "time grid") -> None:
+    """Raise when a time grid of ``n`` points is over the limit (before it is allocated)."""
+    lim = Limits.from_env()
+    if n > lim.points:
+        raise CRNError(f"{what}: {n} time points, more than the limit of {lim.points} "
+                       f"(set {ENV_POINTS}={int(n)} to allow it)")
 
 
 def current_limits(limits: Limits | None = None) -> Limits:
@@ -116,4 +132,4 @@ def read_text(path, what: str = "file", limits: Limits | None = None) -> str:
         raise CRNError(f"{what} {p} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
 
 
-__all__ = ["Limits", "current_limits", "read_text", "ENV_FILE_MB", "ENV_SPECIES", "ENV_REACTIONS"]
+__all__ = ["Limits", "current_limits", "read_text", "check_points", "ENV_POINTS", "ENV_FILE_MB", "ENV_SPECIES", "ENV_REACTIONS"]

@@ -105,8 +105,10 @@ def _cmd_sample(args) -> int:
     samples.write_jsonl(out)
     thr = run.task.good_threshold
     f = samples.figures(thr)
+    from .report import valid_share
+
     print(f"{f['n']} designs from {run.dir} (iteration {run.iteration}, temperature {args.temperature:g}): "
-          f"{100 * f['valid_fraction']:.0f}% valid, {f['distinct_topologies']} distinct topologies, "
+          f"{valid_share(f['n_valid'], f['n'])}, {f['distinct_topologies']} distinct topologies, "
           f"{100 * f['good_fraction']:.1f}% below {thr:g} ({f['distinct_good']} distinct), best loss "
           f"{'-' if f['best_loss'] is None else format(f['best_loss'], '.4g')}, mean pairwise Hamming distance "
           f"of the good ones {'-' if f['mean_hamming_good'] is None else format(f['mean_hamming_good'], '.3g')}")
