@@ -4,6 +4,7 @@
                           [--points 1000] [--engine rodas|cvode|scipy] [--json] [--plot out.png] [--overwrite]
                           [--stochastic [--trajectories N] [--volume V] [--seed S] [--max-events E] [--tau]]
     gfn-crn tasks / evaluate          (gfn_crn/tasks/cli.py)
+    gfn-crn verify --task T FILE      (gfn_crn/verify/cli.py)
     gfn-crn demo [--out DIR]          # a short training run on rpa (gfn_crn/training/cli.py)
     gfn-crn train / sample / top / export   (see gfn_crn/training/cli.py)
 
@@ -17,7 +18,7 @@ Subcommands load lazily: :data:`COMMANDS` names, for each, the function that add
 ``set_defaults``), and only the chosen command's module is imported. So ``gfn-crn tasks`` or
 ``gfn-crn simulate`` never import torch. To add a command, append one :class:`Command`::
 
-    Command("verify", "check a design against its task", "gfn_crn.verify.cli:add_arguments"),
+    Command("mycmd", "what it does, in one line", "gfn_crn.mypackage.cli:add_mycmd_arguments"),
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ COMMANDS: tuple[Command, ...] = (
             "gfn_crn.training.cli:add_export_arguments"),
     Command("tasks", "list the task presets", "gfn_crn.tasks.cli:add_tasks_arguments"),
     Command("evaluate", "score a network file under a task", "gfn_crn.tasks.cli:add_evaluate_arguments"),
+    Command("verify", "check a design beyond its loss (long horizon, off-grid inputs, disturbance step) and print "
+                      "its minimal core", "gfn_crn.verify.cli:add_verify_arguments"),
 )
 
 EXIT_USAGE = 2       # bad input: a malformed file, a bad flag, an output that would replace a user's file

@@ -64,11 +64,24 @@ good_threshold = 0.01
 """
 
 
+@contextlib.contextmanager
+def _chdir(d):  # contextlib.chdir is Python 3.11+
+    old = os.getcwd()
+    os.chdir(d)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+_CWD: list = []  # the fuzz work directory: relative outputs (export --out -1) land there
+
+
 def run_cli(argv) -> tuple[int, str, str]:
     """``gfn-crn ARGV`` in-process: (status, stdout, stderr); fails on a crash."""
     out, err = io.StringIO(), io.StringIO()
     crash = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _chdir(_CWD[-1]):
         try:
             rc = main([str(a) for a in argv])
         except SystemExit as e:  # main must not let one through either
@@ -97,6 +110,7 @@ def run_cli(argv) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     d = tmp_path_factory.mktemp("fuzz")
+    _CWD.append(d)
     (d / "anti.crn").write_text(ANTITHETIC_TEXT)
     (d / "anti.json").write_text(antithetic_example().to_json())
     (d / "hill.crn").write_text(HILL_TEXT)

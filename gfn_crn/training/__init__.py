@@ -11,12 +11,13 @@ _LAZY = {
     "l1_distance": "exact", "log_partition": "exact", "small_library": "exact", "target_distribution": "exact",
     "ProductDensityReward": "synthetic", "RandomQuadraticReward": "synthetic", "TableReward": "synthetic",
     "network_indices": "synthetic",
-    "TrainConfig": "tb", "TrainResult": "tb", "Trainer": "tb", "build_gflownet": "tb", "make_optimizer": "tb",
+    "TrainConfig": "config", "TrainResult": "tb", "Trainer": "tb", "build_gflownet": "tb", "make_optimizer": "tb",
     "seed_everything": "tb", "train": "tb",
+    "ON_POLICY": "config", "RunConfig": "config",
 }
 
 __all__ = [
-    "train", "Trainer", "TrainConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
+    "train", "Trainer", "TrainConfig", "ON_POLICY", "RunConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
     "exact_terminal_distribution", "enumerate_sets", "count_trajectories", "l1_distance",
     "log_partition", "small_library", "target_distribution", "TableReward", "ProductDensityReward",
     "RandomQuadraticReward", "network_indices",

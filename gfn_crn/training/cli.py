@@ -75,7 +75,7 @@ def _train(args, dist) -> int:
                            f"changed (only --iterations, --max-minutes and --workers)")
         run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes, workers=args.workers,
                        warn=lambda m: print(m, file=sys.stderr), dist=dist)
-        say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.iterations}")
+        say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.train.n_iterations}")
     else:
         config = resolve_config(args.preset, args.config, _override_args(args))
         # every rank must use rank 0's directory (the default name holds the time)
@@ -133,17 +133,30 @@ def _load_archive(d):
 
 
 def _cmd_top(args) -> int:
-    from .archive import format_table
+    from .archive import format_table, verdict_labels
 
     a = _load_archive(args.dir)
+    mp = Path(args.dir) / "mechanisms.json"
+    verdicts = verdict_labels(json.loads(mp.read_text())) if mp.exists() else None
     if args.json:
-        print(json.dumps(a.to_dict(args.k)["entries"], indent=1))
+        rows = a.to_dict(args.k)["entries"]
+        if verdicts is not None:
+            for r in rows:
+                lab = verdicts.get(tuple(r["reactions"]))
+                r["verified"] = None if lab is None else lab.startswith("yes")
+                r["mechanism"] = int(lab[6:-1]) if lab and lab.startswith("yes") else None
+        print(json.dumps(rows, indent=1))
         return 0
     div = a.diversity()
     print(f"{len(a)} archived topologies; best loss {'-' if div['best_loss'] is None else format(div['best_loss'], '.4g')}; "
           f"distinct good (loss < {a.good_threshold:g}): {a.n_good}; mean pairwise Hamming distance "
           f"({div['mean_hamming_over']}): {'-' if div['mean_hamming'] is None else format(div['mean_hamming'], '.3g')}")
-    print(format_table(a.top(args.k), max_width=args.width))
+    if verdicts is not None:
+        m = json.loads(mp.read_text())
+        print(f"verified designs: {m['verified_designs']}; distinct verified mechanisms: "
+              f"{m['distinct_verified_mechanisms']} (verified = bounded, settled, right off the training grid and "
+              "after a disturbance step; '-': not below the threshold, not checked)")
+    print(format_table(a.top(args.k), max_width=args.width, verdicts=verdicts))
     return 0
 
 
@@ -170,7 +183,7 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     from .run import Run
 
     config = resolve_config(overrides={**DEMO_SETTINGS, **(settings or {})})
-    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.iterations} iterations x {config.batch_size} "
+    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.train.n_iterations} iterations x {config.train.batch_size} "
           f"designs, at most {config.max_minutes:g} minutes) -> {out}/", flush=True)
     run = Run.create(config, out, overwrite=True)
     try:
@@ -195,16 +208,16 @@ def add_train_arguments(t) -> None:
     t.add_argument("--order", choices=["canonical", "free"], default=None, help=f"(default {d.order})")
     t.add_argument("--algorithm", choices=["tb", "reinforce"], default=None,
                    help=f"tb: the GFlowNet; reinforce: the REINFORCE baseline (default {d.algorithm})")
-    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.iterations}; with --resume: the new total)")
-    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
-    t.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
+    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.train.n_iterations}; with --resume: the new total)")
+    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.train.batch_size})")
+    t.add_argument("--seed", type=int, default=None, help=f"(default {d.train.seed})")
     t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
     t.add_argument("--workers", type=int, default=None,
                    help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "
                         "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
     t.add_argument("--topology-reward", action="store_true", default=None,
                    help="score structures, not rate samples: each new structure's reward is taken after a short rate "
-                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see the README")
+                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see docs/training.md")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>): new, empty, or a "
                                                "previous run (with --overwrite)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")

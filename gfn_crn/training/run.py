@@ -43,7 +43,7 @@ import torch
 from ..crn.errors import CRNError
 from ..tasks.pool import TaskPool
 from .archive import Archive, format_table
-from .config import RunConfig, build_library, load_config_file, to_toml
+from .config import RunConfig, apply_overrides, build_library, load_config_file, to_toml
 from .distributed import SINGLE, DistContext
 from .tb import Trainer
 
@@ -197,12 +197,12 @@ class Run:
         # what the sampler is scored by: every simulated candidate goes through the recorder
         # (the archive and the evaluation count see refinement candidates too)
         self.scorer = self.recorder
-        if config.topology_reward:
+        if config.topology.enabled:
             from .topology import TopologyReward
 
-            self.scorer = TopologyReward(self.recorder, rounds=config.topology_rounds,
-                                         popsize=config.topology_popsize, sigma0=config.topology_sigma,
-                                         seed=config.seed)
+            self.scorer = TopologyReward(self.recorder, rounds=config.topology.rounds,
+                                         popsize=config.topology.popsize, sigma0=config.topology.sigma,
+                                         seed=config.train.seed)
         self.library = build_library(config.library, base.template.species)
         from ..envs import CRNEnv
 
@@ -210,7 +210,7 @@ class Run:
                           max_reactions=config.max_reactions, min_reactions=config.min_reactions,
                           prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
-        torch.set_num_threads(config.threads)
+        torch.set_num_threads(config.train.num_threads)
         if config.algorithm == "reinforce":
             if dist.enabled:
                 raise CRNError(REINFORCE_NOT_DISTRIBUTED)
@@ -220,13 +220,13 @@ class Run:
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
         self.local_search = None
-        if config.structure_search_every:
+        if config.search.every:
             from .topology import StructureLocalSearch
 
             self.local_search = StructureLocalSearch(
-                self.env, self.scorer, every=config.structure_search_every, top_k=config.structure_search_top_k,
-                neighbours=config.structure_search_neighbours, destroy=config.structure_search_destroy,
-                max_visits=config.structure_search_max_visits, seed=dist.rank_seed(config.seed))
+                self.env, self.scorer, every=config.search.every, top_k=config.search.top_k,
+                neighbours=config.search.neighbours, destroy=config.search.destroy,
+                max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
         self.archive = Archive(config.archive_capacity, base.good_threshold)
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -279,8 +279,6 @@ class Run:
             state, path = load_checkpoint(out, warn=warn)
             _check_world_size(out, state, dist)  # before anything is rewritten
             if iterations is not None or max_minutes is not None or workers is not None:
-                from dataclasses import replace
-
                 upd = {}
                 if iterations is not None:
                     upd["iterations"] = int(iterations)
@@ -288,10 +286,11 @@ class Run:
                     upd["max_minutes"] = float(max_minutes)
                 if workers is not None:
                     upd["workers"] = int(workers)
-                config = replace(config, **upd).validate()
+                config = apply_overrides(config, upd, "resume").validate()
                 # the exploration schedule is part of the saved run: keep its length
                 if iterations is not None:
-                    config = replace(config, anneal_fraction=_same_anneal(load_config_file(cfg_path), config.iterations))
+                    config = apply_overrides(config, {"anneal_fraction": _same_anneal(
+                        load_config_file(cfg_path), config.train.n_iterations)}, "resume")
                 (out / "config.toml").write_text(to_toml(config))
             return config, state, path
 
@@ -436,7 +435,8 @@ class Run:
         """Train until ``config.iterations`` (or ``max_minutes``, or Ctrl-C, or ``stop_after``
         iterations of this call), checkpointing every ``checkpoint_every`` iterations and at the end."""
         cfg = self.config
-        target = cfg.iterations if stop_after is None else min(cfg.iterations, self.iteration + int(stop_after))
+        n_iterations = cfg.train.n_iterations
+        target = n_iterations if stop_after is None else min(n_iterations, self.iteration + int(stop_after))
         stop = {"flag": False}
         old_handler = None
         if handle_sigint and threading.current_thread() is threading.main_thread():
@@ -455,10 +455,10 @@ class Run:
             from tqdm.auto import tqdm
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
-            bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations),
+            bar = tqdm(total=n_iterations, initial=min(self.iteration, n_iterations),
                        desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.train.num_threads)
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
         mfile = open(self.dir / "metrics.jsonl", "a") if main else None
@@ -549,8 +549,8 @@ def _check_world_size(out, state: dict, dist: DistContext) -> None:
 def _same_anneal(old: RunConfig, new_iterations: int) -> float:
     """anneal_fraction for ``new_iterations`` that keeps the old run's annealing length."""
     if new_iterations <= 0:
-        return old.anneal_fraction
-    n_old = int(round(old.anneal_fraction * old.iterations))
+        return old.train.anneal_fraction
+    n_old = old.train.anneal_iterations
     return min(1.0, n_old / new_iterations) if n_old else 0.0
 
 
