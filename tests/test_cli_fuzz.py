@@ -224,6 +224,7 @@ FLAGS = {
     "simulate": ["--inputs", "--init", "--t-final", "--points", "--engine", "--rtol", "--atol", "--json", "--plot",
                  "--overwrite", "--stochastic", "--trajectories", "--volume", "--seed", "--max-events", "--tau"],
     "evaluate": ["--task", "--json", "--plot", "--overwrite"],
+    "verify": ["--task", "--json", "--plot", "--overwrite"],
     "tasks": ["--show"],
     "top": ["-k", "--json", "--width"],
     "export": ["-k", "--out", "--overwrite"],
@@ -242,7 +243,7 @@ def test_random_argument_lists(work, data):
         argv.append(data.draw(st.sampled_from(["anti.crn", "anti.json", "hill.crn", "missing.crn", "a_dir", "run"])))
     if cmd in ("top", "export"):
         argv.append(data.draw(st.sampled_from(["run", "a_dir", "missing", "anti.crn"])))
-    if cmd == "evaluate":
+    if cmd in ("evaluate", "verify"):
         argv.append(data.draw(st.sampled_from(["anti.crn", "hill.crn", "missing.crn", "anti.json"])))
     for _ in range(data.draw(st.integers(0, 5))):
         argv.append(data.draw(st.sampled_from(FLAGS[cmd] + ["--bogus", "-x"])))

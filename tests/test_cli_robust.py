@@ -246,6 +246,7 @@ def test_evaluate_reports_no_loss_for_an_invalid_design(tmp_path, capsys):
     ["tasks", "--show", "rpa"],
     ["simulate", "{net}", "--inputs", "u1=1,u2=1", "--points", "11"],
     ["evaluate", "--task", "rpa", "{net}"],
+    ["verify", "--task", "rpa", "{net}"],
     ["top", "{run}"],
     ["export", "{run}", "-k", "1"],
     ["--help"],
