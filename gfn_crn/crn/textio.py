@@ -230,6 +230,7 @@ def parse_network(text: str, name: str | None = None, limits: Limits | None = No
     fixed: list[tuple[int, str, ReactionInstance]] = []
     added: list[tuple[int, str, ReactionInstance]] = []
     header_seen: dict[str, int] = {}
+    seen: dict[tuple, int] = {}  # reaction signature -> line
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -268,10 +269,12 @@ def parse_network(text: str, name: str | None = None, limits: Limits | None = No
             n_reactions += 1
             if n_reactions > lim.reactions:
                 lim.check_reactions(n_reactions, "the file has ")
-            if m:  # fixed:
-                fixed.append((lineno, raw, parse_reaction(m.group(2), declared)))
-            else:
-                added.append((lineno, raw, parse_reaction(line, declared)))
+            inst = parse_reaction(m.group(2) if m else line, declared)
+            sig = inst.reaction.signature  # duplicates: one hash look-up per reaction, found as read
+            if sig in seen:
+                raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})")
+            seen[sig] = lineno
+            (fixed if m else added).append((lineno, raw, inst))
         except CRNError as e:
             raise e.at(lineno, raw) from None
     if species is None:
@@ -280,13 +283,6 @@ def parse_network(text: str, name: str | None = None, limits: Limits | None = No
         if o not in species:
             raise CRNError(f"output {o!r} is not a declared species (declared: {_listing(species)})",
                            header_seen.get("outputs"))
-    # duplicates, located
-    seen: dict[tuple, int] = {}
-    for lineno, raw, inst in fixed + added:
-        sig = inst.reaction.signature
-        if sig in seen:
-            raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})", lineno, raw)
-        seen[sig] = lineno
     template = Template(tuple(species), tuple(outputs), tuple(i for _, _, i in fixed), tuple(inputs))
     return Network(template, tuple(i for _, _, i in added), name)
 
