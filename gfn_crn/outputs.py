@@ -28,7 +28,7 @@ RUN_MARKERS = ("metrics.jsonl", "checkpoint.pt", "checkpoint.prev.pt")
 #: every name a run writes at its top level (``gfn_crn/training/run.py`` lists them)
 RUN_FILES = ("config.toml", "metrics.jsonl", "checkpoint.pt", "checkpoint.pt.tmp", "checkpoint.prev.pt",
              "archive.json", "archive.txt", "samples.jsonl", "sampled_*.jsonl", "designs", "*.png",
-             "summary.json", "report.md")
+             "summary.json", "report.md", "mechanisms.json", "archive.json.tmp", "archive.txt.tmp", "metrics.jsonl.tmp")
 
 
 def _names(items: Sequence[str], most: int = 6) -> str:
