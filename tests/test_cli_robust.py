@@ -285,3 +285,14 @@ def test_damaged_checkpoint_message_is_not_cut_mid_word():
     words = set(msg.replace(",", " ").replace(".", " ").split())
     assert all(w.strip(".,") in words for w in short[:-4].split()), short
     assert _brief(RuntimeError("short one")) == "short one"
+
+
+def test_bad_train_settings_leave_no_directory_behind(tmp_path, capsys):
+    d = tmp_path / "never"
+    assert main(["train", "--task", "nope", "--out", str(d), "--no-progress"]) == 2
+    assert "'nope' is neither a preset" in _err_line(capsys)
+    assert not d.exists()
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert main(["train", "--resume", str(f)]) == 2
+    assert "is a file, not a run directory" in _err_line(capsys)

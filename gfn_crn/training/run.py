@@ -246,18 +246,24 @@ class Run:
         if config.algorithm == "reinforce" and dist.enabled:
             raise CRNError(REINFORCE_NOT_DISTRIBUTED)
 
-        def prepare():
+        def check():
             check_run_dir(out, overwrite=overwrite, allow_nonempty=allow_nonempty)
+
+        def prepare():  # only once the run is built: bad settings leave no directory behind
             if is_run_dir(out):  # a previous run, and overwrite is set
                 for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
                     (out / name).unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
-
-        on_main(dist, prepare)
-        run = cls(config, out, task=task, dist=dist)
-        if dist.is_main:
             (out / "config.toml").write_text(to_toml(config))
             (out / "metrics.jsonl").write_text("")
+
+        on_main(dist, check)
+        run = cls(config, out, task=task, dist=dist)
+        try:
+            on_main(dist, prepare)
+        except BaseException:
+            run.close()
+            raise
         return run
 
     @classmethod
@@ -271,7 +277,8 @@ class Run:
 
         def read():
             if not out.is_dir():
-                raise CRNError(f"run directory {out} does not exist")
+                raise CRNError(f"run directory {out} does not exist" if not out.exists()
+                               else f"{out} is a file, not a run directory")
             cfg_path = out / "config.toml"
             if not cfg_path.exists():
                 raise CRNError(f"{out} is not a run directory (no config.toml)")
