@@ -219,6 +219,10 @@ class Run:
             self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.scorer)
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
+            if config.max_evaluations:  # anneal exploration over a share of the evaluation budget
+                span = config.train.anneal_fraction * config.max_evaluations * (1 - config.refine.final_share)
+                self.trainer.schedule = lambda it: config.train.policy_kwargs_at(
+                    1.0 if span <= 0 else self.evaluations / span)
         self.local_search = None
         if config.search.every:
             from .topology import StructureLocalSearch
@@ -228,6 +232,14 @@ class Run:
                 neighbours=config.search.neighbours, destroy=config.search.destroy,
                 max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
         self.archive = Archive(config.archive_capacity, base.good_threshold)
+        self.archive_refine = None
+        if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
+            from .refine import ArchiveRefinement
+
+            self.archive_refine = ArchiveRefinement(
+                self.recorder, self.archive, every=config.refine.every, top_k=config.refine.top_k,
+                rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+        self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
         self.paths: dict[str, Path] = {}
@@ -268,7 +280,8 @@ class Run:
 
     @classmethod
     def load(cls, out, *, iterations: Optional[int] = None, max_minutes: Optional[float] = None,
-             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE) -> "Run":
+             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE,
+             max_evaluations: Optional[int] = None) -> "Run":
         """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it.
 
         ``workers`` changes the number of scoring processes (results do not depend on it). In a
@@ -285,8 +298,10 @@ class Run:
             config = load_config_file(cfg_path)
             state, path = load_checkpoint(out, warn=warn)
             _check_world_size(out, state, dist)  # before anything is rewritten
-            if iterations is not None or max_minutes is not None or workers is not None:
+            if iterations is not None or max_minutes is not None or workers is not None or max_evaluations is not None:
                 upd = {}
+                if max_evaluations is not None:
+                    upd["max_evaluations"] = int(max_evaluations)
                 if iterations is not None:
                     upd["iterations"] = int(iterations)
                 if max_minutes is not None:
@@ -295,9 +310,15 @@ class Run:
                     upd["workers"] = int(workers)
                 config = apply_overrides(config, upd, "resume").validate()
                 # the exploration schedule is part of the saved run: keep its length
-                if iterations is not None:
+                old = load_config_file(cfg_path)
+                if max_evaluations is not None and old.max_evaluations and config.max_evaluations:
+                    # annealing spans a share of the evaluation budget: keep its length in evaluations
+                    span = old.train.anneal_fraction * old.max_evaluations * (1 - old.refine.final_share)
+                    frac = span / (config.max_evaluations * (1 - config.refine.final_share))
+                    config = apply_overrides(config, {"anneal_fraction": min(frac, 1.0)}, "resume")
+                elif iterations is not None:
                     config = apply_overrides(config, {"anneal_fraction": _same_anneal(
-                        load_config_file(cfg_path), config.train.n_iterations)}, "resume")
+                        old, config.train.n_iterations)}, "resume")
                 (out / "config.toml").write_text(to_toml(config))
             return config, state, path
 
@@ -328,6 +349,13 @@ class Run:
                                       f"config sets structure_search_every")
             self.local_search.load_state_dict(search)
         self.archive = Archive.from_state_dict(state["archive"])
+        if self.archive_refine is not None:
+            if "archive_refine" not in state:
+                raise CheckpointError(f"{self.dir}: the checkpoint has no archive-refinement state, but the run's "
+                                      f"config sets refine_every")
+            self.archive_refine.archive = self.archive
+            self.archive_refine.load_state_dict(state["archive_refine"])
+        self.final_refine_evaluations = int(state.get("final_refine_evaluations", 0))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
         if not self.dist.is_main:
@@ -352,9 +380,10 @@ class Run:
 
     def _local_evaluations(self) -> int:
         """Candidates this process has had simulated (with the topology reward: the refinement's)."""
+        extra = self.final_refine_evaluations + (self.archive_refine.evaluations if self.archive_refine else 0)
         if self.scorer is not self.recorder:
-            return int(self.scorer.evaluations)
-        return int(self.env.n_evaluated)
+            return int(self.scorer.evaluations) + extra
+        return int(self.env.n_evaluated) + extra
 
     def _local_state(self) -> dict:
         state = self.trainer.local_state()
@@ -374,7 +403,9 @@ class Run:
         own RNG states, replay buffers and counters under ``ranks``)."""
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
-                 "config": asdict(self.config)}
+                 "config": asdict(self.config), "final_refine_evaluations": self.final_refine_evaluations}
+        if self.archive_refine is not None:
+            state["archive_refine"] = self.archive_refine.state_dict()
         state.update(self._search_state())
         if self.dist.enabled:
             state["world_size"] = self.dist.world_size
@@ -462,10 +493,13 @@ class Run:
             from tqdm.auto import tqdm
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
-            bar = tqdm(total=n_iterations, initial=min(self.iteration, n_iterations),
-                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
+            by_evals = bool(cfg.max_evaluations)
+            total = cfg.max_evaluations if by_evals else n_iterations
+            bar = tqdm(total=total, initial=min(self.evaluations if by_evals else self.iteration, total),
+                       desc=f"train {Path(cfg.task).stem}{ws}", unit="eval" if by_evals else "it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.train.num_threads)
+        search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
         mfile = open(self.dir / "metrics.jsonl", "a") if main else None
@@ -480,10 +514,14 @@ class Run:
                     if bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
+                if self.dist.any(bool(search_budget and self.evaluations >= search_budget)):
+                    break
                 t0 = time.perf_counter()
                 rec = self.trainer.step()
                 if self.local_search is not None:  # scored through the recorder: archived below
                     self.local_search(self.trainer.iteration - 1, rec, self.trainer.result())
+                if self.archive_refine is not None:  # likewise
+                    self.archive_refine(self.trainer.iteration - 1)
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)
@@ -491,13 +529,17 @@ class Run:
                     mfile.write(json.dumps(row) + "\n")
                     mfile.flush()
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(min(self.evaluations, bar.total) - bar.n if by_evals else 1)
                     bar.set_postfix_str(
                         f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {_fmt(row['logZ'])} "
                         f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
                     last_saved = self.iteration
+            if (cfg.refine.final_share > 0 and not stop["flag"] and self.final_refine_evaluations == 0
+                    and self.evaluations >= search_budget):
+                self._final_refinement(bar)
+                last_saved = -1
             if self.dist.broadcast(self.iteration != last_saved or not (self.dir / CHECKPOINT).exists()):
                 self.save()
             self.stopped_by_user = stop["flag"]
@@ -512,6 +554,26 @@ class Run:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
         return self
+
+    def _final_refinement(self, bar=None) -> None:
+        """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
+        best archived designs (:func:`~gfn_crn.training.refine.refine_archive`); its designs are
+        archived with the iteration after the last one (``summary.json`` reports its evaluations)."""
+        from .refine import refine_archive
+
+        budget = self.config.max_evaluations - self.evaluations
+        if budget <= 0 or not len(self.archive) or not self.dist.is_main:
+            return
+        if bar is not None:
+            bar.write(f"final refinement of the best archived designs: {budget} evaluations")
+        t0 = time.perf_counter()
+        best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
+        r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+        self.final_refine_evaluations = max(r.evaluations, 1)
+        batches = self.recorder.collect()
+        for nets, res in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration)
+        self.elapsed += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):
