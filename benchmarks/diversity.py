@@ -28,13 +28,18 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import provenance  # noqa: E402
 
 import numpy as np
 
 from gfn_crn.crn import mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
-from gfn_crn.training import TrainConfig, train
+from gfn_crn.training import train
+from gfn_crn.training.config import plain_tb
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
 from gfn_crn.training.refine import LocalSearch, refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
@@ -146,7 +151,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
             if method.startswith("gfn"):
                 # exploration anneals over the first half of the iterations the budget allows when
                 # every sampled topology is new (each costs 1 + rounds * popsize evaluations)
-                cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
+                cfg = plain_tb(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
                                   lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
                                   epsilon_start=0.1, epsilon_end=0.0)
                 anneal = gfn_cfg.pop("anneal_iterations", None)
@@ -182,7 +187,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
 
                     seed_everything(seed)
                     rb = int(gfn_cfg.get("batch_size", batch))
-                    g = build_gflownet(env, TrainConfig(hidden=int(gfn_cfg.get("hidden", 128))))
+                    g = build_gflownet(env, plain_tb(hidden=int(gfn_cfg.get("hidden", 128))))
                     shim = type("Untrained", (), {"pf": g.pf, "pb": g.pb, "replay_buffer": _NoBuffer()})()
                     local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
                     torch.set_num_threads(1)
@@ -195,7 +200,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         except _BudgetReached:
             pass
     elif method.startswith("gfn"):
-        cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
+        cfg = plain_tb(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
                           temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0)
         ov = dict(gfn_overrides or {})
         anneal = ov.pop("anneal_iterations", max(1, iters // 2))
@@ -346,7 +351,7 @@ def main(argv=None):
     overrides = {}
     for kv in args.gfn:
         k, v = kv.split("=", 1)
-        overrides[k] = type(getattr(TrainConfig(), k))(v) if getattr(TrainConfig(), k) is not None else float(v)
+        overrides[k] = type(getattr(plain_tb(), k))(v) if getattr(plain_tb(), k) is not None else float(v)
     kv = lambda items: {k: float(v) if "." in v or "e" in v else int(v)  # noqa: E731
                         for k, v in (x.split("=", 1) for x in items)}
     # a setting no selected method uses would be recorded in the results without having acted
@@ -386,7 +391,8 @@ def main(argv=None):
     curves = {(fig["method"], fig["seed"]): c for fig, c in results}
     thr = rows[0]["threshold"]
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
-        {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
+        {"provenance": provenance(),  # deterministic under a seed on one machine; other CPUs may diverge
+         "task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
          # what the GFlowNet runs on the topology reward were given (their defaults plus --gfn)
          "gfn_settings_topo": {**TOPO_GFN_DEFAULTS, **overrides} if uses["--topo"] else None,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,

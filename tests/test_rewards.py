@@ -74,10 +74,14 @@ def test_scorers_compose_explicitly(rpa):
 
 
 def test_no_attribute_forwarding_in_the_package():
+    """No class forwards unknown attributes to a wrapped object (a module's PEP 562 ``__getattr__``
+    for lazy imports is not forwarding)."""
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text())
-        names = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        assert "__getattr__" not in names, f"{path.relative_to(PACKAGE.parent)} forwards attributes with __getattr__"
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            names = {n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            assert "__getattr__" not in names, \
+                f"{path.relative_to(PACKAGE.parent)}: {cls.name} forwards attributes with __getattr__"
 
 
 def test_env_floor_follows_the_scorer_task(rpa):

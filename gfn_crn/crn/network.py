@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .errors import CRNError
-from .reaction_text import format_reaction, parse_reaction, reaction_from_dict, reaction_to_dict
+from .limits import Limits, current_limits, read_text
+from .reaction_text import _listing, _short_repr, format_reaction, parse_reaction, reaction_from_dict, reaction_to_dict
 from .reactions import Reaction, ReactionInstance
 from .species import INPUT_RE, SPECIES_RE, check_input_name, check_species_name, input_sort_key
 
@@ -168,14 +169,23 @@ class Network:
 
 # ---------------------------------------------------------------------------- text and JSON forms
 # (the format is documented in gfn_crn.crn.textio)
-def parse_network(text: str, name: str | None = None) -> Network:
-    """Parse the text format; errors name the line and the culprit."""
+def parse_network(text: str, name: str | None = None, limits: Limits | None = None) -> Network:
+    """Parse the text format; errors name the line and the culprit.
+
+    ``limits`` (default :meth:`Limits.from_env`) bounds the species and reactions: the count is
+    checked as the file is read, before anything is built. Duplicate reactions are found by a
+    hash of their signatures (linear time).
+    """
+    lim = current_limits(limits)
     species: list[str] | None = None
+    declared: set[str] = set()
+    n_reactions = 0
     outputs: list[str] = []
     inputs: list[str] = []
     fixed: list[tuple[int, str, ReactionInstance]] = []
     added: list[tuple[int, str, ReactionInstance]] = []
     header_seen: dict[str, int] = {}
+    seen: dict[tuple, int] = {}  # reaction signature -> line
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -197,8 +207,12 @@ def parse_network(text: str, name: str | None = None) -> Network:
                             raise CRNError(f"{s!r} is reserved for inputs and cannot be a species")
                         if not SPECIES_RE.match(s):
                             raise CRNError(f"malformed species name {s!r}")
-                    if len(set(rest)) != len(rest):
-                        raise CRNError(f"species declared twice: {sorted({s for s in rest if rest.count(s) > 1})}")
+                    lim.check_species(len(rest), "'species:' declares ")
+                    declared = set(rest)
+                    if len(declared) != len(rest):
+                        seen_s: set[str] = set()
+                        twice = sorted({s for s in rest if s in seen_s or seen_s.add(s)})
+                        raise CRNError(f"species declared twice: {twice[:20]}")
                     species = rest
                 elif key == "outputs":
                     outputs = rest
@@ -207,26 +221,23 @@ def parse_network(text: str, name: str | None = None) -> Network:
                 continue
             if species is None:
                 raise CRNError("'species:' must be declared before the first reaction")
-            declared = set(species)
-            if m:  # fixed:
-                fixed.append((lineno, raw, parse_reaction(m.group(2), declared)))
-            else:
-                added.append((lineno, raw, parse_reaction(line, declared)))
+            n_reactions += 1
+            if n_reactions > lim.reactions:
+                lim.check_reactions(n_reactions, "the file has ")
+            inst = parse_reaction(m.group(2) if m else line, declared)
+            sig = inst.reaction.signature  # duplicates: one hash look-up per reaction, found as read
+            if sig in seen:
+                raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})")
+            seen[sig] = lineno
+            (fixed if m else added).append((lineno, raw, inst))
         except CRNError as e:
             raise e.at(lineno, raw) from None
     if species is None:
         raise CRNError("no 'species:' line")
     for o in outputs:
         if o not in species:
-            raise CRNError(f"output {o!r} is not a declared species (declared: {' '.join(species)})",
+            raise CRNError(f"output {o!r} is not a declared species (declared: {_listing(species)})",
                            header_seen.get("outputs"))
-    # duplicates, located
-    seen: dict[tuple, int] = {}
-    for lineno, raw, inst in fixed + added:
-        sig = inst.reaction.signature
-        if sig in seen:
-            raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})", lineno, raw)
-        seen[sig] = lineno
     template = Template(tuple(species), tuple(outputs), tuple(i for _, _, i in fixed), tuple(inputs))
     return Network(template, tuple(i for _, _, i in added), name)
 
@@ -262,32 +273,72 @@ def network_to_dict(net: Network) -> dict:
     }
 
 
-def network_from_dict(d: dict) -> Network:
+def network_from_dict(d: dict, limits: Limits | None = None) -> Network:
+    """The inverse of :func:`network_to_dict`; malformed entries raise :class:`CRNError` naming
+    them, and ``limits`` bounds the species and reactions before anything is built."""
+    lim = current_limits(limits)
+    if not isinstance(d, dict):
+        raise CRNError(f"network JSON must be an object, got {_short_repr(d)}")
     if "species" not in d:
         raise CRNError("network JSON has no 'species'")
-    t = Template(tuple(d["species"]), tuple(d.get("outputs", ())),
-                 tuple(reaction_from_dict(x) for x in d.get("fixed", ())), tuple(d.get("inputs", ())))
-    return Network(t, tuple(reaction_from_dict(x) for x in d.get("reactions", ())), d.get("name"))
+    lists = {}
+    for key in ("species", "outputs", "inputs", "fixed", "reactions"):
+        v = d.get(key, [])
+        if not isinstance(v, list):
+            raise CRNError(f"network JSON: '{key}' must be a list, got {_short_repr(v)}")
+        lists[key] = v
+    for key in ("species", "outputs", "inputs"):
+        bad = [x for x in lists[key] if not isinstance(x, str)]
+        if bad:
+            raise CRNError(f"network JSON: '{key}' must list names (strings), got {_short_repr(bad[0])}")
+    lim.check_species(len(lists["species"]), "network JSON declares ")
+    lim.check_reactions(len(lists["fixed"]) + len(lists["reactions"]), "network JSON has ")
+    name = d.get("name")
+    if name is not None and not isinstance(name, str):
+        raise CRNError(f"network JSON: 'name' must be a string, got {_short_repr(name)}")
+
+    def parse(key):
+        out = []
+        for i, x in enumerate(lists[key]):
+            try:
+                out.append(reaction_from_dict(x))
+            except CRNError as e:
+                raise CRNError(f"network JSON '{key}' entry {i}: {e}") from None
+        return tuple(out)
+
+    t = Template(tuple(lists["species"]), tuple(lists["outputs"]), parse("fixed"), tuple(lists["inputs"]))
+    return Network(t, parse("reactions"), name)
 
 
 def network_to_json(net: Network) -> str:
     return json.dumps(network_to_dict(net), indent=1, allow_nan=False)
 
 
-def network_from_json(text: str) -> Network:
+def network_from_json(text: str, limits: Limits | None = None) -> Network:
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:
         raise CRNError(f"invalid JSON: {e}") from None
-    return network_from_dict(d)
+    except RecursionError:
+        raise CRNError("invalid JSON: nested too deeply") from None
+    return network_from_dict(d, limits)
 
 
-def load_network(path) -> Network:
-    """Read a network from a ``.json`` or text file."""
+def load_network(path, limits: Limits | None = None) -> Network:
+    """Read a network from a ``.json`` or text file.
+
+    Every problem raises :class:`CRNError` naming the file: missing, a directory, not UTF-8 text,
+    over the size, species or reaction limits (:mod:`gfn_crn.crn.limits`; the size is checked
+    before the file is read), or malformed (with the line).
+    """
     from pathlib import Path
 
     p = Path(path)
-    text = p.read_text()
-    if p.suffix == ".json":
-        return network_from_json(text)
-    return parse_network(text, name=p.stem)
+    lim = current_limits(limits)
+    text = read_text(p, "network file", lim)
+    try:
+        if p.suffix == ".json":
+            return network_from_json(text, lim)
+        return parse_network(text, name=p.stem, limits=lim)
+    except CRNError as e:
+        raise CRNError(f"{p}: {e}") from None

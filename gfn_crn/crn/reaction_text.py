@@ -21,6 +21,13 @@ from .species import INPUT_RE, SPECIES_RE, check_input_name
 _TERM_RE = re.compile(r"^(?:(\d+)\s*\*?\s*)?([A-Za-z_][A-Za-z0-9_]*)$")
 
 
+def _listing(names, most: int = 20) -> str:
+    """``A B C ...`` (at most ``most`` names, then how many in all): error messages stay one
+    short line even for a file that declares thousands of species."""
+    names = sorted(names)
+    return " ".join(names[:most]) + (f" ... ({len(names)} in all)" if len(names) > most else "")
+
+
 def format_number(v: float) -> str:
     s = repr(float(v))
     return s[:-2] if s.endswith(".0") else s
@@ -67,7 +74,7 @@ def _parse_complex(text: str, declared: set[str]) -> dict[str, int]:
         if INPUT_RE.match(s):
             raise CRNError(f"{s!r} is an input, not a species; inputs multiply rates (k=1 * {s})")
         if s not in declared:
-            raise CRNError(f"unknown species {s!r} (declared: {' '.join(sorted(declared))})")
+            raise CRNError(f"unknown species {s!r} (declared: {_listing(declared)})")
         if n == 0:
             raise CRNError(f"zero coefficient in {term!r}")
         out[s] = out.get(s, 0) + n
@@ -107,7 +114,7 @@ def parse_reaction(line: str, declared: set[str]) -> ReactionInstance:
         if not SPECIES_RE.match(s):
             raise CRNError(f"malformed species name {s!r}")
         if s not in declared:
-            raise CRNError(f"unknown species {s!r} (declared: {' '.join(sorted(declared))})")
+            raise CRNError(f"unknown species {s!r} (declared: {_listing(declared)})")
         return s
 
     if kind == MASS_ACTION:
@@ -206,26 +213,62 @@ def reaction_to_dict(inst: ReactionInstance) -> dict:
 
 
 def reaction_from_dict(d: dict) -> ReactionInstance:
+    if not isinstance(d, dict):
+        raise CRNError(f"a reaction entry must be a JSON object, got {_short_repr(d)}")
     try:
+        def complex_of(key):
+            pairs = d.get(key, [])
+            if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                raise CRNError(f"'{key}' must be a list of [species, count] pairs, got {_short_repr(pairs)}")
+            for sp, n in pairs:
+                if not isinstance(sp, str) or isinstance(n, bool) or not isinstance(n, int):
+                    raise CRNError(f"'{key}': [{sp!r}, {n!r}] is not a [species, integer count] pair")
+            return make_complex({s: n for s, n in pairs})
+
+        def names(key):
+            v = d.get(key, ())
+            if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+                raise CRNError(f"'{key}' must be a list of species names, got {_short_repr(v)}")
+            return tuple(v)
+
+        for key in ("kind", "enzyme", "input", "input_factor"):
+            if d.get(key) is not None and not isinstance(d.get(key), str):
+                raise CRNError(f"'{key}' must be a string, got {_short_repr(d.get(key))}")
         r = Reaction(
             d["kind"],
-            make_complex({s: n for s, n in d.get("reactants", [])}),
-            make_complex({s: n for s, n in d.get("products", [])}),
-            tuple(d.get("activators", ())),
-            tuple(d.get("repressors", ())),
+            complex_of("reactants"),
+            complex_of("products"),
+            names("activators"),
+            names("repressors"),
             d.get("enzyme"),
             d.get("input"),
             d.get("input_factor"),
         )
         params = d["params"]
+        if not isinstance(params, dict):
+            raise CRNError(f"'params' must be an object of numbers, got {_short_repr(params)}")
         missing = [n for n in r.continuous_names if n not in params]
         if missing:
             raise CRNError(f"reaction '{r.equation}' misses parameters {missing}")
         extra = set(params) - set(r.continuous_names)
         if extra:
             raise CRNError(f"reaction '{r.equation}' has unknown parameters {sorted(extra)}")
+        for n in r.continuous_names:
+            if isinstance(params[n], bool) or not isinstance(params[n], (int, float)):
+                raise CRNError(f"reaction '{r.equation}': parameter {n} = {_short_repr(params[n])} is not a number")
         hc = d.get("hill_coefficients", {})
+        if not isinstance(hc, dict):
+            raise CRNError(f"'hill_coefficients' must be an object, got {_short_repr(hc)}")
         return ReactionInstance(r, tuple(params[n] for n in r.continuous_names),
                                 tuple(hc.get(n) for n in r.discrete_names))
     except KeyError as e:
-        raise CRNError(f"reaction entry misses the key {e.args[0]!r}: {d}") from None
+        raise CRNError(f"reaction entry misses the key {e.args[0]!r}: {_short_repr(d)}") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        if isinstance(e, CRNError):
+            raise
+        raise CRNError(f"malformed reaction entry {_short_repr(d)} ({type(e).__name__}: {e})") from None
+
+
+def _short_repr(v, most: int = 120) -> str:
+    r = repr(v)
+    return r if len(r) <= most else r[:most - 4] + " ..."

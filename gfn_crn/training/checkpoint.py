@@ -38,10 +38,24 @@ def _read_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
-        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {_brief(e)})") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "trainer" not in state:
         raise CheckpointError(f"{path} is not a gfn-crn checkpoint (version {CHECKPOINT_VERSION})")
     return state
+
+
+def _brief(e: BaseException, most: int = 160) -> str:
+    """The first line of an exception's message, shortened at a sentence or word end (never
+    mid-word) with "..." when it is longer than ``most`` characters."""
+    lines = str(e).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    if len(text) <= most:
+        return text + (" ..." if len(lines) > 1 else "")
+    cut = text[:most]
+    end = cut.rfind(". ")
+    if end >= most // 3:
+        return cut[:end + 1] + " ..."
+    return cut[:cut.rfind(" ")].rstrip(",;:") + " ..." if " " in cut else cut + "..."
 
 
 def load_checkpoint(run_dir, warn=print) -> tuple[dict, Path]:

@@ -96,6 +96,11 @@ class Run:
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
         self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
         self.local_search, self.archive, self.archive_refine = parts.local_search, parts.archive, parts.archive_refine
+        if config.algorithm != "reinforce" and config.max_evaluations:
+            # anneal exploration over a share of the evaluation budget
+            span = config.train.anneal_fraction * config.max_evaluations * (1 - config.refine.final_share)
+            self.trainer.schedule = lambda it: config.train.policy_kwargs_at(
+                1.0 if span <= 0 else self.evaluations / span)
         self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -104,30 +109,41 @@ class Run:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None,
+    def create(cls, config: RunConfig, out, *, overwrite: bool = False, allow_nonempty: bool = False, task=None,
                dist: DistContext = SINGLE) -> "Run":
+        """A new run in directory ``out``: new, empty, or a previous run (replaced only with
+        ``overwrite``); a directory of other files only with ``allow_nonempty`` and never when
+        one of them has the name of a file the run writes (:func:`gfn_crn.outputs.check_run_dir`)."""
+        from ..outputs import check_run_dir, is_run_dir
+
         out = Path(out)
         if config.algorithm == "reinforce" and dist.enabled:
             raise CRNError(REINFORCE_NOT_DISTRIBUTED)
 
-        def prepare():
-            if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
-                if not overwrite:
-                    raise CRNError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
+        def check():
+            check_run_dir(out, overwrite=overwrite, allow_nonempty=allow_nonempty)
+
+        def prepare():  # only once the run is built: bad settings leave no directory behind
+            if is_run_dir(out):  # a previous run, and overwrite is set
                 for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
                     (out / name).unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
-
-        on_main(dist, prepare)
-        run = cls(config, out, task=task, dist=dist)
-        if dist.is_main:
             (out / "config.toml").write_text(to_toml(config))
             (out / "metrics.jsonl").write_text("")
+
+        on_main(dist, check)
+        run = cls(config, out, task=task, dist=dist)
+        try:
+            on_main(dist, prepare)
+        except BaseException:
+            run.close()
+            raise
         return run
 
     @classmethod
     def load(cls, out, *, iterations: Optional[int] = None, max_minutes: Optional[float] = None,
-             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE) -> "Run":
+             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE,
+             max_evaluations: Optional[int] = None) -> "Run":
         """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it.
 
         ``workers`` changes the number of scoring processes (results do not depend on it). In a
@@ -136,7 +152,7 @@ class Run:
 
         def read():
             return read_run_dir(out, iterations=iterations, max_minutes=max_minutes, workers=workers, warn=warn,
-                                dist=dist)
+                                dist=dist, max_evaluations=max_evaluations)
 
         config, state, path = on_main(dist, read)
         run = cls(config, out, task=task, dist=dist)
@@ -289,8 +305,10 @@ class Run:
             from tqdm.auto import tqdm
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
-            bar = tqdm(total=n_iterations, initial=min(self.iteration, n_iterations),
-                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
+            by_evals = bool(cfg.max_evaluations)
+            total = cfg.max_evaluations if by_evals else n_iterations
+            bar = tqdm(total=total, initial=min(self.evaluations if by_evals else self.iteration, total),
+                       desc=f"train {Path(cfg.task).stem}{ws}", unit="eval" if by_evals else "it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.train.num_threads)
         search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
@@ -323,7 +341,7 @@ class Run:
                     mfile.write(json.dumps(row) + "\n")
                     mfile.flush()
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(min(self.evaluations, bar.total) - bar.n if by_evals else 1)
                     bar.set_postfix_str(
                         f"loss {row['mean_loss']:.3g} best {fmt(row['best_loss'])} logZ {fmt(row['logZ'])} "
                         f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)
