@@ -276,7 +276,7 @@ def test_commands_without_training_do_not_import_torch(tmp_path, argv):
 
 # ---------------------------------------------------------------------------- checkpoint message
 def test_damaged_checkpoint_message_is_not_cut_mid_word():
-    from gfn_crn.training.run import _brief
+    from gfn_crn.training.checkpoint import _brief  # (run.py split: checkpoint files live in checkpoint.py)
 
     msg = ("Weights only load failed. This file can still be loaded, to do so you have two options, do those "
            "steps only if you trust the source of the checkpoint. If you want to load it anyway, read the docs.")
