@@ -91,7 +91,8 @@ class Run:
         self.dist = dist
         self._scored: list = []
         self._threads = torch.get_num_threads()
-        parts = wire_run(config, task, dist, on_batch=lambda nets, res: self._scored.append((nets, res)))
+        scored = self._scored  # the recorder appends here (no reference back to the run: no cycle)
+        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res)))
         self.task, self.pool, self.recorder, self.topology, self.scorer = (
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
         self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
@@ -257,7 +258,8 @@ class Run:
     # ------------------------------------------------------------------ training
     def _take_scored(self) -> list:
         """The batches scored since the last call (networks, TaskResult), oldest first."""
-        out, self._scored = self._scored, []
+        out = list(self._scored)
+        self._scored.clear()
         return out
 
     def _record(self, rec: dict, t_iter: float) -> dict:
