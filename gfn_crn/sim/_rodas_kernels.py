@@ -169,9 +169,11 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
     c4 = np.empty(N)
     for a in range(a0, a1):
         b = net_of_sys[a]
+        mraw = np.inf  # most negative raw value written (outputs are clipped to [0, cap])
         for i in range(N):
             y[i] = y0[a, i]
-            Y[a, 0, i] = y[i]
+            Y[a, 0, i] = min(max(y[i], 0.0), cap)
+            mraw = min(mraw, y[i])
         t = 0.0
         seg = 0
         send = seg_end[a, 0]
@@ -308,8 +310,10 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                         th = (t_grid[gi] - t) / hh
                         th = min(max(th, 0.0), 1.0)
                         for i in range(N):
-                            Y[a, gi, i] = (((-c4[i]) * th + (c4[i] - c3[i])) * th
-                                           + (ynew[i] - y[i] + c3[i])) * th + y[i]
+                            v = (((-c4[i]) * th + (c4[i] - c3[i])) * th + (ynew[i] - y[i] + c3[i])) * th + y[i]
+                            if v < mraw:
+                                mraw = v
+                            Y[a, gi, i] = min(max(v, 0.0), cap)
                         gi += 1
                 t = t_new
                 ymax = 0.0
@@ -338,3 +342,4 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
         status[a] = st
         steps_out[a] = nsteps
         rej_out[a] = nrej
+        min_raw[a] = mraw

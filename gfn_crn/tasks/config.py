@@ -34,7 +34,7 @@ A task file::
     beta = 10                   # prior = { mean = 0, std = 2, low = -6.9, high = 6.9 } or false;
                                 # reward_alpha, reward_eps: power term (gfn_crn.tasks.base)
 
-    [sim]                       # optional: engine, rtol, atol, cap, max_steps
+    [sim]                       # optional: engine, rtol, atol, cap, max_steps, device
     rtol = 1e-6
 
 Input values in ``[scenarios].inputs`` may be numbers or piecewise-constant inputs written as
@@ -232,7 +232,7 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
         task = _Section(cfg.get("task"), "task", TASK_KEYS[kind], source)
         rsec = _Section(cfg.get("reward"), "reward", {"beta", "loss_cap", "floor", "good_threshold", "prior",
                                                       "reward_alpha", "reward_eps"}, source)
-        ssec = _Section(cfg.get("sim"), "sim", {"engine", "rtol", "atol", "cap", "max_steps"}, source)
+        ssec = _Section(cfg.get("sim"), "sim", {"engine", "rtol", "atol", "cap", "max_steps", "device"}, source)
 
         # time grid (None: the kind's default where it has one)
         if "points" in tsec:
