@@ -44,65 +44,81 @@ def ipow(x, n, k):
 
 
 @jit_inline
-def rhs(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, out):
-    N = y.shape[0]
+def localize(b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv):
+    """Copy network ``b``'s terms into small contiguous tables: only terms that change some
+    species, only their non-constant factors. Returns the number of terms kept."""
     R = ftype.shape[1]
     J = ftype.shape[2]
-    for i in range(N):
-        out[i] = 0.0
+    nt = 0
     for r in range(R):
         ns = st_n[b, r]
         if ns == 0:
             continue
-        a = c[r]
+        lr[nt] = r
+        nf = 0
         for j in range(J):
-            ft = ftype[b, r, j]
-            if ft == _CONST:
+            if ftype[b, r, j] == _CONST:
                 continue
-            x = y[fidx[b, r, j]]
-            if x < 0.0:
-                x = 0.0
-            if ft == _LIN:
-                a *= x
-            else:
-                xn = ipow(x, fn[b, r, j], ni[b, r, j])
-                den = Kn[b, r, j] + xn
-                if ft == _ACT:
-                    a *= xn / den
-                else:
-                    a *= Kn[b, r, j] / den
+            lft[nt, nf] = ftype[b, r, j]
+            lfi[nt, nf] = fidx[b, r, j]
+            lKn[nt, nf] = Kn[b, r, j]
+            lfn[nt, nf] = fn[b, r, j]
+            lni[nt, nf] = ni[b, r, j]
+            nf += 1
+        lnf[nt] = nf
+        lns[nt] = ns
         for k in range(ns):
-            out[st_idx[b, r, k]] += st_val[b, r, k] * a
+            lsi[nt, k] = st_idx[b, r, k]
+            lsv[nt, k] = st_val[b, r, k]
+        nt += 1
+    return nt
 
 
 @jit_inline
-def jac(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, Jm, fv, dfv):
+def rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, out):
     N = y.shape[0]
-    R = ftype.shape[1]
-    J = ftype.shape[2]
+    for i in range(N):
+        out[i] = 0.0
+    for r in range(nt):
+        a = c[lr[r]]
+        for j in range(lnf[r]):
+            x = y[lfi[r, j]]
+            if x < 0.0:
+                x = 0.0
+            ft = lft[r, j]
+            if ft == _LIN:
+                a *= x
+            else:
+                K = lKn[r, j]
+                xn = ipow(x, lfn[r, j], lni[r, j])
+                if ft == _ACT:
+                    a *= xn / (K + xn)
+                else:
+                    a *= K / (K + xn)
+        for k in range(lns[r]):
+            out[lsi[r, k]] += lsv[r, k] * a
+
+
+@jit_inline
+def jac(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, Jm, fv, dfv):
+    N = y.shape[0]
     for i in range(N):
         for m in range(N):
             Jm[i, m] = 0.0
-    for r in range(R):
-        ns = st_n[b, r]
-        if ns == 0:
-            continue
-        for j in range(J):
-            ft = ftype[b, r, j]
-            if ft == _CONST:
-                fv[j] = 1.0
-                dfv[j] = 0.0
-                continue
-            x = y[fidx[b, r, j]]
+    for r in range(nt):
+        nf = lnf[r]
+        for j in range(nf):
+            x = y[lfi[r, j]]
             if x < 0.0:
                 x = 0.0
+            ft = lft[r, j]
             if ft == _LIN:
                 fv[j] = x
                 dfv[j] = 1.0
             else:
-                n = fn[b, r, j]
-                K = Kn[b, r, j]
-                xn = ipow(x, n, ni[b, r, j])
+                n = lfn[r, j]
+                K = lKn[r, j]
+                xn = ipow(x, n, lni[r, j])
                 den = K + xn
                 if n == 1.0:
                     xnm1 = 1.0
@@ -117,31 +133,32 @@ def jac(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, Jm, fv, dfv):
                 else:
                     fv[j] = K / den
                     dfv[j] = -dh
-        for j in range(J):
-            if ftype[b, r, j] == _CONST:
-                continue
-            g = c[r] * dfv[j]
-            for l in range(J):
+        cr = c[lr[r]]
+        for j in range(nf):
+            g = cr * dfv[j]
+            for l in range(nf):
                 if l != j:
                     g *= fv[l]
-            m = fidx[b, r, j]
-            for k in range(ns):
-                Jm[st_idx[b, r, k], m] += st_val[b, r, k] * g
+            m = lfi[r, j]
+            for k in range(lns[r]):
+                Jm[lsi[r, k], m] += lsv[r, k] * g
 
 
 @jit_inline
-def lu_solve(M, x):
-    N = x.shape[0]
+def lu_solve(M, dinv, X, row):
+    """Solve LU x = X[row] in place; ``dinv`` holds the reciprocal pivots (no division in the
+    serial chain)."""
+    N = M.shape[0]
     for i in range(1, N):
-        s = x[i]
+        s = X[row, i]
         for j in range(i):
-            s -= M[i, j] * x[j]
-        x[i] = s
+            s -= M[i, j] * X[row, j]
+        X[row, i] = s
     for i in range(N - 1, -1, -1):
-        s = x[i]
+        s = X[row, i]
         for j in range(i + 1, N):
-            s -= M[i, j] * x[j]
-        x[i] = s / M[i, i]
+            s -= M[i, j] * X[row, j]
+        X[row, i] = s * dinv[i]
 
 
 @jit
@@ -163,12 +180,25 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
     K = np.empty((6, N))
     M = np.empty((N, N))
     Jm = np.empty((N, N))
+    dinv = np.empty(N)
     fv = np.empty(J)
     dfv = np.empty(J)
     c3 = np.empty(N)
     c4 = np.empty(N)
+    R = ftype.shape[1]
+    lr = np.empty(R, dtype=np.int64)
+    lnf = np.empty(R, dtype=np.int64)
+    lns = np.empty(R, dtype=np.int64)
+    lft = np.empty((R, J), dtype=np.int64)
+    lfi = np.empty((R, J), dtype=np.int64)
+    lni = np.empty((R, J), dtype=np.int64)
+    lKn = np.empty((R, J))
+    lfn = np.empty((R, J))
+    lsi = np.empty((R, N), dtype=np.int64)
+    lsv = np.empty((R, N))
     for a in range(a0, a1):
-        b = net_of_sys[a]
+        nt = localize(net_of_sys[a], ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi, lKn, lfn, lni,
+                      lns, lsi, lsv)
         mraw = np.inf  # most negative raw value written (outputs are clipped to [0, cap])
         for i in range(N):
             y[i] = y0[a, i]
@@ -178,7 +208,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
         seg = 0
         send = seg_end[a, 0]
         c = seg_coef[a, 0]
-        rhs(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, f0)
+        rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, f0)
         # initial step: 1% of the time the state needs to change by its own size
         d0 = 0.0
         d1 = 0.0
@@ -206,7 +236,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
             hh = min(h, send - t)
             to_end = hh >= send - t - eps_t
             if not jac_ok:
-                jac(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, Jm, fv, dfv)
+                jac(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, Jm, fv, dfv)
                 jac_ok = True
             inv_gh = 1.0 / (GAMMA * hh)
             scale = 0.0
@@ -225,6 +255,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                     lu_ok = False
                     break
                 inv = 1.0 / piv
+                dinv[k] = inv
                 for i in range(k + 1, N):
                     l = M[i, k] * inv
                     M[i, k] = l
@@ -236,7 +267,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                 inv_h = 1.0 / hh
                 for i in range(N):
                     K[0, i] = f0[i]
-                lu_solve(M, K[0])
+                lu_solve(M, dinv, K, 0)
                 for s in range(2, 7):
                     if s <= 5:
                         for i in range(N):
@@ -250,13 +281,13 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                     else:
                         for i in range(N):
                             ys[i] = y5[i] + K[4, i]
-                    rhs(ys, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, tmp)
+                    rhs(ys, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, tmp)
                     for i in range(N):
                         acc_ = 0.0
                         for j in range(s - 1):
                             acc_ += ALL_C[s, j] * K[j, i]
                         K[s - 1, i] = tmp[i] + acc_ * inv_h
-                    lu_solve(M, K[s - 1])
+                    lu_solve(M, dinv, K, s - 1)
                 e = 0.0
                 finite = True
                 for i in range(N):
@@ -337,7 +368,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                     seg += 1
                     send = seg_end[a, seg]
                     c = seg_coef[a, seg]
-                rhs(y, c, b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, f0)
+                rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, f0)
                 jac_ok = False
         status[a] = st
         steps_out[a] = nsteps
