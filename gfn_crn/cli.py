@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_task_commands(sub)
+
+    from .verify.cli import add_verify_command  # verify: checks beyond the loss, the core
+
+    add_verify_command(sub)
     return p
 
 

@@ -37,6 +37,9 @@ A task file::
     [sim]                       # optional: engine, rtol, atol, cap, max_steps, device
     rtol = 1e-6
 
+    [verify]                    # optional: checks beyond the loss (gfn_crn.verify.VerifySettings)
+    horizon = 10                # long horizon in units of t_f; cap, settle_tol, off_grid_tol, ...
+
 Input values in ``[scenarios].inputs`` may be numbers or piecewise-constant inputs written as
 ``{ times = [0, 50], values = [1, 2] }`` or ``{ pulses = { t_on = [10], t_off = [20], high = 1 } }``.
 Relative paths (template files, CSV data) are relative to the task file. Unknown keys are
@@ -205,7 +208,21 @@ def _const_inputs(v, where: str, source: str) -> dict:
 
 
 def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
-    """Build a task from a parsed TOML document (see the module docstring)."""
+    """Build a task from a parsed TOML document (see the module docstring); its ``[verify]``
+    table becomes ``task.verify_settings`` (:class:`gfn_crn.verify.VerifySettings`)."""
+    from ..verify.checks import VerifySettings
+
+    if isinstance(cfg, Mapping) and "verify" in cfg:
+        cfg = dict(cfg)
+        settings = VerifySettings.from_dict(cfg.pop("verify"), f"{source}: [verify]")
+    else:
+        settings = VerifySettings()
+    task = _build_task(cfg, base_dir, source)
+    task.verify_settings = settings
+    return task
+
+
+def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
     base_dir = Path(base_dir)
     if not isinstance(cfg, Mapping):
         raise CRNError(f"{source}: a task file is a TOML table")

@@ -257,15 +257,31 @@ def _atomic_write(path, text: str) -> Path:
     return path
 
 
-def format_table(entries: Sequence[Entry], max_width: int = 200) -> str:
-    """A plain-text table: rank, loss, number of reactions, the reactions."""
-    lines = [f"{'rank':>4}  {'loss':>10}  {'n':>2}  reactions"]
+def format_table(entries: Sequence[Entry], max_width: int = 200, verdicts: Optional[dict] = None) -> str:
+    """A plain-text table: rank, loss, number of reactions, the reactions. ``verdicts`` (from a
+    run's ``mechanisms.json``, see :func:`verdict_labels`) adds a column: verified and mechanism."""
+    head = f"{'rank':>4}  {'loss':>10}  {'n':>2}  " + (f"{'verified':<16}  " if verdicts is not None else "")
+    lines = [head + "reactions"]
     for i, e in enumerate(entries):
-        rx = "; ".join(_short(r) for r in e.reactions())
+        rows = e.reactions()
+        rx = "; ".join(_short(r) for r in rows)
         if len(rx) > max_width:
             rx = rx[: max_width - 3] + "..."
-        lines.append(f"{i + 1:>4}  {e.loss:>10.4g}  {e.n_reactions:>2}  {rx}")
+        mark = f"{verdicts.get(tuple(rows), '-'):<16}  " if verdicts is not None else ""
+        lines.append(f"{i + 1:>4}  {e.loss:>10.4g}  {e.n_reactions:>2}  {mark}{rx}")
     return "\n".join(lines)
+
+
+def verdict_labels(mechanisms: dict) -> dict:
+    """Design reactions -> ``"yes (M2)"`` or ``"no: bounded"``, from a ``mechanisms.json`` document."""
+    out = {}
+    for row in mechanisms.get("designs", []):
+        if row.get("verified"):
+            label = f"yes (M{row['mechanism']})"
+        else:
+            label = "no: " + ",".join(c["name"] for c in row.get("checks", []) if not c["passed"])
+        out[tuple(row.get("reactions", ()))] = label
+    return out
 
 
 def _short(line: str) -> str:
@@ -285,4 +301,4 @@ def _short(line: str) -> str:
     return f"{eq.strip()} ({' '.join(out)})"
 
 
-__all__ = ["Archive", "Entry", "format_table"]
+__all__ = ["Archive", "Entry", "format_table", "verdict_labels"]

@@ -124,17 +124,30 @@ def _load_archive(d):
 
 
 def _cmd_top(args) -> int:
-    from .archive import format_table
+    from .archive import format_table, verdict_labels
 
     a = _load_archive(args.dir)
+    mp = Path(args.dir) / "mechanisms.json"
+    verdicts = verdict_labels(json.loads(mp.read_text())) if mp.exists() else None
     if args.json:
-        print(json.dumps(a.to_dict(args.k)["entries"], indent=1))
+        rows = a.to_dict(args.k)["entries"]
+        if verdicts is not None:
+            for r in rows:
+                lab = verdicts.get(tuple(r["reactions"]))
+                r["verified"] = None if lab is None else lab.startswith("yes")
+                r["mechanism"] = int(lab[6:-1]) if lab and lab.startswith("yes") else None
+        print(json.dumps(rows, indent=1))
         return 0
     div = a.diversity()
     print(f"{len(a)} archived topologies; best loss {'-' if div['best_loss'] is None else format(div['best_loss'], '.4g')}; "
           f"distinct good (loss < {a.good_threshold:g}): {a.n_good}; mean pairwise Hamming distance "
           f"({div['mean_hamming_over']}): {'-' if div['mean_hamming'] is None else format(div['mean_hamming'], '.3g')}")
-    print(format_table(a.top(args.k), max_width=args.width))
+    if verdicts is not None:
+        m = json.loads(mp.read_text())
+        print(f"verified designs: {m['verified_designs']}; distinct verified mechanisms: "
+              f"{m['distinct_verified_mechanisms']} (verified = bounded, settled, right off the training grid and "
+              "after a disturbance step; '-': not below the threshold, not checked)")
+    print(format_table(a.top(args.k), max_width=args.width, verdicts=verdicts))
     return 0
 
 
@@ -191,7 +204,7 @@ def add_training_commands(sub) -> None:
                         "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
     t.add_argument("--topology-reward", action="store_true", default=None,
                    help="score structures, not rate samples: each new structure's reward is taken after a short rate "
-                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see the README")
+                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see docs/training.md")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,

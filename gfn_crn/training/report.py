@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from ..crn.network import Network
+from ..crn.textio import parse_network
 from .archive import format_table
 from .plots import plot_loss_histogram, plot_reaction_frequencies, plot_training_curves
 
@@ -89,6 +91,16 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         ex = export_top(run, cfg.export_top)
         if ex:
             paths["designs"] = ex[0].parent
+    mech = verify_run(run, metrics)
+    if plots and mech["mechanisms"]:
+        from ..crn.diagram import plot_network
+
+        for m in mech["mechanisms"][:MECHANISM_DIAGRAMS]:
+            core = Network(task.template, tuple(parse_network(m["core_text"]).reactions))
+            paths[f"mechanism_{m['rank']}"] = plot_network(
+                core, d / f"mechanism_{m['rank']}.png",
+                title=f"mechanism {m['rank']}: core loss {m['core_loss']:.4g}, best design {m['best_loss']:.4g}, "
+                      f"{m['n_designs']} design(s)")
     div = run.archive.diversity()
     last = metrics[-1] if metrics else {}
     summary = {
@@ -101,6 +113,10 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "good_threshold": thr,
         "best_loss": _num(run.archive.best_loss),
         "distinct_good": run.archive.n_good,
+        "verified_designs": mech["verified_designs"],
+        "distinct_verified_mechanisms": mech["distinct_verified_mechanisms"],
+        "first_verified_evaluation": mech["first_verified_evaluation"],
+        "verify_seconds": mech["seconds"],
         "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0), None),
         "archive": {k: v for k, v in div.items() if k != "reaction_frequencies"},
         "reaction_frequencies_good": div["reaction_frequencies"][:30],
@@ -110,6 +126,8 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "paths": {k: str(v) for k, v in paths.items()},
     }
     summary["finish_seconds"] = round(time.perf_counter() - t0, 2)
+    if run.elapsed > 0:
+        summary["verify_share"] = round(mech["seconds"] / (run.elapsed + summary["finish_seconds"]), 4)
     (d / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (d / "report.md").write_text(render_report(run, summary))
     paths["summary"] = d / "summary.json"
@@ -120,6 +138,32 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
     return summary
 
 
+MECHANISM_DIAGRAMS = 6
+
+
+def verify_run(run, metrics=None) -> dict:
+    """Verify the run's good archived designs, group them by mechanism and write
+    ``mechanisms.json``; returns its content (plus ``first_verified_evaluation``: the evaluation
+    count at the iteration where the first verified design's rates were found)."""
+    from ..verify.report import summarise_designs
+
+    entries = run.archive.good_entries()
+    ms = summarise_designs(run.task, [e.network for e in entries], [e.loss for e in entries])
+    out = ms.to_dict()
+    out.update(task=getattr(run.task, "name", run.config.task), good_threshold=float(run.task.good_threshold))
+    evals_at = {m["iteration"]: m["evaluations"] for m in (metrics if metrics is not None else run.metrics())}
+    first = None
+    for e, v, row in zip(entries, ms.verifications, out["designs"]):
+        row.update(rank=run.archive.top().index(e) + 1, iteration=e.iteration, reactions=e.reactions())
+        if v.verified:
+            ev = evals_at.get(e.iteration)
+            if ev is not None and (first is None or ev < first):
+                first = ev
+    out["first_verified_evaluation"] = first
+    (run.dir / "mechanisms.json").write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
+    return out
+
+
 def summary_text(run, summary: dict, k: int = 10) -> str:
     thr = summary["good_threshold"]
     lines = [
@@ -128,18 +172,27 @@ def summary_text(run, summary: dict, k: int = 10) -> str:
         f"best loss {_fmt(summary['best_loss'])}; distinct good topologies (loss < {thr:g}): {summary['distinct_good']}; "
         f"mean pairwise Hamming distance ({summary['archive']['mean_hamming_over']}): "
         f"{_fmt(summary['archive']['mean_hamming'])}",
+        f"verified designs (bounded, settled, off-grid, disturbance step): {summary['verified_designs']} of "
+        f"{summary['distinct_good']} good; distinct verified mechanisms: {summary['distinct_verified_mechanisms']}",
     ]
     s = summary.get("samples")
     if s:
         lines.append(f"{s['n']} fresh samples: {100 * s['valid_fraction']:.0f}% valid, {s['distinct_topologies']} distinct "
                      f"topologies, {100 * s['good_fraction']:.1f}% good, best {_fmt(s['best_loss'])}")
-    lines += ["", f"top designs ({run.dir / 'archive.txt'}):", format_table(run.archive.top(k)), ""]
+    lines += ["", f"top designs ({run.dir / 'archive.txt'}):", format_table(run.archive.top(k), verdicts=_verdicts(run)), ""]
     lines.append("plots:")
     for key, p in summary["paths"].items():
         if str(p).endswith(".png"):
             lines.append(f"  {p}")
     lines.append(f"report: {run.dir / 'report.md'}")
     return "\n".join(lines)
+
+
+def _verdicts(run):
+    from .archive import verdict_labels
+
+    p = run.dir / "mechanisms.json"
+    return verdict_labels(json.loads(p.read_text())) if p.exists() else None
 
 
 def _fmt(v) -> str:
@@ -161,6 +214,10 @@ def render_report(run, summary: dict, k: int = 10) -> str:
             f"| first design below {thr:g} | "
             f"{'evaluation ' + str(summary['first_good_evaluation']) if summary['first_good_evaluation'] else 'none'} |",
             f"| distinct topologies below {thr:g} | {summary['distinct_good']} |",
+            f"| verified designs (of the good ones) | {summary['verified_designs']} |",
+            f"| **distinct verified mechanisms** | **{summary['distinct_verified_mechanisms']}** |",
+            f"| first verified design | "
+            f"{'evaluation ' + str(summary['first_verified_evaluation']) if summary['first_verified_evaluation'] else 'none'} |",
             f"| mean pairwise Hamming distance ({a['mean_hamming_over']}) | {_fmt(a['mean_hamming'])} |",
             f"| archived topologies | {a['archived']} (capacity {cfg.archive_capacity}) |",
             f"| final log Z | {_fmt(summary['logZ'])} |"]
@@ -171,14 +228,16 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     if summary.get("stopped_by_user"):
         out += ["", f"Stopped by the user at iteration {summary['iterations']}; `gfn-crn train --resume {run.dir}` "
                 "continues it."]
-    out += ["", f"## Top {k} designs", "", "```", format_table(run.archive.top(k), max_width=400), "```", ""]
+    out += ["", f"## Top {k} designs", "", "```", format_table(run.archive.top(k), max_width=400, verdicts=_verdicts(run)), "```", ""]
+    out += mechanisms_section(run, summary)
     freqs = summary.get("reaction_frequencies_good") or []
     if freqs:
         out += [f"## Reactions among the good designs (loss < {thr:g})", "", "| reaction | share | designs |",
                 "|---|---:|---:|"]
         out += [f"| `{f['reaction']}` | {f['share']:.2f} | {f['count']} |" for f in freqs[:15]]
         out += [""]
-    pngs = [(key, Path(p)) for key, p in summary["paths"].items() if str(p).endswith(".png")]
+    pngs = [(key, Path(p)) for key, p in summary["paths"].items()
+            if str(p).endswith(".png") and not key.startswith("mechanism_")]
     if pngs:
         out += ["## Plots", ""]
         out += [f"![{key}]({p.name})" for key, p in pngs]
@@ -192,4 +251,31 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     return "\n".join(out)
 
 
-__all__ = ["finish_run", "render_report", "summary_text", "plot_top_designs", "export_top"]
+def mechanisms_section(run, summary: dict) -> list[str]:
+    """The report's "Mechanisms" section, from ``mechanisms.json``: one diagram per mechanism."""
+    p = run.dir / "mechanisms.json"
+    if not p.exists():
+        return []
+    m = json.loads(p.read_text())
+    out = ["## Mechanisms", "",
+           f"{m['verified_designs']} of the good designs are verified (bounded and settled over a long horizon, "
+           "right off the training grid, back on target after a disturbance step); they reduce to "
+           f"{m['distinct_verified_mechanisms']} distinct mechanisms (minimal cores: reactions left after removing "
+           "those the design does not need). Best first.", ""]
+    failed: dict[str, int] = {}
+    for row in m["designs"]:
+        for c in row["checks"]:
+            if not c["passed"]:
+                failed[c["name"]] = failed.get(c["name"], 0) + 1
+    if failed:
+        out += ["Good designs failing a check: " + ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) + ".", ""]
+    for mech in m["mechanisms"]:
+        out += [f"### Mechanism {mech['rank']}: {mech['n_core_reactions']} reactions, best design {mech['best_loss']:.4g} "
+                f"({mech['n_designs']} design(s))", "", "```", *mech["core"], "```", ""]
+        png = run.dir / f"mechanism_{mech['rank']}.png"
+        if png.exists():
+            out += [f"![mechanism {mech['rank']}]({png.name})", ""]
+    return out
+
+
+__all__ = ["verify_run", "mechanisms_section", "finish_run", "render_report", "summary_text", "plot_top_designs", "export_top"]

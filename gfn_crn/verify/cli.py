@@ -1,0 +1,69 @@
+"""``gfn-crn verify --task TASK FILE [--json] [--plot OUT.png]``: a design's checks beyond the
+loss and its minimal core. No torch import."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..crn.errors import CRNError
+
+
+def add_verify_command(subparsers) -> None:
+    v = subparsers.add_parser(
+        "verify", help="check a design beyond its loss (long horizon, off-grid inputs, disturbance step) and "
+                       "print its minimal core",
+        description="Verify a network under a task: its loss, every check (name, value, tolerance, passed), "
+                    "whether it is verified (loss below the task's good threshold and every check passed), and "
+                    "its core (the reactions left after greedily removing those it does not need).")
+    v.add_argument("--task", required=True, metavar="PRESET_OR_TOML", help="a preset name or a TOML task file")
+    v.add_argument("network", metavar="NETWORK_FILE", help="a network (text or .json)")
+    v.add_argument("--json", action="store_true",
+                   help="print JSON: loss, valid, verified, checks, core (network text), core_loss")
+    v.add_argument("--plot", metavar="OUT.png", help="draw the long-horizon, off-grid and step time courses")
+    v.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args) -> int:
+    from ..crn import load_network
+    from ..tasks.config import load_task
+    from .checks import verify
+    from .mechanisms import minimal_core
+
+    try:
+        task = load_task(args.task)
+        try:
+            net = load_network(args.network)
+        except OSError as exc:
+            raise CRNError(f"cannot read network file {args.network!r}: {exc.strerror}") from None
+        except CRNError as exc:
+            raise CRNError(f"{args.network}: {exc}") from None
+        net = task.adopt(net)
+    except CRNError as exc:
+        print(f"gfn-crn: error: {exc}", file=sys.stderr)
+        return 2
+    v = verify(task, net)
+    core = minimal_core(task, net, v.loss if v.valid else None)
+    if args.json:
+        print(json.dumps({"loss": v.loss, "valid": v.valid, "verified": v.verified,
+                          "checks": [c.to_dict() for c in v.checks], "core": core.network.to_text(),
+                          "core_loss": core.loss if core.loss == core.loss and core.loss != float("inf") else None},
+                         indent=1, allow_nan=False))
+    else:
+        print(f"task {task.name} ({task.kind}): loss {v.loss:.6g} (good below {task.good_threshold:g}), "
+              f"valid {v.valid}")
+        for c in v.checks:
+            print(f"  {c.name:<9} {'pass' if c.passed else 'FAIL'}  value {c.value:<11.4g} tolerance {c.tolerance:<8g} "
+                  f"{c.detail}")
+        print("VERIFIED" if v.verified else "NOT verified" + (
+            f" (failed: {', '.join(v.failed)})" if v.failed else f" (loss not below {task.good_threshold:g})"))
+        n_removed = len(core.removed)
+        print(f"\ncore ({len(core.network.reactions)} reactions, loss {core.loss:.6g}; {n_removed} removed):")
+        print(core.network.to_text().rstrip())
+    if args.plot:
+        from .report import plot_verification
+
+        plot_verification(task, net, args.plot)
+        if not args.json:
+            print(f"plot written to {args.plot}")
+    return 0
