@@ -52,6 +52,9 @@ ENGINES = ("rodas", "rodas-numba", "rodas-numpy", "torch", "cvode", "scipy")
 _log = logging.getLogger(__name__)
 
 
+_FALLBACK_WARNED = False
+
+
 def _compiled_available() -> bool:
     """Whether the numba kernel can be used; the first failure warns once (never silently)."""
     from . import rodas_numba
@@ -63,9 +66,6 @@ def _compiled_available() -> bool:
         if not _FALLBACK_WARNED:
             _warn_fallback(str(e))
         return False
-
-
-_FALLBACK_WARNED = False
 
 
 def _warn_fallback(why: str) -> None:
@@ -397,7 +397,7 @@ def _simulate_parallel(networks, scenarios, t, workers, **kw) -> SimResult:
         np.concatenate([p.y for p in parts]), np.concatenate([p.status for p in parts]), t, parts[0].species,
         scenarios,
         {
-            "engine": kw["engine"], "systems": sum(p.stats["systems"] for p in parts),
+            "engine": parts[0].stats["engine"], "systems": sum(p.stats["systems"] for p in parts),
             "seconds": time.perf_counter() - t0,
             "steps": np.concatenate([p.stats["steps"] for p in parts]),
             "rejected": np.concatenate([p.stats["rejected"] for p in parts]),
