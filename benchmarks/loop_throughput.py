@@ -7,7 +7,9 @@ faster simulator on the whole loop is a ratio between runs of this process. Simu
 the wall time inside ``gfn_crn.sim.simulate`` (instrumented by wrapping the call the tasks make);
 "policy" time is everything else in ``Run.train`` (sampling with the policy network, the reward
 bookkeeping outside the simulator, the loss, backward pass and optimiser step, the archive).
-Single core: torch, BLAS and the simulator on one thread, ``workers=1`` (scoring in this process).
+Single core: torch, BLAS and the simulator on one thread, ``workers=1`` (scoring in this process);
+times are the process's CPU time (robust to other jobs on a shared machine), wall times are in
+the JSON too.
 
     python benchmarks/loop_throughput.py [--quick] [--iterations 40] [--batch-size 64] [--out DIR]
 
@@ -46,6 +48,7 @@ class SimTimer:
     def __init__(self, engine: str):
         self.engine = engine
         self.seconds = 0.0
+        self.wall = 0.0
         self.candidates = 0
         self.calls = 0
         self.engines_seen: set[str] = set()
@@ -53,9 +56,10 @@ class SimTimer:
 
     def __call__(self, networks, scenarios, t, **kw):
         kw["engine"] = self.engine
-        t0 = time.perf_counter()
+        t0, w0 = time.process_time(), time.perf_counter()
         res = self._orig(networks, scenarios, t, **kw)
-        self.seconds += time.perf_counter() - t0
+        self.seconds += time.process_time() - t0
+        self.wall += time.perf_counter() - w0
         self.candidates += len(networks)
         self.calls += 1
         self.engines_seen.add(res.stats["engine"])
@@ -75,9 +79,9 @@ def one_run(engine: str, args, folder: Path) -> dict:
     out = folder / f"run_{engine}"
     with SimTimer(engine) as timer:
         run = Run.create(cfg, out, overwrite=True)
-        t0 = time.perf_counter()
+        t0, w0 = time.process_time(), time.perf_counter()
         run.train(progress=False, handle_sigint=False)
-        total = time.perf_counter() - t0
+        total, wall = time.process_time() - t0, time.perf_counter() - w0
     evals = int(run.evaluations)
     policy = total - timer.seconds
     return {
@@ -86,6 +90,7 @@ def one_run(engine: str, args, folder: Path) -> dict:
         "simulate_calls": timer.calls, "seconds": total, "sim_seconds": timer.seconds, "policy_seconds": policy,
         "evaluations_per_s": evals / total, "sim_share": timer.seconds / total, "policy_share": policy / total,
         "sim_candidates_per_s": timer.candidates / max(timer.seconds, 1e-12),
+        "timing": "CPU seconds of this process (single-threaded)", "wall_seconds": wall, "sim_wall_seconds": timer.wall,
     }
 
 

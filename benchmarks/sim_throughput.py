@@ -16,7 +16,9 @@ single core (torch and BLAS limited to one thread):
 and the max relative trajectory error of (a), (a2), (a3) against a tight scipy LSODA reference
 (with the analytic Jacobian) (rtol 1e-10) on the subsample, over trajectories that neither run
 flags as diverged. Relative error of a trajectory: max over time and species of
-|y - y_ref| / (max_t |y_ref| + 1e-6). All speed ratios are between runs of this process.
+|y - y_ref| / (max_t |y_ref| + 1e-6). All speed ratios are between runs of this process. Rates
+use the process's CPU time (every path is single-threaded), so other jobs on a shared machine
+inflate them less than wall time; the JSON records the wall times as well.
 
     python benchmarks/sim_throughput.py [--quick] [--n 256] [--sub 16] [--out DIR] [--cold-compile]
 
@@ -87,10 +89,19 @@ def cold_compile_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def timed(fn):
-    t0 = time.perf_counter()
+WALL: dict[str, float] = {}
+
+
+def timed(fn, name: str = ""):
+    """(result, CPU seconds of this process). Every measured path runs on one thread, so CPU time is
+    the one-core cost and is not inflated by other jobs on a shared machine; wall time is kept in
+    ``WALL`` (and the JSON) too."""
+    w0, c0 = time.perf_counter(), time.process_time()
     r = fn()
-    return r, time.perf_counter() - t0
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    if name:
+        WALL[name] = wall
+    return r, cpu
 
 
 def main(argv=None):
@@ -118,7 +129,8 @@ def main(argv=None):
     nets = random_candidates(args.n, seed=args.seed)
     scen = scenario_grid({"u1": [0.5, 1.0, 1.5], "u2": [0.5, 1.0, 1.5]})
     t = time_grid(100.0, 1000)
-    print(f"{args.n} candidates x {len(scen)} scenarios, t 0..100 with {t.size} points, single core")
+    print(f"{args.n} candidates x {len(scen)} scenarios, t 0..100 with {t.size} points, single core "
+          "(rates from this process's CPU time; every path runs on one thread)")
     out: dict = {"meta": run_metadata(), "n": args.n, "scenarios": len(scen), "points": int(t.size), **kw}
 
     _, dt_jit = timed(lambda: simulate(nets[:4], scen, t, engine="rodas-numba"))  # compile or cache load + warm-up
@@ -131,7 +143,7 @@ def main(argv=None):
     simulate(nets[:4], scen, t, engine="rodas-numpy")
     simulate(nets[:2], scen, t, engine="torch")
 
-    res, dt_a = timed(lambda: simulate(nets, scen, t, engine="rodas", **kw))
+    res, dt_a = timed(lambda: simulate(nets, scen, t, engine="rodas", **kw), "rodas-numba")
     assert res.stats["engine"] == "rodas-numba", res.stats["engine"]
     rate_a = args.n / dt_a
     st = np.bincount(res.status.ravel(), minlength=3)
@@ -139,23 +151,23 @@ def main(argv=None):
           f"status ok/diverged/failed = {st.tolist()}; steps median {np.median(res.stats['steps']):.0f}, "
           f"max {res.stats['steps'].max()}")
     n64 = min(64, args.n)
-    _, dt_64 = timed(lambda: simulate(nets[:n64], scen, t, engine="rodas", **kw))
+    _, dt_64 = timed(lambda: simulate(nets[:n64], scen, t, engine="rodas", **kw), "rodas-numba_64")
     rate_64 = n64 / dt_64
     print(f"    rodas-numba, batch {n64}: {rate_64:.1f} cand/s")
 
-    res_np, dt_np = timed(lambda: simulate(nets, scen, t, engine="rodas-numpy", **kw))
+    res_np, dt_np = timed(lambda: simulate(nets, scen, t, engine="rodas-numpy", **kw), "rodas-numpy")
     rate_np = args.n / dt_np
     print(f"(a2) rodas-numpy, batch {args.n}: {dt_np:.2f} s, {rate_np:.1f} cand/s")
 
-    res_t, dt_t = timed(lambda: simulate(nets[:torch_n], scen, t, engine="torch", device="cpu", **kw))
+    res_t, dt_t = timed(lambda: simulate(nets[:torch_n], scen, t, engine="torch", device="cpu", **kw), "torch-cpu")
     rate_t = torch_n / dt_t
     print(f"(a3) torch on cpu (1 thread), batch {torch_n}: {dt_t:.2f} s, {rate_t:.1f} cand/s")
 
-    _, dt_b = timed(lambda: peer_style(nets[:peer_sub], scen, t))
+    _, dt_b = timed(lambda: peer_style(nets[:peer_sub], scen, t), "peer-style")
     rate_b = peer_sub / dt_b
     print(f"(b) peer-style LSODA 1e-8, Python RHS, {peer_sub} candidates: {dt_b:.2f} s, {rate_b:.2f} cand/s")
 
-    res_c, dt_c = timed(lambda: simulate(nets[:sub], scen, t, engine="cvode", **kw))
+    res_c, dt_c = timed(lambda: simulate(nets[:sub], scen, t, engine="cvode", **kw), "cvode")
     rate_c = sub / dt_c
     print(f"(c) CVODE one system at a time, {sub} candidates: {dt_c:.2f} s, {rate_c:.2f} cand/s")
 
@@ -186,6 +198,7 @@ def main(argv=None):
     out.update({
         "cand_per_s": {"rodas-numba": rate_a, f"rodas-numba_batch{n64}": rate_64, "rodas-numpy": rate_np,
                        "torch-cpu": rate_t, "peer-style": rate_b, "cvode": rate_c},
+        "timing": "CPU seconds of this process (one thread per path)", "wall_seconds": WALL,
         "torch_n": torch_n, "sub": sub, "peer_sub": peer_sub,
         "speedup_vs_peer_style": rate_a / rate_b, "speedup_vs_numpy": rate_a / rate_np,
         "max_rel_error_vs_reference": {"rodas-numba": float(err.max()), "rodas-numpy": float(err_np.max()),
