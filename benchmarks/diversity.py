@@ -60,6 +60,16 @@ class _BudgetReached(Exception):
     pass
 
 
+def _override(cfg, overrides: dict) -> None:
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+
+
+def _anneal_over(cfg, n: int) -> None:
+    """Anneal exploration over ``n`` iterations (TrainConfig states it as a share of n_iterations)."""
+    cfg.anneal_fraction = n / cfg.n_iterations if cfg.n_iterations else 0.0
+
+
 class _NoBuffer:
     """Where the no-learning ablation's local search puts its trajectories: nowhere."""
 
@@ -143,11 +153,12 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
                 cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
                                   lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
                                   epsilon_start=0.1, epsilon_end=0.0)
-                for k, v in gfn_cfg.items():
-                    setattr(cfg, k, v)
-                if "anneal_iterations" not in gfn_cfg:
+                anneal = gfn_cfg.pop("anneal_iterations", None)
+                _override(cfg, gfn_cfg)
+                if anneal is None:
                     expected = search_budget // (cfg.batch_size * scorer.evaluations_per_structure)
-                    cfg.anneal_iterations = max(1, expected // 2)
+                    anneal = max(1, expected // 2)
+                _anneal_over(cfg, anneal)
                 callback = stop_at_budget
                 if method.endswith("-ls"):  # structure local search around the best structures
                     local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
@@ -189,10 +200,11 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
             pass
     elif method.startswith("gfn"):
         cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
-                          temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0,
-                          anneal_iterations=max(1, iters // 2))
-        for k, v in (gfn_overrides or {}).items():
-            setattr(cfg, k, v)
+                          temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0)
+        ov = dict(gfn_overrides or {})
+        anneal = ov.pop("anneal_iterations", max(1, iters // 2))
+        _override(cfg, ov)
+        _anneal_over(cfg, anneal)
         callback = None
         if beta_anneal is not None:  # reward temperature raised geometrically over the first 3/4
             b0, b1 = beta_anneal
@@ -269,6 +281,13 @@ def one_run(method: str, seed: int, settings: dict):
     # figures can be computed from the file
     good = sorted((t for t in rec.networks_best.values() if t[0] < 2 * thr), key=lambda t: t[0])[:500]
     fig["good_designs"] = [{"loss": l, "network": n.to_text()} for l, n in good]
+    # the currency: good designs that pass verification, and their distinct mechanisms (cores)
+    from rescore_verified import verified_figures
+
+    ver = verified_figures(load_task(settings["task_name"]), fig)
+    fig["verified_designs"] = ver["verified_designs"]
+    fig["distinct_verified_mechanisms"] = ver["distinct_verified_mechanisms"]
+    fig["verified_mechanism_keys"] = ver["keys"]
     step = max(1, len(losses) // 200)  # downsampled curves, so the plots can be redrawn
     fig["curve_evaluations"] = list(range(step, len(losses) + 1, step))
     fig["curve_distinct_good"] = curve[0][step - 1::step].tolist()
@@ -280,7 +299,8 @@ def _print_row(fig: dict, refine_share: float) -> None:
     thr, search = fig["threshold"], fig["search_phase"]
     print(f"{fig['method']:<14} seed {fig['seed']}: best {fig['best_loss']:.5f}  first<{thr:g} at "
           f"{fig['first_good_evaluation']}  distinct<{thr:g} {fig['distinct_good']}  "
-          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  spread {fig.get('distinct_good_spread', '-')}  "
+          f"distinct<{2 * thr:g} {fig['distinct_good_2x']}  verified {fig.get('verified_designs')}  "
+          f"mechanisms {fig.get('distinct_verified_mechanisms')}  spread {fig.get('distinct_good_spread', '-')}  "
           f"hamming(top50) {fig['mean_hamming_top']:.2f}  "
           f"repeats {fig['repeat_share']:.1%}  {fig['wall_seconds']:.0f} s" + (
               f"  [search only: best {search['best_loss']:.5f} distinct<{thr:g} {search['distinct_good']} "

@@ -1,4 +1,4 @@
-"""The markdown table of one or more ``benchmarks/diversity.py`` result files (issue 6).
+"""The markdown table of one or more ``benchmarks/diversity.py`` result files.
 
     python benchmarks/diversity_table.py benchmarks/results/diversity_rpa_topo.json \
         benchmarks/results/diversity_rpa_topo_ls.json [--plot main.png]
@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def load_runs(paths) -> tuple[dict, float, int]:
@@ -53,11 +58,27 @@ def _spread(run: dict, thr: float):
     return spread_count(ranked)
 
 
-def table(by_method: dict, thr: float) -> str:
-    head = (f"| method | best loss, mean (min) | distinct < {thr:g} | distinct < {2 * thr:g} | first < {thr:g} "
+def _verified(run: dict, task):
+    """(verified designs, distinct verified mechanisms) of a run: from the file, else re-scored
+    from the good designs it lists (``?`` when it does not list them all)."""
+    if run.get("distinct_verified_mechanisms") is not None:
+        return run["verified_designs"], run["distinct_verified_mechanisms"]
+    if task is None:
+        return "?", "?"
+    from rescore_verified import verified_figures
+
+    f = verified_figures(task, run)
+    run["verified_designs"], run["distinct_verified_mechanisms"] = f["verified_designs"], f["distinct_verified_mechanisms"]
+    return ("?" if f["verified_designs"] is None else f["verified_designs"],
+            "?" if f["distinct_verified_mechanisms"] is None else f["distinct_verified_mechanisms"])
+
+
+def table(by_method: dict, thr: float, task=None) -> str:
+    head = (f"| method | best loss, mean (min) | distinct < {thr:g} | verified designs | "
+            f"**distinct verified mechanisms** | distinct < {2 * thr:g} | first < {thr:g} "
             f"(evaluations) | search phase: best loss, mean | search phase: repeated topologies | "
             f"mean Hamming, top 50 | distinct < {thr:g}, pairwise Hamming >= 4 | s per run |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m, runs in by_method.items():
         runs = sorted(runs, key=lambda r: r["seed"])
         best = [r["best_loss"] for r in runs]
@@ -65,6 +86,8 @@ def table(by_method: dict, thr: float) -> str:
         lines.append(
             f"| {m} | {np.mean(best):.4f} ({np.min(best):.4f}) | "
             f"{' / '.join(str(r['distinct_good']) for r in runs)} | "
+            f"{' / '.join(str(_verified(r, task)[0]) for r in runs)} | "
+            f"{' / '.join(str(_verified(r, task)[1]) for r in runs)} | "
             f"{' / '.join(str(r['distinct_good_2x']) for r in runs)} | "
             f"{' / '.join('-' if f is None else f'{f:,}' for f in first)} | "
             f"{np.mean([r['search_phase']['best_loss'] for r in runs]):.4f} | "
@@ -75,8 +98,10 @@ def table(by_method: dict, thr: float) -> str:
     return "\n".join(lines)
 
 
-def ratio(by_method: dict) -> float:
-    mean = {m: float(np.mean([r["distinct_good"] for r in runs])) for m, runs in by_method.items()}
+def ratio(by_method: dict, key: str = "distinct_good") -> float:
+    """Best GFlowNet method's mean ``key`` over the best REINFORCE method's (floored at 1)."""
+    mean = {m: float(np.mean([r[key] if isinstance(r.get(key), (int, float)) else 0 for r in runs]))
+            for m, runs in by_method.items()}
     gfn = max((v for m, v in mean.items() if m.startswith("gfn")), default=float("nan"))
     reinf = [v for m, v in mean.items() if m.startswith("reinforce")]
     return gfn / max(max(reinf), 1.0) if reinf else float("nan")
@@ -86,7 +111,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+")
     ap.add_argument("--plot", default=None, help="also draw every run's curves (from the files' downsampled ones) here")
-    ap.add_argument("--task", default="rpa", help="the task name in the plot titles")
+    ap.add_argument("--task", default="rpa", help="the task (plot titles; verification of the listed designs)")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="skip re-scoring files written before verification existed ('?' columns)")
     args = ap.parse_args(argv)
     by_method, thr, budget = load_runs(args.files)
     if args.plot:
@@ -102,7 +129,12 @@ def main(argv=None):
         _plot(curves, thr, args.plot, args.task)
         print(f"plot: {args.plot}")
     print(f"budget {budget:,} evaluations per run, threshold {thr:g}\n")
-    print(table(by_method, thr))
+    from gfn_crn.tasks import load_task
+
+    task = load_task(args.task) if not args.no_verify else None
+    print(table(by_method, thr, task))
+    if task is not None:
+        print(f"\nverified_mechanism_ratio_gfn_vs_reinforce={ratio(by_method, 'distinct_verified_mechanisms'):.2f}")
     print(f"\ndistinct_good_ratio_gfn_vs_reinforce={ratio(by_method):.2f}")
 
 

@@ -62,7 +62,7 @@ def ddp_worker(rank, world_size, port, out_dir, n_steps):
         ctx = DistContext(rank=rank, world_size=world_size, local_rank=rank, backend="gloo")
         env = synthetic_env()
         cfg = TrainConfig(n_iterations=n_steps, batch_size=8, hidden=16, seed=5, lr=1e-2, grad_clip=0.0,
-                          epsilon_start=0.1, epsilon_end=0.1)
+                          epsilon_start=0.1, epsilon_end=0.1, lr_logZ=0.05, temperature_start=1.0, anneal_fraction=0.0)
         trainer = Trainer(env, cfg, dist=ctx)
         init = [p.detach().clone() for p in trainer.gflownet.parameters()]
         for _ in range(n_steps):

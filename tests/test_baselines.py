@@ -267,7 +267,7 @@ def test_refine_lowers_the_loss_within_budget_and_bounds():
 
 
 def test_local_search_refines_and_replays_into_the_buffer():
-    from gfn_crn.training import TrainConfig, train
+    from gfn_crn.training import ON_POLICY, TrainConfig, train
     from gfn_crn.training.refine import LocalSearch
 
     env, lib = _env(max_reactions=2)
@@ -275,7 +275,7 @@ def test_local_search_refines_and_replays_into_the_buffer():
     env.task = task
     local = LocalSearch(env, task, lambda: task.networks_best, every=2, top_k=3, rounds=2, popsize=4)
     res = train(env, TrainConfig(n_iterations=4, batch_size=8, hidden=16, replay_capacity=50,
-                                 prioritized_replay=True, seed=0), callback=local)
+                                 prioritized_replay=True, seed=0, lr_logZ=0.05, **ON_POLICY), callback=local)
     assert local.calls == 2 and local.injected == 6 and len(local.refined) == 6
     assert task.n_evaluations == 4 * 8 + local.evaluations
     assert len(res.replay_buffer) >= 6

@@ -101,11 +101,11 @@ def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
 
 def test_config_precedence_and_errors(tiny_task, tmp_path):
     c = resolve_config("quick", None, {"iterations": 7})
-    assert c.iterations == 7 and c.hidden == 64
+    assert c.train.n_iterations == 7 and c.train.hidden == 64
     f = tmp_path / "c.toml"
     f.write_text('iterations = 11\nlr = 0.002\n')
     c = resolve_config("quick", f, {"batch_size": 5})
-    assert (c.iterations, c.lr, c.batch_size, c.hidden) == (11, 0.002, 5, 64)
+    assert (c.train.n_iterations, c.train.lr, c.train.batch_size, c.train.hidden) == (11, 0.002, 5, 64)
     assert load_config_file_roundtrip(c) == c
     f.write_text("itrations = 3\n")
     with pytest.raises(Exception, match="unknown setting.*itrations"):
@@ -338,7 +338,7 @@ def test_cli_topology_reward_flag(tiny_task, tmp_path, capsys):
                  "--topology-reward", "--set", "topology_rounds=0", "--set", "hidden=16", "--out", str(out),
                  "--no-progress", "--no-finish"]) == 0
     cfg = load_config_file(out / "config.toml")
-    assert cfg.topology_reward is True and cfg.topology_rounds == 0
+    assert cfg.topology.enabled is True and cfg.topology.rounds == 0
     rows = read_metrics(out / "metrics.jsonl")
     assert rows[0]["evaluations"] == rows[0]["structures"]  # rounds 0: one evaluation per structure
     capsys.readouterr()

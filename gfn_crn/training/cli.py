@@ -75,7 +75,7 @@ def _train(args, dist) -> int:
                            f"changed (only --iterations, --max-minutes and --workers)")
         run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes, workers=args.workers,
                        warn=lambda m: print(m, file=sys.stderr), dist=dist)
-        say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.iterations}")
+        say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.train.n_iterations}")
     else:
         config = resolve_config(args.preset, args.config, _override_args(args))
         # every rank must use rank 0's directory (the default name holds the time)
@@ -168,7 +168,7 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     from .run import Run
 
     config = resolve_config(overrides={**DEMO_SETTINGS, **(settings or {})})
-    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.iterations} iterations x {config.batch_size} "
+    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.train.n_iterations} iterations x {config.train.batch_size} "
           f"designs, at most {config.max_minutes:g} minutes) -> {out}/", flush=True)
     run = Run.create(config, out, overwrite=True)
     try:
@@ -195,9 +195,9 @@ def add_training_commands(sub) -> None:
     t.add_argument("--order", choices=["canonical", "free"], default=None, help=f"(default {d.order})")
     t.add_argument("--algorithm", choices=["tb", "reinforce"], default=None,
                    help=f"tb: the GFlowNet; reinforce: the REINFORCE baseline (default {d.algorithm})")
-    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.iterations}; with --resume: the new total)")
-    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
-    t.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
+    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.train.n_iterations}; with --resume: the new total)")
+    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.train.batch_size})")
+    t.add_argument("--seed", type=int, default=None, help=f"(default {d.train.seed})")
     t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
     t.add_argument("--workers", type=int, default=None,
                    help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "

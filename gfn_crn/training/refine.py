@@ -265,3 +265,63 @@ class LocalSearch:
         replay_networks(self.env, result.pb, buffer, r.networks)  # len(chosen) more evaluations
         self.evaluations += len(r.networks)
         self.injected += len(r.networks)
+
+
+class ArchiveRefinement:
+    """Continued rate refinement of the best archived designs during a run.
+
+    Every ``every`` iterations the ``top_k`` best archived designs (by loss; those refined
+    ``max_visits`` times already are skipped) get ``rounds`` more rounds of the elitist evolution
+    strategy of :func:`refine`, each continuing from its best rates and its own step size, with a
+    seed that depends only on the structure and the visit. The evaluations go through ``scorer``
+    (the run's recorder: counted and archived). So the structures that rank best get
+    progressively more refinement (a multi-fidelity search: a new structure is scored after 9
+    evaluations by the topology reward; the promising ones get tens more), and a design below the
+    threshold is found as soon as a capable structure has been sampled, not only at the end.
+    It changes no reward: the sampler's target stays what the scorer defines.
+    """
+
+    def __init__(self, scorer, archive, *, every: int = 5, top_k: int = 4, rounds: int = 2, popsize: int = 8,
+                 sigma0: float = 0.5, max_visits: int = 8, seed: int = 0):
+        self.scorer, self.archive = scorer, archive
+        self.every, self.top_k, self.rounds, self.popsize = int(every), int(top_k), int(rounds), int(popsize)
+        self.sigma0, self.max_visits, self.seed = float(sigma0), int(max_visits), int(seed)
+        self.sigma: dict = {}
+        self.visits: dict = {}
+        self.calls = 0
+        self.evaluations = 0
+
+    def __call__(self, iteration: int) -> int:
+        """Refine if due at ``iteration`` (0-based, after it ran); returns the evaluations spent."""
+        if self.every <= 0 or (iteration + 1) % self.every:
+            return 0
+        from .topology import structure_key, structure_seed
+
+        chosen = []
+        for e in self.archive.top():
+            k = structure_key(e.network)
+            if self.visits.get(k, 0) < self.max_visits and self.sigma.get(k, self.sigma0) >= 1e-3:
+                chosen.append((k, e))
+            if len(chosen) == self.top_k:
+                break
+        if not chosen:
+            return 0
+        r = refine(self.scorer, [e.network for _, e in chosen], len(chosen) * self.popsize * self.rounds,
+                   popsize=self.popsize, initial_losses=[e.loss for _, e in chosen],
+                   sigmas=[self.sigma.get(k, self.sigma0) for k, _ in chosen],
+                   seed=[structure_seed(k, self.seed + 7919 * self.visits.get(k, 0)) for k, _ in chosen],
+                   max_rounds=self.rounds)
+        for (k, _), s in zip(chosen, r.sigmas):
+            self.sigma[k] = float(s)
+            self.visits[k] = self.visits.get(k, 0) + 1
+        self.calls += 1
+        self.evaluations += r.evaluations
+        return r.evaluations
+
+    def state_dict(self) -> dict:
+        return {"sigma": dict(self.sigma), "visits": dict(self.visits), "calls": self.calls,
+                "evaluations": self.evaluations}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sigma, self.visits = dict(state["sigma"]), dict(state["visits"])
+        self.calls, self.evaluations = int(state["calls"]), int(state["evaluations"])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -41,29 +40,8 @@ from ..crn.network import Network
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
 from ..estimators import CRNPolicyEstimator
 from ..samplers import CRNSampler
+from .config import ReinforceConfig
 from .tb import seed_everything
-
-
-@dataclass
-class ReinforceConfig:
-    n_iterations: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-4
-    risk: float = 0.95            # keep the best (1 - risk) share of each batch
-    entropy_coef: float = 1e-3
-    grad_clip: float = 1.0
-    hidden: int = 128
-    n_layers: int = 2
-    family: Optional[str] = None
-    seed: Optional[int] = 0
-    num_threads: Optional[int] = 1
-    # self-imitation replay of the archive (off by default)
-    replay: bool = False
-    replay_capacity: int = 64      # best distinct topologies kept
-    replay_batch: int = 8          # at most this many re-scored per iteration
-    replay_weight: float = 1.0
-    # stop once this many candidates were evaluated (batch + replay); None: n_iterations only
-    max_evaluations: Optional[int] = None
 
 
 class ReplayArchive:

@@ -117,7 +117,9 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "distinct_verified_mechanisms": mech["distinct_verified_mechanisms"],
         "first_verified_evaluation": mech["first_verified_evaluation"],
         "verify_seconds": mech["seconds"],
-        "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0), None),
+        "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0),
+                                      run.evaluations if run.archive.n_good else None),
+        "final_refinement_evaluations": run.final_refine_evaluations,
         "archive": {k: v for k, v in div.items() if k != "reaction_frequencies"},
         "reaction_frequencies_good": div["reaction_frequencies"][:30],
         "logZ": last.get("logZ"),
@@ -156,7 +158,7 @@ def verify_run(run, metrics=None) -> dict:
     for e, v, row in zip(entries, ms.verifications, out["designs"]):
         row.update(rank=run.archive.top().index(e) + 1, iteration=e.iteration, reactions=e.reactions())
         if v.verified:
-            ev = evals_at.get(e.iteration)
+            ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
             if ev is not None and (first is None or ev < first):
                 first = ev
     out["first_verified_evaluation"] = first
@@ -205,9 +207,9 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     a = summary["archive"]
     out = [f"# gfn-crn run: {summary['task']}", ""]
     out += [f"Task `{cfg.task}`, library `{cfg.library}` ({len(run.library)} reactions), at most "
-            f"{cfg.max_reactions} added reactions, {cfg.order} order, seed {cfg.seed}.", ""]
+            f"{cfg.max_reactions} added reactions, {cfg.order} order, seed {cfg.train.seed}.", ""]
     out += ["| figure | value |", "|---|---|",
-            f"| iterations x batch | {summary['iterations']} x {cfg.batch_size} |",
+            f"| iterations x batch | {summary['iterations']} x {cfg.train.batch_size} |",
             f"| candidate evaluations | {summary['evaluations']} |",
             f"| training time | {summary['training_seconds']:.0f} s ({summary['evaluations_per_second']} evaluations/s) |",
             f"| best loss | {_fmt(summary['best_loss'])} |",

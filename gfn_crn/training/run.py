@@ -43,7 +43,7 @@ import torch
 from ..crn.errors import CRNError
 from ..tasks.pool import TaskPool
 from .archive import Archive, format_table
-from .config import RunConfig, build_library, load_config_file, to_toml
+from .config import RunConfig, apply_overrides, build_library, load_config_file, to_toml
 from .distributed import SINGLE, DistContext
 from .tb import Trainer
 
@@ -183,12 +183,12 @@ class Run:
         # what the sampler is scored by: every simulated candidate goes through the recorder
         # (the archive and the evaluation count see refinement candidates too)
         self.scorer = self.recorder
-        if config.topology_reward:
+        if config.topology.enabled:
             from .topology import TopologyReward
 
-            self.scorer = TopologyReward(self.recorder, rounds=config.topology_rounds,
-                                         popsize=config.topology_popsize, sigma0=config.topology_sigma,
-                                         seed=config.seed)
+            self.scorer = TopologyReward(self.recorder, rounds=config.topology.rounds,
+                                         popsize=config.topology.popsize, sigma0=config.topology.sigma,
+                                         seed=config.train.seed)
         self.library = build_library(config.library, base.template.species)
         from ..envs import CRNEnv
 
@@ -196,7 +196,7 @@ class Run:
                           max_reactions=config.max_reactions, min_reactions=config.min_reactions,
                           prior=getattr(base, "prior", None))
         self._threads = torch.get_num_threads()
-        torch.set_num_threads(config.threads)
+        torch.set_num_threads(config.train.num_threads)
         if config.algorithm == "reinforce":
             if dist.enabled:
                 raise CRNError(REINFORCE_NOT_DISTRIBUTED)
@@ -206,14 +206,22 @@ class Run:
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
         self.local_search = None
-        if config.structure_search_every:
+        if config.search.every:
             from .topology import StructureLocalSearch
 
             self.local_search = StructureLocalSearch(
-                self.env, self.scorer, every=config.structure_search_every, top_k=config.structure_search_top_k,
-                neighbours=config.structure_search_neighbours, destroy=config.structure_search_destroy,
-                max_visits=config.structure_search_max_visits, seed=dist.rank_seed(config.seed))
+                self.env, self.scorer, every=config.search.every, top_k=config.search.top_k,
+                neighbours=config.search.neighbours, destroy=config.search.destroy,
+                max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
         self.archive = Archive(config.archive_capacity, base.good_threshold)
+        self.archive_refine = None
+        if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
+            from .refine import ArchiveRefinement
+
+            self.archive_refine = ArchiveRefinement(
+                self.recorder, self.archive, every=config.refine.every, top_k=config.refine.top_k,
+                rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+        self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
         self.paths: dict[str, Path] = {}
@@ -261,8 +269,6 @@ class Run:
             state, path = load_checkpoint(out, warn=warn)
             _check_world_size(out, state, dist)  # before anything is rewritten
             if iterations is not None or max_minutes is not None or workers is not None:
-                from dataclasses import replace
-
                 upd = {}
                 if iterations is not None:
                     upd["iterations"] = int(iterations)
@@ -270,10 +276,11 @@ class Run:
                     upd["max_minutes"] = float(max_minutes)
                 if workers is not None:
                     upd["workers"] = int(workers)
-                config = replace(config, **upd).validate()
+                config = apply_overrides(config, upd, "resume").validate()
                 # the exploration schedule is part of the saved run: keep its length
                 if iterations is not None:
-                    config = replace(config, anneal_fraction=_same_anneal(load_config_file(cfg_path), config.iterations))
+                    config = apply_overrides(config, {"anneal_fraction": _same_anneal(
+                        load_config_file(cfg_path), config.train.n_iterations)}, "resume")
                 (out / "config.toml").write_text(to_toml(config))
             return config, state, path
 
@@ -304,6 +311,13 @@ class Run:
                                       f"config sets structure_search_every")
             self.local_search.load_state_dict(search)
         self.archive = Archive.from_state_dict(state["archive"])
+        if self.archive_refine is not None:
+            if "archive_refine" not in state:
+                raise CheckpointError(f"{self.dir}: the checkpoint has no archive-refinement state, but the run's "
+                                      f"config sets refine_every")
+            self.archive_refine.archive = self.archive
+            self.archive_refine.load_state_dict(state["archive_refine"])
+        self.final_refine_evaluations = int(state.get("final_refine_evaluations", 0))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
         if not self.dist.is_main:
@@ -328,9 +342,10 @@ class Run:
 
     def _local_evaluations(self) -> int:
         """Candidates this process has had simulated (with the topology reward: the refinement's)."""
+        extra = self.final_refine_evaluations + (self.archive_refine.evaluations if self.archive_refine else 0)
         if self.scorer is not self.recorder:
-            return int(self.scorer.evaluations)
-        return int(self.env.n_evaluated)
+            return int(self.scorer.evaluations) + extra
+        return int(self.env.n_evaluated) + extra
 
     def _local_state(self) -> dict:
         state = self.trainer.local_state()
@@ -350,7 +365,9 @@ class Run:
         own RNG states, replay buffers and counters under ``ranks``)."""
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
-                 "config": asdict(self.config)}
+                 "config": asdict(self.config), "final_refine_evaluations": self.final_refine_evaluations}
+        if self.archive_refine is not None:
+            state["archive_refine"] = self.archive_refine.state_dict()
         state.update(self._search_state())
         if self.dist.enabled:
             state["world_size"] = self.dist.world_size
@@ -418,7 +435,8 @@ class Run:
         """Train until ``config.iterations`` (or ``max_minutes``, or Ctrl-C, or ``stop_after``
         iterations of this call), checkpointing every ``checkpoint_every`` iterations and at the end."""
         cfg = self.config
-        target = cfg.iterations if stop_after is None else min(cfg.iterations, self.iteration + int(stop_after))
+        n_iterations = cfg.train.n_iterations
+        target = n_iterations if stop_after is None else min(n_iterations, self.iteration + int(stop_after))
         stop = {"flag": False}
         old_handler = None
         if handle_sigint and threading.current_thread() is threading.main_thread():
@@ -437,10 +455,11 @@ class Run:
             from tqdm.auto import tqdm
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
-            bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations),
+            bar = tqdm(total=n_iterations, initial=min(self.iteration, n_iterations),
                        desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.train.num_threads)
+        search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
         mfile = open(self.dir / "metrics.jsonl", "a") if main else None
@@ -455,10 +474,14 @@ class Run:
                     if bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
+                if self.dist.any(bool(search_budget and self.evaluations >= search_budget)):
+                    break
                 t0 = time.perf_counter()
                 rec = self.trainer.step()
                 if self.local_search is not None:  # scored through the recorder: archived below
                     self.local_search(self.trainer.iteration - 1, rec, self.trainer.result())
+                if self.archive_refine is not None:  # likewise
+                    self.archive_refine(self.trainer.iteration - 1)
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)
@@ -473,6 +496,10 @@ class Run:
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
                     last_saved = self.iteration
+            if (cfg.refine.final_share > 0 and not stop["flag"] and self.final_refine_evaluations == 0
+                    and self.evaluations >= search_budget):
+                self._final_refinement(bar)
+                last_saved = -1
             if self.dist.broadcast(self.iteration != last_saved or not (self.dir / CHECKPOINT).exists()):
                 self.save()
             self.stopped_by_user = stop["flag"]
@@ -487,6 +514,26 @@ class Run:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
         return self
+
+    def _final_refinement(self, bar=None) -> None:
+        """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
+        best archived designs (:func:`~gfn_crn.training.refine.refine_archive`); its designs are
+        archived with the iteration after the last one (``summary.json`` reports its evaluations)."""
+        from .refine import refine_archive
+
+        budget = self.config.max_evaluations - self.evaluations
+        if budget <= 0 or not len(self.archive) or not self.dist.is_main:
+            return
+        if bar is not None:
+            bar.write(f"final refinement of the best archived designs: {budget} evaluations")
+        t0 = time.perf_counter()
+        best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
+        r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+        self.final_refine_evaluations = max(r.evaluations, 1)
+        batches = self.recorder.collect()
+        for nets, res in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration)
+        self.elapsed += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):
@@ -531,8 +578,8 @@ def _check_world_size(out, state: dict, dist: DistContext) -> None:
 def _same_anneal(old: RunConfig, new_iterations: int) -> float:
     """anneal_fraction for ``new_iterations`` that keeps the old run's annealing length."""
     if new_iterations <= 0:
-        return old.anneal_fraction
-    n_old = int(round(old.anneal_fraction * old.iterations))
+        return old.train.anneal_fraction
+    n_old = old.train.anneal_iterations
     return min(1.0, n_old / new_iterations) if n_old else 0.0
 
 

@@ -26,70 +26,8 @@ from gfn.gflownet import TBGFlowNet
 
 from ..estimators import CRNPolicyEstimator, default_backward_estimator
 from ..samplers import CRNSampler
+from .config import TrainConfig
 from .distributed import SINGLE, DistContext
-
-
-@dataclass
-class TrainConfig:
-    """Settings of :func:`train` (all have defaults)."""
-
-    n_iterations: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    lr_logZ: float = 0.05
-    init_logZ: float = 0.0
-    grad_clip: float = 10.0
-    # policy network
-    hidden: int = 128
-    n_layers: int = 2
-    activation: str = "relu"
-    family: Optional[str] = None
-    learned_pb: bool = False
-    # exploration schedules: linear from *_start to *_end over anneal_iterations
-    temperature_start: float = 1.0
-    temperature_end: float = 1.0
-    epsilon_start: float = 0.0
-    epsilon_end: float = 0.0
-    param_spread_start: float = 1.0
-    param_spread_end: float = 1.0
-    param_epsilon: Optional[float] = None
-    sf_bias: float = 0.0
-    anneal_iterations: int = 0
-    # replay
-    replay_capacity: int = 0
-    replay_fraction: float = 0.5
-    prioritized_replay: bool = False
-    #: extra TB updates per iteration, each on ``batch_size`` trajectories drawn from the replay
-    #: buffer only (no new reward calls): for rewards that are expensive to get and cached
-    replay_updates: int = 0
-    # misc
-    reward_cache_size: Optional[int] = None
-    seed: Optional[int] = 0
-    num_threads: Optional[int] = 1
-    log_every: int = 0
-
-    def policy_kwargs(self, iteration: int) -> dict[str, float]:
-        """The exploration ``policy_kwargs`` at ``iteration`` (empty when on-policy)."""
-        f = 1.0 if self.anneal_iterations <= 0 else min(iteration / self.anneal_iterations, 1.0)
-
-        def lerp(a, b):
-            return a + (b - a) * f
-
-        kw: dict[str, float] = {}
-        t = lerp(self.temperature_start, self.temperature_end)
-        e = lerp(self.epsilon_start, self.epsilon_end)
-        s = lerp(self.param_spread_start, self.param_spread_end)
-        if t != 1.0:
-            kw["temperature"] = t
-        if e != 0.0:
-            kw["epsilon"] = e
-        if s != 1.0:
-            kw["param_spread"] = s
-        if self.sf_bias != 0.0:
-            kw["sf_bias"] = self.sf_bias
-        if self.param_epsilon is not None:
-            kw["param_epsilon"] = self.param_epsilon
-        return kw
 
 
 @dataclass

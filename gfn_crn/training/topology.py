@@ -42,6 +42,7 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Network
 from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
+from .config import StructureSearchConfig, TopologyConfig
 
 
 def structure_key(network: Network) -> frozenset:
@@ -77,7 +78,8 @@ class TopologyReward:
             is the sampler's share of repeated structures).
     """
 
-    def __init__(self, task, *, rounds: int = 1, popsize: int = 8, sigma0: float = 0.5, seed: int = 0):
+    def __init__(self, task, *, rounds: int = TopologyConfig.rounds, popsize: int = TopologyConfig.popsize,
+                 sigma0: float = TopologyConfig.sigma, seed: int = 0):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
@@ -243,8 +245,9 @@ class StructureLocalSearch:
     structures cluster (a capable core with different other reactions).
     """
 
-    def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = 8, neighbours: int = 4,
-                 destroy: int = 1, max_visits: int = 4, seed: int = 0):
+    def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
+                 neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
+                 max_visits: int = StructureSearchConfig.max_visits, seed: int = 0):
         for name, v, lo in (("every", every, 1), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
                             ("destroy", destroy, 1), ("max_visits", max_visits, 1)):
             if int(v) != v or v < lo:
