@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import run_metadata  # noqa: E402
 
 import gfn_crn.tasks.base as task_base  # noqa: E402
-from gfn_crn.training.config import RunConfig  # noqa: E402
+from gfn_crn.training.config import from_flat  # noqa: E402
 from gfn_crn.training.run import Run  # noqa: E402
 
 
@@ -74,8 +74,8 @@ class SimTimer:
 
 
 def one_run(engine: str, args, folder: Path) -> dict:
-    cfg = RunConfig(task="rpa", iterations=args.iterations, batch_size=args.batch_size, seed=args.seed,
-                    threads=1, workers=1, checkpoint_every=args.iterations + 1)
+    cfg = from_flat({"task": "rpa", "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
+                     "threads": 1, "workers": 1, "checkpoint_every": args.iterations + 1}, "loop_throughput")
     out = folder / f"run_{engine}"
     with SimTimer(engine) as timer:
         run = Run.create(cfg, out, overwrite=True)
