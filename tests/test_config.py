@@ -76,4 +76,4 @@ def test_flat_round_trip_and_mapping(tmp_path):
 def test_anneal_fraction_is_the_one_schedule_length():
     c = TrainConfig(n_iterations=150, anneal_fraction=100 / 150)
     assert c.anneal_iterations == 100
-    assert c.policy_kwargs(0)["temperature"] == 1.5 and "temperature" not in c.policy_kwargs(100)
+    assert c.policy_kwargs(0)["temperature"] == c.temperature_start and "temperature" not in c.policy_kwargs(100)

@@ -238,7 +238,7 @@ def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
     run.archive.save_json(run.dir / "archive.json")
     summary = finish_run(run, final_samples=0, plots=True, quiet=True)
     assert summary["verified_designs"] == 2 and summary["distinct_verified_mechanisms"] == 1
-    assert summary["first_verified_evaluation"] == 4
+    assert summary["first_verified_evaluation"] == run.metrics()[0]["evaluations"] > 0
     m = json.loads((tmp_path / "run" / "mechanisms.json").read_text())
     assert m["mechanisms"][0]["n_designs"] == 2
     assert {l.split(";")[0].strip() for l in m["mechanisms"][0]["core"]} == CORE3

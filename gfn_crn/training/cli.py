@@ -22,9 +22,11 @@ from pathlib import Path
 from ..crn.errors import CRNError
 
 #: settings of the ``gfn-crn demo`` run (rpa; a few minutes on 2 cores)
+#: the demo: the default recipe (no other settings) at a fixed evaluation budget and seed, so its
+#: result does not depend on the machine's speed or load
 DEMO_SETTINGS = {
-    "task": "rpa", "iterations": 400, "batch_size": 64, "hidden": 64, "seed": 0, "max_minutes": 3.5,
-    "checkpoint_every": 50, "final_samples": 256, "plot_top": 3, "export_top": 5,
+    "task": "rpa", "seed": 0, "max_evaluations": 20480, "checkpoint_every": 50, "final_samples": 256,
+    "plot_top": 3, "export_top": 5,
 }
 
 
@@ -34,7 +36,12 @@ def _override_args(args) -> dict:
         "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
         "max_minutes": args.max_minutes, "workers": args.workers, "algorithm": args.algorithm,
         "topology_reward": True if args.topology_reward else None,
+        "max_evaluations": args.max_evaluations,
     }
+    if args.per_sample_reward:
+        if args.topology_reward:
+            raise CRNError("--per-sample-reward and --topology-reward contradict each other")
+        out.update(topology_reward=False, structure_search_every=0)
     for item in args.set or []:
         if "=" not in item:
             raise CRNError(f"--set: expected KEY=VALUE, got {item!r}")
@@ -74,6 +81,7 @@ def _train(args, dist) -> int:
             raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
                            f"changed (only --iterations, --max-minutes and --workers)")
         run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes, workers=args.workers,
+                       max_evaluations=args.max_evaluations,
                        warn=lambda m: print(m, file=sys.stderr), dist=dist)
         say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.train.n_iterations}")
     else:
@@ -168,14 +176,24 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     from .run import Run
 
     config = resolve_config(overrides={**DEMO_SETTINGS, **(settings or {})})
-    print(f"gfn-crn demo: training a GFlowNet on the rpa task ({config.train.n_iterations} iterations x {config.train.batch_size} "
-          f"designs, at most {config.max_minutes:g} minutes) -> {out}/", flush=True)
+    print(f"gfn-crn demo: the default recipe on the rpa task (robust perfect adaptation), "
+          f"{config.max_evaluations:,} candidate evaluations, seed {config.train.seed} -> {out}/", flush=True)
     run = Run.create(config, out, overwrite=True)
     try:
         run.train(progress=True)
-        run.finish()
+        summary = run.finish()
     finally:
         run.close()
+    thr = summary["good_threshold"]
+    nv, nm = summary["verified_designs"], summary["distinct_verified_mechanisms"]
+    if nv:
+        print(f"\ndemo result: {nv} verified designs below {thr:g} (bounded, settled, right off the training grid "
+              f"and after a disturbance step), {nm} distinct mechanisms; the first after "
+              f"{summary['first_verified_evaluation']:,} evaluations; best loss {summary['best_loss']:.4g}. "
+              f"Mechanisms: {out}/report.md, {out}/mechanisms.json")
+    else:
+        print(f"\ndemo result: no verified design below {thr:g} in {summary['evaluations']:,} evaluations "
+              f"(best loss {summary['best_loss']:.4g}); a longer run: gfn-crn train --task rpa --preset paper")
     return 0
 
 
@@ -199,12 +217,17 @@ def add_training_commands(sub) -> None:
     t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.train.batch_size})")
     t.add_argument("--seed", type=int, default=None, help=f"(default {d.train.seed})")
     t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
+    t.add_argument("--max-evaluations", type=int, default=None,
+                   help=f"{FIELD_DOCS['max_evaluations']} (default {d.max_evaluations}; with --resume: the new total)")
     t.add_argument("--workers", type=int, default=None,
                    help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "
                         "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
     t.add_argument("--topology-reward", action="store_true", default=None,
                    help="score structures, not rate samples: each new structure's reward is taken after a short rate "
-                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); see docs/training.md")
+                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); the default, see "
+                        "docs/training.md")
+    t.add_argument("--per-sample-reward", action="store_true", default=False,
+                   help="score each sampled design at its own rates (no topology reward, no structure search)")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,

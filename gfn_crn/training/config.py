@@ -55,8 +55,9 @@ def setting(default, doc: str, **meta):
 class TrainConfig:
     """Settings of trajectory-balance training (:func:`gfn_crn.training.train`)."""
 
-    n_iterations: int = setting(1000, "training iterations (one batch each)", key="iterations")
-    batch_size: int = setting(64, "designs sampled (and simulated) per iteration")
+    n_iterations: int = setting(100000, "training iterations (one batch each); runs with max_evaluations stop at "
+                                          "the budget first", key="iterations")
+    batch_size: int = setting(16, "designs sampled (and simulated) per iteration")
     seed: Optional[int] = setting(0, "seeds torch, numpy and random; a resumed run continues bit-for-bit")
     lr: float = setting(1e-3, "Adam learning rate of the policy")
     lr_logZ: float = setting(0.1, "learning rate of log Z")
@@ -69,9 +70,9 @@ class TrainConfig:
     family: Optional[str] = setting(None, "continuous parameter family (empty: the estimator's default)")
     learned_pb: bool = setting(False, "learn the backward policy (free order only; canonical has PB = 1)")
     # exploration schedules: linear from *_start to *_end over anneal_fraction of the iterations
-    temperature_start: float = setting(1.5, "structure-logit temperature of the exploration policy at the start")
+    temperature_start: float = setting(2.0, "structure-logit temperature of the exploration policy at the start")
     temperature_end: float = setting(1.0, "... at the end of the annealing")
-    epsilon_start: float = setting(0.05, "share of uniform structure choices (and broad parameter proposals) "
+    epsilon_start: float = setting(0.1, "share of uniform structure choices (and broad parameter proposals) "
                                          "at the start")
     epsilon_end: float = setting(0.0, "... at the end of the annealing")
     param_spread_start: float = setting(1.0, "scale factor of the continuous parameter distribution at the start")
@@ -81,11 +82,11 @@ class TrainConfig:
     anneal_fraction: float = setting(0.5, "exploration anneals linearly over this share of the iterations "
                                           "(0: the *_end values from the start)")
     # replay
-    replay_capacity: int = setting(0, "replay buffer size, in trajectories (one per sampled design; 0 = no replay)")
+    replay_capacity: int = setting(2000, "replay buffer size, in trajectories (one per sampled design; 0 = no replay)")
     replay_fraction: float = setting(0.5, "replayed trajectories per batch, as a share of batch_size")
-    prioritized_replay: bool = setting(False, "the replay buffer keeps the highest-reward trajectories "
+    prioritized_replay: bool = setting(True, "the replay buffer keeps the highest-reward trajectories "
                                               "(else the latest)")
-    replay_updates: int = setting(0, "extra TB updates per iteration, each on batch_size trajectories drawn from "
+    replay_updates: int = setting(3, "extra TB updates per iteration, each on batch_size trajectories drawn from "
                                      "the replay buffer only (no new simulations; for expensive cached rewards)")
     # misc
     reward_cache_size: Optional[int] = setting(None, "size of the env's reward cache (None: the env's)", key=None)
@@ -100,7 +101,12 @@ class TrainConfig:
     def policy_kwargs(self, iteration: int) -> dict[str, float]:
         """The exploration ``policy_kwargs`` at ``iteration`` (empty when on-policy)."""
         n = self.anneal_iterations
-        f = 1.0 if n <= 0 else min(iteration / n, 1.0)
+        return self.policy_kwargs_at(1.0 if n <= 0 else min(iteration / n, 1.0))
+
+    def policy_kwargs_at(self, f: float) -> dict[str, float]:
+        """The exploration ``policy_kwargs`` at annealing progress ``f`` (0: *_start, 1: *_end).
+        Runs with an evaluation budget anneal over ``anneal_fraction`` of the budget instead."""
+        f = min(max(float(f), 0.0), 1.0)
 
         def lerp(a, b):
             return a + (b - a) * f
@@ -133,8 +139,8 @@ class ReinforceConfig:
 
     In a run the fields marked ``shared`` come from the train section."""
 
-    n_iterations: int = setting(1000, "training iterations (one batch each)", shared="train")
-    batch_size: int = setting(64, "designs sampled per iteration", shared="train")
+    n_iterations: int = setting(100000, "training iterations (one batch each)", shared="train")
+    batch_size: int = setting(16, "designs sampled per iteration", shared="train")
     lr: float = setting(1e-4, "Adam learning rate of a reinforce run (lr, lr_logZ and the exploration settings "
                               "are TB's)")
     risk: float = setting(0.95, "keep the best (1 - risk) share of each batch", key=None)
@@ -158,7 +164,7 @@ class ReinforceConfig:
 class TopologyConfig:
     """The topology-level reward (:class:`gfn_crn.training.topology.TopologyReward`)."""
 
-    enabled: bool = setting(False, "score structures, not single rate vectors: each new structure's reward is "
+    enabled: bool = setting(True, "score structures, not single rate vectors: each new structure's reward is "
                                    "taken at the best loss of a short rate refinement started at the prior's mode "
                                    "(cached; every refinement evaluation counts), plus the prior of the sampled rates",
                             key="topology_reward")
@@ -171,7 +177,7 @@ class TopologyConfig:
 class StructureSearchConfig:
     """Structure local search (:class:`gfn_crn.training.topology.StructureLocalSearch`)."""
 
-    every: int = setting(0, "every this many iterations, local search around the best structures (0 = off): "
+    every: int = setting(10, "every this many iterations, local search around the best structures (0 = off): "
                             "destroy-and-rebuild neighbours, scored and replayed to TB (needs topology_reward "
                             "and replay_capacity > 0)")
     top_k: int = setting(8, "structure search: the best structures visited per search")
@@ -185,12 +191,12 @@ class RefineConfig:
     """Rate refinement of the best archived designs (:class:`gfn_crn.training.refine.ArchiveRefinement`
     during the run, :func:`gfn_crn.training.refine.refine_archive` at its end)."""
 
-    every: int = setting(0, "every this many iterations, more rate refinement for the best archived designs "
+    every: int = setting(5, "every this many iterations, more rate refinement for the best archived designs "
                             "(0 = off); the evaluations count and the designs are archived")
     top_k: int = setting(4, "archive refinement: designs refined per call (the best not yet at max_visits)")
     rounds: int = setting(2, "archive refinement: rounds of 8 candidates per design and call")
     max_visits: int = setting(8, "archive refinement: calls per design over the run")
-    final_share: float = setting(0.0, "share of max_evaluations kept for a final successive-halving refinement "
+    final_share: float = setting(0.3, "share of max_evaluations kept for a final successive-halving refinement "
                                       "of the 128 best archived designs (needs max_evaluations)")
 
 
@@ -212,10 +218,10 @@ class RunConfig:
                                           "degradation); over the template's species")
     max_reactions: int = setting(5, "at most this many added reactions per design")
     min_reactions: int = setting(1, "the exit action is allowed once this many are present")
-    order: str = setting("canonical", "canonical (increasing library index, one trajectory per design) or free "
+    order: str = setting("free", "canonical (increasing library index, one trajectory per design) or free "
                                       "(any order)")
     max_minutes: float = setting(0.0, "stop (and save) after this many minutes of training; 0 = no limit")
-    max_evaluations: int = setting(0, "stop once this many candidates were evaluated (the budget that makes runs "
+    max_evaluations: int = setting(51200, "stop once this many candidates were evaluated (the budget that makes runs "
                                       "comparable; 0 = iterations only)")
     # outputs
     archive_capacity: int = setting(1000, "the archive keeps this many best distinct topologies")
@@ -343,11 +349,10 @@ FIELD_DOCS: dict[str, str] = {key: f.metadata["doc"] for key, _, f in flat_keys(
 
 #: ``--preset`` values: overrides of the defaults (flat keys).
 PRESETS: dict[str, dict[str, Any]] = {
-    # a few minutes on 2 cores for the rpa task: shows designs, not the best the method can do
-    "quick": {"iterations": 300, "batch_size": 64, "hidden": 64, "checkpoint_every": 50, "final_samples": 256},
-    # the DESIGN.md section 8 budget on rpa (~20 minutes of simulation on one core)
-    "paper": {"iterations": 3000, "batch_size": 64, "hidden": 128, "checkpoint_every": 100,
-              "final_samples": 1024, "archive_capacity": 2000},
+    # the default recipe at the demo's budget: a few minutes on 2 cores for the rpa task
+    "quick": {"max_evaluations": 20480, "checkpoint_every": 50, "final_samples": 256},
+    # the default recipe at the budget of the published comparisons (102,400 evaluations)
+    "paper": {"max_evaluations": 102400, "checkpoint_every": 100, "final_samples": 1024, "archive_capacity": 2000},
 }
 
 LIBRARY_PARTS = ("mass_action", "hill", "degradation")
@@ -480,7 +485,21 @@ def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Op
         config = load_config_file(config_file, config)
     if overrides:
         config = apply_overrides(config, {k: v for k, v in overrides.items() if v is not None}, "command line")
+    given = set(k for k, v in (overrides or {}).items() if v is not None)
+    if config_file:
+        given |= set(_read_toml_keys(config_file))
+    if config.algorithm == "reinforce" and config.search.every and "structure_search_every" not in given:
+        # the default recipe's structure search drives the TB sampler; REINFORCE runs without it
+        # unless asked (where it is refused by validate), and config.toml records the 0
+        config = apply_overrides(config, {"structure_search_every": 0}, "algorithm reinforce")
     return config.validate()
+
+
+def _read_toml_keys(path) -> list:
+    try:
+        return list(tomllib.loads(Path(path).read_text()))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
 
 
 def to_flat(config: RunConfig) -> dict[str, Any]:

@@ -116,6 +116,7 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "verified_designs": mech["verified_designs"],
         "distinct_verified_mechanisms": mech["distinct_verified_mechanisms"],
         "first_verified_evaluation": mech["first_verified_evaluation"],
+        "first_verified_seconds": mech["first_verified_seconds"],
         "verify_seconds": mech["seconds"],
         "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0),
                                       run.evaluations if run.archive.n_good else None),
@@ -153,15 +154,19 @@ def verify_run(run, metrics=None) -> dict:
     ms = summarise_designs(run.task, [e.network for e in entries], [e.loss for e in entries])
     out = ms.to_dict()
     out.update(task=getattr(run.task, "name", run.config.task), good_threshold=float(run.task.good_threshold))
-    evals_at = {m["iteration"]: m["evaluations"] for m in (metrics if metrics is not None else run.metrics())}
-    first = None
+    rows = metrics if metrics is not None else run.metrics()
+    evals_at = {m["iteration"]: m["evaluations"] for m in rows}
+    secs_at = {m["iteration"]: m.get("elapsed") for m in rows}
+    first, first_s = None, None
     for e, v, row in zip(entries, ms.verifications, out["designs"]):
         row.update(rank=run.archive.top().index(e) + 1, iteration=e.iteration, reactions=e.reactions())
         if v.verified:
             ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
             if ev is not None and (first is None or ev < first):
                 first = ev
+                first_s = secs_at.get(e.iteration, run.elapsed)
     out["first_verified_evaluation"] = first
+    out["first_verified_seconds"] = None if first_s is None else round(float(first_s), 2)
     (run.dir / "mechanisms.json").write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
     return out
 

@@ -205,6 +205,10 @@ class Run:
             self.trainer = ReinforceTrainer(self.env, config.reinforce_config(), task=self.scorer)
         else:
             self.trainer = Trainer(self.env, config.train_config(), dist=dist)
+            if config.max_evaluations:  # anneal exploration over a share of the evaluation budget
+                span = config.train.anneal_fraction * config.max_evaluations * (1 - config.refine.final_share)
+                self.trainer.schedule = lambda it: config.train.policy_kwargs_at(
+                    1.0 if span <= 0 else self.evaluations / span)
         self.local_search = None
         if config.search.every:
             from .topology import StructureLocalSearch
@@ -252,7 +256,8 @@ class Run:
 
     @classmethod
     def load(cls, out, *, iterations: Optional[int] = None, max_minutes: Optional[float] = None,
-             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE) -> "Run":
+             workers: Optional[int] = None, warn=print, task=None, dist: DistContext = SINGLE,
+             max_evaluations: Optional[int] = None) -> "Run":
         """Reopen a run from its directory (latest usable checkpoint); ``iterations`` extends it.
 
         ``workers`` changes the number of scoring processes (results do not depend on it). In a
@@ -268,8 +273,10 @@ class Run:
             config = load_config_file(cfg_path)
             state, path = load_checkpoint(out, warn=warn)
             _check_world_size(out, state, dist)  # before anything is rewritten
-            if iterations is not None or max_minutes is not None or workers is not None:
+            if iterations is not None or max_minutes is not None or workers is not None or max_evaluations is not None:
                 upd = {}
+                if max_evaluations is not None:
+                    upd["max_evaluations"] = int(max_evaluations)
                 if iterations is not None:
                     upd["iterations"] = int(iterations)
                 if max_minutes is not None:
@@ -278,9 +285,15 @@ class Run:
                     upd["workers"] = int(workers)
                 config = apply_overrides(config, upd, "resume").validate()
                 # the exploration schedule is part of the saved run: keep its length
-                if iterations is not None:
+                old = load_config_file(cfg_path)
+                if max_evaluations is not None and old.max_evaluations and config.max_evaluations:
+                    # annealing spans a share of the evaluation budget: keep its length in evaluations
+                    span = old.train.anneal_fraction * old.max_evaluations * (1 - old.refine.final_share)
+                    frac = span / (config.max_evaluations * (1 - config.refine.final_share))
+                    config = apply_overrides(config, {"anneal_fraction": min(frac, 1.0)}, "resume")
+                elif iterations is not None:
                     config = apply_overrides(config, {"anneal_fraction": _same_anneal(
-                        load_config_file(cfg_path), config.train.n_iterations)}, "resume")
+                        old, config.train.n_iterations)}, "resume")
                 (out / "config.toml").write_text(to_toml(config))
             return config, state, path
 
@@ -455,8 +468,10 @@ class Run:
             from tqdm.auto import tqdm
 
             ws = f" x{self.dist.world_size} processes" if self.dist.enabled else ""
-            bar = tqdm(total=n_iterations, initial=min(self.iteration, n_iterations),
-                       desc=f"train {Path(cfg.task).stem}{ws}", unit="it", dynamic_ncols=True,
+            by_evals = bool(cfg.max_evaluations)
+            total = cfg.max_evaluations if by_evals else n_iterations
+            bar = tqdm(total=total, initial=min(self.evaluations if by_evals else self.iteration, total),
+                       desc=f"train {Path(cfg.task).stem}{ws}", unit="eval" if by_evals else "it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.train.num_threads)
         search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
@@ -489,7 +504,7 @@ class Run:
                     mfile.write(json.dumps(row) + "\n")
                     mfile.flush()
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(min(self.evaluations, bar.total) - bar.n if by_evals else 1)
                     bar.set_postfix_str(
                         f"loss {row['mean_loss']:.3g} best {_fmt(row['best_loss'])} logZ {_fmt(row['logZ'])} "
                         f"evals {row['evaluations']} good {row['distinct_good']}", refresh=False)

@@ -114,6 +114,8 @@ class Trainer:
             self.buffer = ReplayBuffer(env, capacity=config.replay_capacity,
                                        prioritized_capacity=config.prioritized_replay)
         self.iteration = 0
+        # iteration -> exploration policy_kwargs (a run with an evaluation budget anneals over it)
+        self.schedule = config.policy_kwargs
         self.history: list[dict[str, float]] = []
         self.last_trajectories = None
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -129,7 +131,7 @@ class Trainer:
         config, env, gflownet = self.config, self.env, self.gflownet
         it = self.iteration
         t0 = time.perf_counter()
-        kw = config.policy_kwargs(it)
+        kw = self.schedule(it)
         with torch.no_grad():
             trajectories = self.sampler.sample_trajectories(env, n=config.batch_size, **kw)
         log_rewards = trajectories.log_rewards  # one reward call for the whole batch
