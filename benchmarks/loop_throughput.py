@@ -1,5 +1,6 @@
-"""Full training-loop throughput: evaluations per second of a short GFlowNet (TB) run on the RPA
-task, simulation plus training, and the shares of simulation and policy time.
+"""Full training-loop throughput: evaluations per second of a short training run on the RPA task
+(``--recipe default``: what ``gfn-crn train`` runs with no flags; ``per-sample``: plain TB on the
+per-sample reward), simulation plus training, and the shares of simulation and policy time.
 
 The same short run (same seed, same settings) is trained twice in one process: once with the
 default simulation engine (compiled Rodas4) and once with the pure-numpy engine, so the gain of the
@@ -11,7 +12,8 @@ Single core: torch, BLAS and the simulator on one thread, ``workers=1`` (scoring
 times are the process's CPU time (robust to other jobs on a shared machine), wall times are in
 the JSON too.
 
-    python benchmarks/loop_throughput.py [--quick] [--iterations 40] [--batch-size 64] [--out DIR]
+    python benchmarks/loop_throughput.py [--quick] [--iterations 40] [--recipe default|per-sample]
+                                         [--batch-size B] [--out DIR]
 
 Writes ``loop_throughput.json`` (numbers plus commit, date, CPU, BLAS) and the two run
 directories into ``--out`` (default: a new temporary folder), never into the repository unless
@@ -74,8 +76,13 @@ class SimTimer:
 
 
 def one_run(engine: str, args, folder: Path) -> dict:
-    cfg = from_flat({"task": "rpa", "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
-                     "threads": 1, "workers": 1, "checkpoint_every": args.iterations + 1}, "loop_throughput")
+    flat = {"task": "rpa", "iterations": args.iterations, "seed": args.seed, "threads": 1, "workers": 1,
+            "checkpoint_every": args.iterations + 1}
+    if args.batch_size:
+        flat["batch_size"] = args.batch_size
+    if args.recipe == "per-sample":  # what `gfn-crn train --per-sample-reward` sets
+        flat.update(topology_reward=False, structure_search_every=0)
+    cfg = from_flat(flat, "loop_throughput")
     out = folder / f"run_{engine}"
     with SimTimer(engine) as timer:
         run = Run.create(cfg, out, overwrite=True)
@@ -86,7 +93,7 @@ def one_run(engine: str, args, folder: Path) -> dict:
     policy = total - timer.seconds
     return {
         "engine": engine, "engines_seen": sorted(timer.engines_seen), "iterations": args.iterations,
-        "batch_size": args.batch_size, "evaluations": evals, "simulated_candidates": timer.candidates,
+        "recipe": args.recipe, "batch_size": cfg.train.batch_size if hasattr(cfg, "train") else args.batch_size, "evaluations": evals, "simulated_candidates": timer.candidates,
         "simulate_calls": timer.calls, "seconds": total, "sim_seconds": timer.seconds, "policy_seconds": policy,
         "evaluations_per_s": evals / total, "sim_share": timer.seconds / total, "policy_share": policy / total,
         "sim_candidates_per_s": timer.candidates / max(timer.seconds, 1e-12),
@@ -98,7 +105,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a short run (~15 iterations per engine)")
     ap.add_argument("--iterations", type=int, default=None, help="TB iterations per run (default 40; quick 15)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    ap.add_argument("--recipe", choices=["default", "per-sample"], default="default",
+                    help="default: what `gfn-crn train` runs with no flags (topology reward, structure search, "
+                         "replay, refinement); per-sample: the plain per-sample TB reward")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON and run dirs (default: temp)")
     ap.add_argument("--engines", default="rodas,rodas-numpy", help="comma-separated; the first is the headline")
@@ -117,7 +127,7 @@ def main(argv=None):
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     # warm-up (torch and task first-use costs) so that neither timed run pays them
     one_run(engines[0], argparse.Namespace(**{**vars(args), "iterations": 2}), folder / "warmup")
-    print(f"RPA task, TB, {args.iterations} iterations x batch {args.batch_size}, single core")
+    print(f"RPA task, {args.recipe} training recipe, {args.iterations} iterations, single core")
     rows = []
     for engine in engines:
         r = one_run(engine, args, folder)
