@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast install clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+# the edit loop: everything but the tests marked slow (under a minute on an idle machine)
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow"
 
 clean:
 	rm -rf $(VENV) demo_out

@@ -27,6 +27,10 @@ import argparse
 import json
 import time
 from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import provenance  # noqa: E402
 
 import numpy as np
 
@@ -392,7 +396,8 @@ def main(argv=None):
     curves = {(fig["method"], fig["seed"]): c for fig, c in results}
     thr = rows[0]["threshold"]
     (out / f"diversity_{args.task}{args.tag}.json").write_text(json.dumps(
-        {"task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
+        {"provenance": provenance(),  # deterministic under a seed on one machine; other CPUs may diverge
+         "task": args.task, "budget": args.budget, "threshold": thr, "beta": args.beta, "gfn_overrides": overrides,
          # what the GFlowNet runs on the topology reward were given (their defaults plus --gfn)
          "gfn_settings_topo": {**TOPO_GFN_DEFAULTS, **overrides} if uses["--topo"] else None,
          "refine_share": args.refine_share, "refine_networks": args.refine_networks,

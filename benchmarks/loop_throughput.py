@@ -37,11 +37,20 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import run_metadata  # noqa: E402
+from _provenance import provenance  # noqa: E402  (shared: CPU, BLAS, commit)
 
 import gfn_crn.tasks.base as task_base  # noqa: E402
 from gfn_crn.training.config import from_flat  # noqa: E402
 from gfn_crn.training.run import Run  # noqa: E402
+
+
+def versions() -> dict:
+    import numba
+    import scipy
+    import torch
+
+    return {"numba": numba.__version__, "torch": torch.__version__, "scipy": scipy.__version__,
+            "torch_threads": torch.get_num_threads()}
 
 
 class SimTimer:
@@ -139,7 +148,7 @@ def main(argv=None):
     if len(rows) > 1:
         print(f"full-loop speed-up {rows[0]['engine']} vs {rows[1]['engine']}: "
               f"{rows[0]['evaluations_per_s'] / rows[1]['evaluations_per_s']:.2f}x")
-    res = {"meta": run_metadata(), "runs": rows}
+    res = {"provenance": provenance(), "versions": versions(), "runs": rows}
     (folder / "loop_throughput.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {folder / 'loop_throughput.json'}")
     print(f"sim_share={rows[0]['sim_share']:.3f}")

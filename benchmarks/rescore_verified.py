@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import provenance  # noqa: E402  (shared: CPU, BLAS, commit)
 
 
 def listed_good(run: dict, thr: float):
@@ -59,30 +59,6 @@ def verified_figures(task, run: dict, refine_evals: int = 0) -> dict:
             "keys": [m.key for m in ms.mechanisms], "failed": failed, "seconds": ms.seconds,
             "mechanisms": [{"core": m.to_dict()["core"], "best_loss": m.best_loss, "n_designs": m.n_designs}
                            for m in ms.mechanisms]}
-
-
-def provenance() -> dict:
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-        except OSError:
-            return None
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    blas = None
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"]["name"]
-    except Exception:  # numpy < 1.25 has no dict mode
-        pass
-    return {"commit": git("rev-parse", "--short", "HEAD"), "date": time.strftime("%Y-%m-%d"), "cpu": cpu,
-            "blas": blas, "python": platform.python_version()}
 
 
 def main(argv=None):

@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cands import random_networks  # noqa: E402
+from _provenance import provenance  # noqa: E402
 
 from gfn_crn.tasks import TaskPool, load_task  # noqa: E402
 
@@ -110,6 +111,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if not a.quick:
+        res["provenance"] = provenance()  # deterministic under a seed on one machine; other CPUs may diverge
         (out / "scaling.json").write_text(json.dumps(res, indent=1) + "\n")
         print(f"written: {out / 'scaling.json'}")
     print(f"evaluation_ratio_workers2={res['evaluation']['ratio']:.2f}")

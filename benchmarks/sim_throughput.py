@@ -46,10 +46,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cands import random_candidates  # noqa: E402
-from _meta import run_metadata  # noqa: E402
+from _provenance import provenance  # noqa: E402  (shared: CPU, BLAS, commit)
 
 from gfn_crn.sim import OK, scenario_grid, simulate, time_grid  # noqa: E402
 from gfn_crn.sim.reference import naive_rhs  # noqa: E402
+
+
+def versions() -> dict:
+    import numba
+    import scipy
+    import torch
+
+    return {"numba": numba.__version__, "torch": torch.__version__, "scipy": scipy.__version__,
+            "torch_threads": torch.get_num_threads()}
 
 
 def peer_style(nets, scenarios, t, cap=1e4):
@@ -132,7 +141,8 @@ def main(argv=None):
     t = time_grid(100.0, 1000)
     print(f"{args.n} candidates x {len(scen)} scenarios, t 0..100 with {t.size} points, single core "
           "(rates from this process's CPU time; every path runs on one thread)")
-    out: dict = {"meta": run_metadata(), "n": args.n, "scenarios": len(scen), "points": int(t.size), **kw}
+    out: dict = {"provenance": provenance(), "versions": versions(), "n": args.n, "scenarios": len(scen),
+                 "points": int(t.size), **kw}
 
     _, dt_jit = timed(lambda: simulate(nets[:4], scen, t, engine="rodas-numba"))  # compile or cache load + warm-up
     ks = rodas_numba.kernel_status()

@@ -14,7 +14,10 @@ class CRNError(ValueError):
         self.line = line
         self.text = text
         if line is not None:
-            message = f"line {line}: {message}" + (f"  [{text.strip()}]" if text else "")
+            shown = text.strip() if text else ""
+            if len(shown) > 120:  # a 3,000-species line is not repeated in full
+                shown = shown[:116] + " ..."
+            message = f"line {line}: {message}" + (f"  [{shown}]" if shown else "")
         super().__init__(message)
 
     def at(self, line: int, text: str) -> "CRNError":

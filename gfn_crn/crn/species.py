@@ -6,8 +6,8 @@ import re
 
 from .errors import CRNError
 
-SPECIES_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-INPUT_RE = re.compile(r"^u[1-9][0-9]*$")
+SPECIES_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+INPUT_RE = re.compile(r"^u[1-9][0-9]*\Z")
 
 
 def check_species_name(name: str) -> str:

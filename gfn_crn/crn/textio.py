@@ -27,6 +27,7 @@ import math
 import re
 
 from .errors import CRNError
+from .limits import Limits, current_limits, read_text
 from .network import Network, Template
 from .reactions import (
     DEGRADATION,
@@ -40,6 +41,13 @@ from .reactions import (
 from .species import INPUT_RE, SPECIES_RE, check_input_name
 
 _TERM_RE = re.compile(r"^(?:(\d+)\s*\*?\s*)?([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _listing(names, most: int = 20) -> str:
+    """``A B C ...`` (at most ``most`` names, then how many in all): error messages stay one
+    short line even for a file that declares thousands of species."""
+    names = sorted(names)
+    return " ".join(names[:most]) + (f" ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def format_number(v: float) -> str:
@@ -88,7 +96,7 @@ def _parse_complex(text: str, declared: set[str]) -> dict[str, int]:
         if INPUT_RE.match(s):
             raise CRNError(f"{s!r} is an input, not a species; inputs multiply rates (k=1 * {s})")
         if s not in declared:
-            raise CRNError(f"unknown species {s!r} (declared: {' '.join(sorted(declared))})")
+            raise CRNError(f"unknown species {s!r} (declared: {_listing(declared)})")
         if n == 0:
             raise CRNError(f"zero coefficient in {term!r}")
         out[s] = out.get(s, 0) + n
@@ -128,7 +136,7 @@ def parse_reaction(line: str, declared: set[str]) -> ReactionInstance:
         if not SPECIES_RE.match(s):
             raise CRNError(f"malformed species name {s!r}")
         if s not in declared:
-            raise CRNError(f"unknown species {s!r} (declared: {' '.join(sorted(declared))})")
+            raise CRNError(f"unknown species {s!r} (declared: {_listing(declared)})")
         return s
 
     if kind == MASS_ACTION:
@@ -206,14 +214,23 @@ def format_reaction(inst: ReactionInstance) -> str:
     return " ".join(parts)
 
 
-def parse_network(text: str, name: str | None = None) -> Network:
-    """Parse the text format; errors name the line and the culprit."""
+def parse_network(text: str, name: str | None = None, limits: Limits | None = None) -> Network:
+    """Parse the text format; errors name the line and the culprit.
+
+    ``limits`` (default :meth:`Limits.from_env`) bounds the species and reactions: the count is
+    checked as the file is read, before anything is built. Duplicate reactions are found by a
+    hash of their signatures (linear time).
+    """
+    lim = current_limits(limits)
     species: list[str] | None = None
+    declared: set[str] = set()
+    n_reactions = 0
     outputs: list[str] = []
     inputs: list[str] = []
     fixed: list[tuple[int, str, ReactionInstance]] = []
     added: list[tuple[int, str, ReactionInstance]] = []
     header_seen: dict[str, int] = {}
+    seen: dict[tuple, int] = {}  # reaction signature -> line
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -235,8 +252,12 @@ def parse_network(text: str, name: str | None = None) -> Network:
                             raise CRNError(f"{s!r} is reserved for inputs and cannot be a species")
                         if not SPECIES_RE.match(s):
                             raise CRNError(f"malformed species name {s!r}")
-                    if len(set(rest)) != len(rest):
-                        raise CRNError(f"species declared twice: {sorted({s for s in rest if rest.count(s) > 1})}")
+                    lim.check_species(len(rest), "'species:' declares ")
+                    declared = set(rest)
+                    if len(declared) != len(rest):
+                        seen_s: set[str] = set()
+                        twice = sorted({s for s in rest if s in seen_s or seen_s.add(s)})
+                        raise CRNError(f"species declared twice: {twice[:20]}")
                     species = rest
                 elif key == "outputs":
                     outputs = rest
@@ -245,26 +266,23 @@ def parse_network(text: str, name: str | None = None) -> Network:
                 continue
             if species is None:
                 raise CRNError("'species:' must be declared before the first reaction")
-            declared = set(species)
-            if m:  # fixed:
-                fixed.append((lineno, raw, parse_reaction(m.group(2), declared)))
-            else:
-                added.append((lineno, raw, parse_reaction(line, declared)))
+            n_reactions += 1
+            if n_reactions > lim.reactions:
+                lim.check_reactions(n_reactions, "the file has ")
+            inst = parse_reaction(m.group(2) if m else line, declared)
+            sig = inst.reaction.signature  # duplicates: one hash look-up per reaction, found as read
+            if sig in seen:
+                raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})")
+            seen[sig] = lineno
+            (fixed if m else added).append((lineno, raw, inst))
         except CRNError as e:
             raise e.at(lineno, raw) from None
     if species is None:
         raise CRNError("no 'species:' line")
     for o in outputs:
         if o not in species:
-            raise CRNError(f"output {o!r} is not a declared species (declared: {' '.join(species)})",
+            raise CRNError(f"output {o!r} is not a declared species (declared: {_listing(species)})",
                            header_seen.get("outputs"))
-    # duplicates, located
-    seen: dict[tuple, int] = {}
-    for lineno, raw, inst in fixed + added:
-        sig = inst.reaction.signature
-        if sig in seen:
-            raise CRNError(f"duplicate reaction '{inst.reaction.describe()}' (also on line {seen[sig]})", lineno, raw)
-        seen[sig] = lineno
     template = Template(tuple(species), tuple(outputs), tuple(i for _, _, i in fixed), tuple(inputs))
     return Network(template, tuple(i for _, _, i in added), name)
 
@@ -308,29 +326,65 @@ def reaction_to_dict(inst: ReactionInstance) -> dict:
 
 
 def reaction_from_dict(d: dict) -> ReactionInstance:
+    if not isinstance(d, dict):
+        raise CRNError(f"a reaction entry must be a JSON object, got {_short_repr(d)}")
     try:
+        def complex_of(key):
+            pairs = d.get(key, [])
+            if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                raise CRNError(f"'{key}' must be a list of [species, count] pairs, got {_short_repr(pairs)}")
+            for sp, n in pairs:
+                if not isinstance(sp, str) or isinstance(n, bool) or not isinstance(n, int):
+                    raise CRNError(f"'{key}': [{sp!r}, {n!r}] is not a [species, integer count] pair")
+            return make_complex({s: n for s, n in pairs})
+
+        def names(key):
+            v = d.get(key, ())
+            if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+                raise CRNError(f"'{key}' must be a list of species names, got {_short_repr(v)}")
+            return tuple(v)
+
+        for key in ("kind", "enzyme", "input", "input_factor"):
+            if d.get(key) is not None and not isinstance(d.get(key), str):
+                raise CRNError(f"'{key}' must be a string, got {_short_repr(d.get(key))}")
         r = Reaction(
             d["kind"],
-            make_complex({s: n for s, n in d.get("reactants", [])}),
-            make_complex({s: n for s, n in d.get("products", [])}),
-            tuple(d.get("activators", ())),
-            tuple(d.get("repressors", ())),
+            complex_of("reactants"),
+            complex_of("products"),
+            names("activators"),
+            names("repressors"),
             d.get("enzyme"),
             d.get("input"),
             d.get("input_factor"),
         )
         params = d["params"]
+        if not isinstance(params, dict):
+            raise CRNError(f"'params' must be an object of numbers, got {_short_repr(params)}")
         missing = [n for n in r.continuous_names if n not in params]
         if missing:
             raise CRNError(f"reaction '{r.equation}' misses parameters {missing}")
         extra = set(params) - set(r.continuous_names)
         if extra:
             raise CRNError(f"reaction '{r.equation}' has unknown parameters {sorted(extra)}")
+        for n in r.continuous_names:
+            if isinstance(params[n], bool) or not isinstance(params[n], (int, float)):
+                raise CRNError(f"reaction '{r.equation}': parameter {n} = {_short_repr(params[n])} is not a number")
         hc = d.get("hill_coefficients", {})
+        if not isinstance(hc, dict):
+            raise CRNError(f"'hill_coefficients' must be an object, got {_short_repr(hc)}")
         return ReactionInstance(r, tuple(params[n] for n in r.continuous_names),
                                 tuple(hc.get(n) for n in r.discrete_names))
     except KeyError as e:
-        raise CRNError(f"reaction entry misses the key {e.args[0]!r}: {d}") from None
+        raise CRNError(f"reaction entry misses the key {e.args[0]!r}: {_short_repr(d)}") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        if isinstance(e, CRNError):
+            raise
+        raise CRNError(f"malformed reaction entry {_short_repr(d)} ({type(e).__name__}: {e})") from None
+
+
+def _short_repr(v, most: int = 120) -> str:
+    r = repr(v)
+    return r if len(r) <= most else r[:most - 4] + " ..."
 
 
 def network_to_dict(net: Network) -> dict:
@@ -346,32 +400,72 @@ def network_to_dict(net: Network) -> dict:
     }
 
 
-def network_from_dict(d: dict) -> Network:
+def network_from_dict(d: dict, limits: Limits | None = None) -> Network:
+    """The inverse of :func:`network_to_dict`; malformed entries raise :class:`CRNError` naming
+    them, and ``limits`` bounds the species and reactions before anything is built."""
+    lim = current_limits(limits)
+    if not isinstance(d, dict):
+        raise CRNError(f"network JSON must be an object, got {_short_repr(d)}")
     if "species" not in d:
         raise CRNError("network JSON has no 'species'")
-    t = Template(tuple(d["species"]), tuple(d.get("outputs", ())),
-                 tuple(reaction_from_dict(x) for x in d.get("fixed", ())), tuple(d.get("inputs", ())))
-    return Network(t, tuple(reaction_from_dict(x) for x in d.get("reactions", ())), d.get("name"))
+    lists = {}
+    for key in ("species", "outputs", "inputs", "fixed", "reactions"):
+        v = d.get(key, [])
+        if not isinstance(v, list):
+            raise CRNError(f"network JSON: '{key}' must be a list, got {_short_repr(v)}")
+        lists[key] = v
+    for key in ("species", "outputs", "inputs"):
+        bad = [x for x in lists[key] if not isinstance(x, str)]
+        if bad:
+            raise CRNError(f"network JSON: '{key}' must list names (strings), got {_short_repr(bad[0])}")
+    lim.check_species(len(lists["species"]), "network JSON declares ")
+    lim.check_reactions(len(lists["fixed"]) + len(lists["reactions"]), "network JSON has ")
+    name = d.get("name")
+    if name is not None and not isinstance(name, str):
+        raise CRNError(f"network JSON: 'name' must be a string, got {_short_repr(name)}")
+
+    def parse(key):
+        out = []
+        for i, x in enumerate(lists[key]):
+            try:
+                out.append(reaction_from_dict(x))
+            except CRNError as e:
+                raise CRNError(f"network JSON '{key}' entry {i}: {e}") from None
+        return tuple(out)
+
+    t = Template(tuple(lists["species"]), tuple(lists["outputs"]), parse("fixed"), tuple(lists["inputs"]))
+    return Network(t, parse("reactions"), name)
 
 
 def network_to_json(net: Network) -> str:
     return json.dumps(network_to_dict(net), indent=1, allow_nan=False)
 
 
-def network_from_json(text: str) -> Network:
+def network_from_json(text: str, limits: Limits | None = None) -> Network:
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:
         raise CRNError(f"invalid JSON: {e}") from None
-    return network_from_dict(d)
+    except RecursionError:
+        raise CRNError("invalid JSON: nested too deeply") from None
+    return network_from_dict(d, limits)
 
 
-def load_network(path) -> Network:
-    """Read a network from a ``.json`` or text file."""
+def load_network(path, limits: Limits | None = None) -> Network:
+    """Read a network from a ``.json`` or text file.
+
+    Every problem raises :class:`CRNError` naming the file: missing, a directory, not UTF-8 text,
+    over the size, species or reaction limits (:mod:`gfn_crn.crn.limits`; the size is checked
+    before the file is read), or malformed (with the line).
+    """
     from pathlib import Path
 
     p = Path(path)
-    text = p.read_text()
-    if p.suffix == ".json":
-        return network_from_json(text)
-    return parse_network(text, name=p.stem)
+    lim = current_limits(limits)
+    text = read_text(p, "network file", lim)
+    try:
+        if p.suffix == ".json":
+            return network_from_json(text, lim)
+        return parse_network(text, name=p.stem, limits=lim)
+    except CRNError as e:
+        raise CRNError(f"{p}: {e}") from None

@@ -154,10 +154,19 @@ def scenario_zip(inputs: Mapping[str, Sequence[InputValue]], inits: Sequence[flo
 
 def time_grid(t_f: float = 100.0, n_t: int = 1000, t0: float = 0.0) -> np.ndarray:
     """``n_t`` equally spaced points on ``[t0, t_f]`` (the peer's default: 0..100, 1000 points)."""
+    if isinstance(t_f, bool) or not isinstance(t_f, (int, float, np.integer, np.floating)):
+        raise CRNError(f"t_f must be a number, got {t_f!r}")
     if not (math.isfinite(t_f) and t_f > t0):
         raise CRNError(f"t_f must be finite and > t0={t0}, got {t_f}")
-    if int(n_t) != n_t or n_t < 2:
-        raise CRNError(f"n_t must be an integer >= 2, got {n_t}")
+    try:
+        whole = int(n_t) == n_t
+    except (TypeError, ValueError, OverflowError):  # inf, NaN, a string from a task file
+        whole = False
+    if not whole or n_t < 2:
+        raise CRNError(f"n_t must be an integer >= 2, got {n_t!r}")
+    from ..crn.limits import check_points
+
+    check_points(n_t, "time grid")
     return np.linspace(t0, t_f, int(n_t))
 
 

@@ -10,8 +10,9 @@ Engines (user guide: ``docs/engines.md``):
   Rodas4 of :mod:`gfn_crn.sim.rodas` (per-system steps, compaction).
 * ``"torch"``: the same integrator in torch (:mod:`gfn_crn.sim.rodas_torch`) on ``device``
   (``"cpu"`` or ``"cuda"``), for large batches on an accelerator.
-* ``"cvode"``: SUNDIALS CVODE (BDF, dense, analytic Jacobian) through scikit-sundae, one system
-  at a time: the robust fallback.
+* ``"cvode"``: SUNDIALS CVODE (BDF of order <= 2 at a tenth of ``rtol``, dense, analytic
+  Jacobian) through scikit-sundae, one system at a time: the robust fallback. It stops at the cap
+  and after ``max_steps`` steps like the default engine (see :func:`_solve_cvode`).
 * ``"scipy"``: ``scipy.integrate.solve_ivp`` (``Radau`` by default), one system at a time: the
   independent reference used by the tests (tight tolerances).
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -175,7 +177,7 @@ def simulate(
     ``rtol``/``atol`` are the local error tolerances of the engine (the default rtol 1e-5 gives
     trajectories within ~2e-5 relative of a rtol-1e-10 reference on random RPA candidates, see
     ``benchmarks/RESULTS.md``); ``cap`` the divergence
-    threshold; ``max_steps`` the step budget per system (rodas); ``method`` the scipy method
+    threshold; ``max_steps`` the step budget per system (rodas, cvode); ``method`` the scipy method
     (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes;
     ``device`` the torch device (``engine="torch"`` only). ``stats["engine"]`` names the engine
     that actually ran (``"rodas-numba"`` or ``"rodas-numpy"`` for ``"rodas"``).
@@ -244,7 +246,7 @@ def simulate(
             status = np.zeros(B * S, dtype=np.int8)
             steps = np.zeros(B * S, dtype=np.int64)
             rej = np.zeros(B * S, dtype=np.int64)
-            solve_one = _solve_scipy if engine == "scipy" else _solve_cvode
+            solve_one = _solve_scipy if engine == "scipy" else partial(_solve_cvode, max_steps=max_steps)
             for a in range(B * S):
                 Y[a], status[a], steps[a] = solve_one(
                     cb, int(net_of_sys[a]), y0_sys[:, a], t, seg_end_sys[a], coef_sys[a], rtol, atol, cap, method)
@@ -339,8 +341,27 @@ def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
     return _solve_segments(cb, b, y0, t, seg_end, seg_coef, cap, seg)
 
 
-def _solve_cvode(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
+#: CVODE's BDF order limit. Orders 3-5 are not A-stable: random networks' oscillatory stiff modes
+#: hold them to tiny steps (a diverging candidate took 7,600 steps to reach the cap where Rodas
+#: took 102, and one that never reached it ran 50,000 steps per output interval). Order 2 is
+#: A-stable; with the tolerance tightened by CVODE_RTOL_FACTOR its error on random candidates
+#: matches order 5 at the requested one (benchmarks/RESULTS.md).
+CVODE_MAX_ORDER = 2
+CVODE_RTOL_FACTOR = 0.1
+
+
+def _solve_cvode(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method, max_steps=20000):
+    """One system with CVODE (BDF of order <= 2, dense, analytic Jacobian), segment by segment.
+
+    Gives up like the default engine: a root function stops the integration as soon as the
+    largest concentration reaches ``cap`` or turns non-finite (``DIVERGED``), and a second one
+    when the system has used ``max_steps`` steps over all its segments (``FAILED``). The step
+    count (root-function evaluations, one per step plus a few per located root) is returned.
+    """
     from sksundae.cvode import CVODE
+
+    used = [0]  # steps over all segments of this system
+    budget = max(int(max_steps), 1)
 
     def seg(kin, y, t0, t1, t_eval):
         def rhsfn(_, x, xp):
@@ -350,24 +371,32 @@ def _solve_cvode(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
             JJ[:, :] = kin.jac(x[:, None])[:, :, 0]
 
         def events(_, x, ev):
-            ev[0] = cap - np.max(np.abs(x))
+            used[0] += 1
+            m = np.max(np.abs(x))
+            ev[0] = cap - m if np.isfinite(m) else -1.0
+            ev[1] = budget - used[0] + 0.5
 
+        events.terminal = [True, True]
+        events.direction = [0, 0]
+        start = used[0]
         try:
-            solver = CVODE(rhsfn, rtol=rtol, atol=atol, jacfn=jacfn, linsolver="dense", max_num_steps=50000,
-                           eventsfn=events, num_events=1)
+            solver = CVODE(rhsfn, rtol=rtol * CVODE_RTOL_FACTOR, atol=atol, jacfn=jacfn, linsolver="dense",
+                           max_order=CVODE_MAX_ORDER, max_num_steps=budget, eventsfn=events, num_events=2)
             tspan = np.concatenate([[t0], t_eval] + ([[t1]] if not (t_eval.size and t_eval[-1] == t1) else []))
             if tspan.size < 3:  # CVODE wants at least one intermediate output for arrays
                 tspan = np.array([t0, 0.5 * (t0 + t1), t1])
             with np.errstate(all="ignore"):
                 sol = solver.solve(tspan, y.copy())
         except Exception:  # noqa: BLE001
-            return FAILED, np.empty((0, y.size)), y, 0
-        n = int(getattr(sol, "nfev", 0))
+            return FAILED, np.empty((0, y.size)), y, used[0] - start
+        n = used[0] - start
         ys = np.asarray(sol.y)
         ts = np.asarray(sol.t)
         if sol.t_events is not None and len(sol.t_events):
             good = np.searchsorted(t_eval, float(sol.t_events[0]), side="right")
-            return DIVERGED, _pick(ts, ys, t_eval[:good]), y, n
+            hit = np.asarray(sol.i_events)[0] if sol.i_events is not None else np.array([1, 0])
+            status = DIVERGED if hit[0] != 0 else FAILED
+            return status, _pick(ts, ys, t_eval[:good]), y, n
         if not sol.success:
             good = np.searchsorted(t_eval, ts[-1], side="right") if ts.size else 0
             return FAILED, _pick(ts, ys, t_eval[:good]), y, n

@@ -15,20 +15,29 @@ from ..crn.errors import CRNError
 
 def add_task_commands(subparsers) -> None:
     """Register ``tasks`` and ``evaluate`` on an argparse subparsers object."""
-    p = subparsers.add_parser("tasks", help="list the task presets",
-                              description="List the task presets (one line each), or print one as TOML.")
+    add_tasks_arguments(subparsers.add_parser(
+        "tasks", help="list the task presets", description="List the task presets (one line each), or print one as TOML."))
+    add_evaluate_arguments(subparsers.add_parser(
+        "evaluate", help="score a network file under a task",
+        description="Simulate a network under a task and print its loss, log-reward, validity and per-scenario details."))
+
+
+def add_tasks_arguments(p) -> None:
+    p.description = "List the task presets (one line each), or print one as TOML."
     p.add_argument("--show", metavar="PRESET", help="print this preset's TOML (a starting point for task files)")
     p.set_defaults(func=cmd_tasks)
 
-    e = subparsers.add_parser("evaluate", help="score a network file under a task",
-                              description="Simulate a network under a task and print its loss, log-reward, "
-                                          "validity and per-scenario details.")
+
+def add_evaluate_arguments(e) -> None:
+    e.description = ("Simulate a network under a task and print its loss, log-reward, validity and per-scenario "
+                     "details. An invalid design (diverged or failed) has no loss: it shows '-' (JSON null).")
     e.add_argument("--task", required=True, metavar="PRESET_OR_TOML", help="a preset name or a TOML task file")
     e.add_argument("network", metavar="NETWORK_FILE",
                    help="a network (text or .json); its fixed: lines must match the task's template, "
                         "or be absent (the task's template is used)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the output against the target")
+    e.add_argument("--overwrite", action="store_true", help="replace the --plot file if it exists")
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -37,8 +46,7 @@ def cmd_tasks(args) -> int:
 
     if args.show:
         if args.show not in PRESETS:
-            print(f"error: unknown preset {args.show!r} (known: {', '.join(PRESETS)})", file=sys.stderr)
-            return 2
+            raise CRNError(f"unknown preset {args.show!r} (known: {', '.join(PRESETS)})")
         print(PRESETS[args.show].strip())
         return 0
     rows = list_presets()
@@ -52,29 +60,28 @@ def cmd_evaluate(args) -> int:
     from ..crn import load_network
     from .config import load_task
 
-    try:
-        task = load_task(args.task)
-        try:
-            net = load_network(args.network)
-        except OSError as exc:
-            raise CRNError(f"cannot read network file {args.network!r}: {exc.strerror}") from None
-        except CRNError as exc:
-            raise CRNError(f"{args.network}: {exc}") from None
-        net = task.adopt(net)
-        result = task.evaluate([net])
-    except CRNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.plot:
+        from ..cli import check_plot_path
+
+        check_plot_path(args.plot, getattr(args, "overwrite", False))
+    task = load_task(args.task)
+    net = load_network(args.network)  # errors name the file
+    net = task.adopt(net)
+    result = task.evaluate([net])
     summary = task.summary(result, 0)
+    valid = bool(result.valid[0])
+    if not valid:  # an invalid design has no loss (the task's loss_cap is only its reward's stand-in)
+        summary["loss"] = None
     if args.json:
         print(json.dumps(summary, indent=1, allow_nan=False))
     else:
-        print(f"task {task.name} ({task.kind}): loss {result.loss[0]:.6g}, log_reward {result.log_reward[0]:.6g}, "
-              f"valid {bool(result.valid[0])}" + ("" if result.valid[0] else f" ({result.reason[0]})")
+        loss = f"{result.loss[0]:.6g}" if valid else "- (invalid)"
+        print(f"task {task.name} ({task.kind}): loss {loss}, log_reward {result.log_reward[0]:.6g}, "
+              f"valid {valid}" + ("" if valid else f" ({result.reason[0]})")
               + (", good" if summary["good"] else ""))
         for sc in summary["scenarios"]:
-            loss = "-" if sc["loss"] is None else f"{sc['loss']:.6g}"
-            print(f"  {sc['label']:<32s} loss {loss:<12s} {sc['status']}")
+            sl = "-" if sc["loss"] is None else f"{sc['loss']:.6g}"
+            print(f"  {sc['label']:<32s} loss {sl:<12s} {sc['status']}")
     if args.plot:
         task.plot(result, 0, args.plot)
         if not args.json:
@@ -83,11 +90,13 @@ def cmd_evaluate(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="gfn-crn")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_task_commands(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``python -m gfn_crn.tasks.cli``: the ``tasks`` and ``evaluate`` commands of ``gfn-crn``."""
+    from ..cli import main as gfn_crn_main
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] not in ("tasks", "evaluate"):
+        return gfn_crn_main(["tasks", "--help"] if argv[0] in ("-h", "--help") else argv)
+    return gfn_crn_main(argv)
 
 
 if __name__ == "__main__":

@@ -421,7 +421,9 @@ def load_task(name_or_path: str | Path) -> Task:
         raise CRNError(f"{key!r} is neither a preset ({', '.join(PRESETS)}) nor an existing task file")
     if p.is_dir():
         raise CRNError(f"{key!r} is a directory, not a task file")
-    cfg_text = p.read_text()
+    from ..crn.limits import read_text
+
+    cfg_text = read_text(p, "task file")
     try:
         cfg = tomllib.loads(cfg_text)
     except tomllib.TOMLDecodeError as e:

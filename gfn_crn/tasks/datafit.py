@@ -70,11 +70,14 @@ class Experiment:
 def read_csv(path, label: str | None = None) -> tuple[np.ndarray, dict]:
     """A CSV with a header ``t,<species>,...`` (empty cells: missing) -> (times, values)."""
     path = Path(path)
+    import io
+
+    from ..crn.limits import read_text
+
     try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
-    except OSError as e:
-        raise CRNError(f"cannot read data file {str(path)!r}: {e.strerror}") from None
+        rows = list(csv.reader(io.StringIO(read_text(path, "data file"), newline="")))
+    except csv.Error as e:
+        raise CRNError(f"data file {str(path)!r}: {e}") from None
     rows = [r for r in rows if r and not r[0].lstrip().startswith("#")]
     if len(rows) < 3:
         raise CRNError(f"data file {str(path)!r} needs a header and at least 2 rows")

@@ -253,7 +253,9 @@ def load_task(name_or_path: str | Path):
     p = Path(key)
     if p.is_file():
         try:
-            cfg = tomllib.loads(p.read_text())
+            from ..crn.limits import read_text
+
+            cfg = tomllib.loads(read_text(p, "task file"))
         except tomllib.TOMLDecodeError as e:
             raise CRNError(f"{key}: invalid TOML: {e}") from None
         if isinstance(cfg, dict) and cfg.get("kind") in SSA_KINDS:

@@ -76,6 +76,13 @@ class Entry:
                    int(d.get("found_by", 0)))
 
 
+def _rank_key(e: "Entry") -> tuple:
+    """Best first: finite losses increasing (ties: found earlier), then any non-finite one (an
+    archive only keeps valid designs, but a hand-edited archive.json may hold NaN or null)."""
+    ok = math.isfinite(e.loss)
+    return (not ok, e.loss if ok else 0.0, e.iteration)
+
+
 class Archive:
     """Best distinct topologies, at most ``capacity`` of them.
 
@@ -133,7 +140,7 @@ class Archive:
                 e.found_by = int(found_by)
                 changed += 1
         if len(self.entries) > self.capacity:
-            keep = heapq.nsmallest(self.capacity, self.entries.items(), key=lambda kv: (kv[1].loss, kv[1].iteration))
+            keep = heapq.nsmallest(self.capacity, self.entries.items(), key=lambda kv: _rank_key(kv[1]))
             self.entries = dict(keep)
         return changed
 
@@ -146,7 +153,7 @@ class Archive:
 
     def top(self, k: Optional[int] = None) -> list[Entry]:
         """The entries by increasing loss (ties: found earlier first)."""
-        ranked = sorted(self.entries.values(), key=lambda e: (e.loss, e.iteration))
+        ranked = sorted(self.entries.values(), key=_rank_key)
         return ranked if k is None else ranked[:k]
 
     @property
@@ -232,12 +239,23 @@ class Archive:
 
     @classmethod
     def load_json(cls, path) -> "Archive":
+        from ..crn.limits import read_text
+
         path = Path(path)
         try:
-            d = json.loads(path.read_text())
+            d = json.loads(read_text(path, "archive file"))
         except json.JSONDecodeError as e:
             raise CRNError(f"{path}: not a valid archive file ({e})") from None
-        return cls.from_dict(d)
+        except RecursionError:
+            raise CRNError(f"{path}: not a valid archive file (nested too deeply)") from None
+        if not isinstance(d, dict):
+            raise CRNError(f"{path}: not a valid archive file (a JSON object expected)")
+        try:
+            return cls.from_dict(d)
+        except CRNError as e:
+            raise CRNError(f"{path}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+            raise CRNError(f"{path}: not a valid archive file ({type(e).__name__}: {e})") from None
 
     def save_text(self, path, k: Optional[int] = None) -> Path:
         parts = []

@@ -88,7 +88,7 @@ def _train(args, dist) -> int:
         config = resolve_config(args.preset, args.config, _override_args(args))
         # every rank must use rank 0's directory (the default name holds the time)
         out = dist.broadcast(args.out or f"runs/{Path(config.task).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
-        run = Run.create(config, out, overwrite=args.overwrite, dist=dist)
+        run = Run.create(config, out, overwrite=args.overwrite, allow_nonempty=args.allow_nonempty, dist=dist)
         say(f"run directory: {run.dir}" + (f" ({dist.world_size} processes, {dist.backend})" if dist.enabled else ""))
     try:
         run.train(progress=not args.no_progress)
@@ -103,14 +103,20 @@ def _cmd_sample(args) -> int:
     from .archive import Archive, format_table
     from .run import Run
 
+    from ..outputs import check_new_file
+
+    if args.out:  # a path of the user's: never replaced without --overwrite (checked before sampling)
+        check_new_file(args.out, overwrite=args.overwrite, what="--out")
     run = Run.load(args.dir, warn=lambda m: print(m, file=sys.stderr))
     samples = run.sample(args.n, temperature=args.temperature, seed=args.seed)
     out = Path(args.out) if args.out else run.dir / f"sampled_n{args.n}_T{args.temperature:g}.jsonl"
     samples.write_jsonl(out)
     thr = run.task.good_threshold
     f = samples.figures(thr)
+    from .report import valid_share
+
     print(f"{f['n']} designs from {run.dir} (iteration {run.iteration}, temperature {args.temperature:g}): "
-          f"{100 * f['valid_fraction']:.0f}% valid, {f['distinct_topologies']} distinct topologies, "
+          f"{valid_share(f['n_valid'], f['n'])}, {f['distinct_topologies']} distinct topologies, "
           f"{100 * f['good_fraction']:.1f}% below {thr:g} ({f['distinct_good']} distinct), best loss "
           f"{'-' if f['best_loss'] is None else format(f['best_loss'], '.4g')}, mean pairwise Hamming distance "
           f"of the good ones {'-' if f['mean_hamming_good'] is None else format(f['mean_hamming_good'], '.3g')}")
@@ -125,7 +131,10 @@ def _cmd_sample(args) -> int:
 def _load_archive(d):
     from .archive import Archive
 
-    p = Path(d) / "archive.json"
+    d = Path(d)
+    if not d.is_dir():
+        raise CRNError(f"run directory {d} does not exist" if not d.exists() else f"{d} is a file, not a run directory")
+    p = d / "archive.json"
     if not p.exists():
         raise CRNError(f"{d} has no archive.json (is it a run directory? runs save it with every checkpoint)")
     return Archive.load_json(p)
@@ -162,9 +171,15 @@ def _cmd_top(args) -> int:
 def _cmd_export(args) -> int:
     from ..crn.export import save_exports
 
+    from ..outputs import check_new_files, check_out_directory
+
     a = _load_archive(args.dir)
-    out = Path(args.out) if args.out else Path(args.dir) / "designs"
-    for i, e in enumerate(a.top(args.k)):
+    out = check_out_directory(args.out) if args.out else Path(args.dir) / "designs"
+    entries = a.top(args.k)
+    if args.out:  # the default DIR/designs holds the run's own exports; a user's directory is checked
+        check_new_files([out / f"rank{i + 1:02d}.{ext}" for i in range(len(entries))
+                         for ext in ("crn", "json", "antimony", "xml")], overwrite=args.overwrite, what="design file")
+    for i, e in enumerate(entries):
         paths = save_exports(e.network, out, f"rank{i + 1:02d}")
         print(f"rank {i + 1} (loss {e.loss:.4g}): " + " ".join(str(p) for p in paths.values()))
     return 0
@@ -197,16 +212,14 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     return 0
 
 
-def add_training_commands(sub) -> None:
-    """Add train, sample, top and export to the ``gfn-crn`` subparsers."""
+def add_train_arguments(t) -> None:
+    """``gfn-crn train`` (imports the run settings, hence torch: training needs it anyway)."""
     from .config import FIELD_DOCS, PRESETS, RunConfig
 
     d = RunConfig()
-    t = sub.add_parser(
-        "train", help="train a CRN generator on a task; writes a run directory",
-        description="Train a GFlowNet that samples CRN designs for a task. Settings: defaults < --preset < --config "
-                    "< flags/--set. The run directory holds config.toml, metrics.jsonl, checkpoints, the archive, "
-                    "plots and report.md. Ctrl-C stops after the current iteration and saves.")
+    t.description = ("Train a GFlowNet that samples CRN designs for a task. Settings: defaults < --preset < --config "
+                     "< flags/--set. The run directory holds config.toml, metrics.jsonl, checkpoints, the archive, "
+                     "plots and report.md. Ctrl-C stops after the current iteration and saves.")
     t.add_argument("--task", default=None, help=f"preset name or task TOML file (default {d.task})")
     t.add_argument("--library", default=None, help=f"{FIELD_DOCS['library']} (default {d.library})")
     t.add_argument("--max-reactions", type=int, default=None, help=f"(default {d.max_reactions})")
@@ -228,38 +241,76 @@ def add_training_commands(sub) -> None:
                         "docs/training.md")
     t.add_argument("--per-sample-reward", action="store_true", default=False,
                    help="score each sampled design at its own rates (no topology reward, no structure search)")
-    t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>)")
+    t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>): new, empty, or a "
+                                               "previous run (with --overwrite)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR (bit-for-bit under its seed)")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="; ".join(f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items()) for k, v in PRESETS.items()))
     t.add_argument("--config", default=None, metavar="FILE.toml", help="flat TOML of settings (see config.toml of a run)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting of config.toml, e.g. --set lr=3e-3")
-    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace a previous run in --out (the files it wrote)")
+    t.add_argument("--allow-nonempty", action="store_true",
+                   help="write the run into an existing directory that holds other files; a file with the name of "
+                        "one the run writes (config.toml, report.md, *.png, ...) is still never replaced")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-finish", action="store_true", help="skip final samples, plots, exports and report")
     t.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("sample", help="draw fresh designs from a trained run and score them")
+
+def add_demo_arguments(d) -> None:
+    d.add_argument("--out", default="demo_out", help="run directory: new, empty, or a previous demo run (replaced)")
+    d.set_defaults(func=_cmd_demo)
+
+
+def add_sample_arguments(s) -> None:
+    from ..cli import positive
+
     s.add_argument("dir")
-    s.add_argument("-n", type=int, default=1000, help="number of designs (default 1000)")
-    s.add_argument("--temperature", type=float, default=1.0, help="structure-logit temperature (default 1)")
+    s.add_argument("-n", type=positive(int), default=1000, help="number of designs (default 1000)")
+    s.add_argument("--temperature", type=positive(float), default=1.0, help="structure-logit temperature (default 1)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None, help="JSONL file (default DIR/sampled_n<N>_T<T>.jsonl)")
-    s.add_argument("--show", type=int, default=10, help="print this many best distinct samples")
+    s.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
+    s.add_argument("--show", type=positive(int, allow_zero=True), default=10,
+                   help="print this many best distinct samples")
     s.set_defaults(func=_cmd_sample)
 
-    k = sub.add_parser("top", help="print the best archived designs of a run")
+
+def add_top_arguments(k) -> None:
+    from ..cli import positive
+
     k.add_argument("dir")
-    k.add_argument("-k", type=int, default=10)
+    k.add_argument("-k", type=positive(int), default=10)
     k.add_argument("--json", action="store_true", help="JSON entries (lossless networks)")
-    k.add_argument("--width", type=int, default=200, help="truncate the reactions column to this many characters")
+    k.add_argument("--width", type=positive(int), default=200, help="truncate the reactions column to this many characters")
     k.set_defaults(func=_cmd_top)
 
-    e = sub.add_parser("export", help="write the top designs of a run as text, JSON, Antimony and SBML")
+
+def add_export_arguments(e) -> None:
+    from ..cli import positive
+
     e.add_argument("dir")
-    e.add_argument("-k", type=int, default=5)
+    e.add_argument("-k", type=positive(int), default=5)
     e.add_argument("--out", default=None, help="directory (default DIR/designs)")
+    e.add_argument("--overwrite", action="store_true", help="replace design files already in --out")
     e.set_defaults(func=_cmd_export)
 
 
-__all__ = ["add_training_commands", "run_demo", "DEMO_SETTINGS"]
+def add_training_commands(sub) -> None:
+    """Add train, sample, top and export to the ``gfn-crn`` subparsers (the command line itself
+    loads each lazily, see :data:`gfn_crn.cli.COMMANDS`)."""
+    for name, helptext, adder in (
+        ("train", "train a CRN generator on a task; writes a run directory", add_train_arguments),
+        ("sample", "draw fresh designs from a trained run and score them", add_sample_arguments),
+        ("top", "print the best archived designs of a run", add_top_arguments),
+        ("export", "write the top designs of a run as text, JSON, Antimony and SBML", add_export_arguments),
+    ):
+        adder(sub.add_parser(name, help=helptext, description=helptext))
+
+
+def _cmd_demo(args) -> int:
+    return run_demo(args.out)
+
+
+__all__ = ["add_training_commands", "add_train_arguments", "add_demo_arguments", "add_sample_arguments",
+           "add_top_arguments", "add_export_arguments", "run_demo", "DEMO_SETTINGS"]

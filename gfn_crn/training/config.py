@@ -458,7 +458,9 @@ def load_config_file(path, base: Optional[RunConfig] = None) -> RunConfig:
     if not path.is_file():
         raise CRNError(f"config file {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        from ..crn.limits import read_text
+
+        data = tomllib.loads(read_text(path, "config file"))
     except tomllib.TOMLDecodeError as e:
         raise CRNError(f"{path}: not valid TOML ({e})") from None
     nested = [k for k, v in data.items() if isinstance(v, dict)]

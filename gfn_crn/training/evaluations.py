@@ -95,6 +95,15 @@ def spread_count(ranked: Sequence[frozenset], min_distance: int = 4) -> int:
     return len(kept)
 
 
+def rank_order(loss, valid) -> np.ndarray:
+    """Indices of designs best first: valid ones (finite loss) by increasing loss, then the
+    invalid ones in their original order. Every ranking of designs goes through this."""
+    loss = np.asarray(loss, dtype=float).reshape(-1)
+    ok = np.asarray(valid, dtype=bool).reshape(-1) & np.isfinite(loss)
+    key = np.where(ok, loss, np.inf)
+    return np.lexsort((np.arange(loss.size), key, ~ok))
+
+
 def distinct_good_curve(topologies, losses, valid, threshold: float) -> np.ndarray:
     """Number of distinct topologies seen below ``threshold`` after each evaluation."""
     seen: set = set()

@@ -109,8 +109,9 @@ def plot_loss_histogram(loss, valid, threshold: float, path, title: str = "", lo
     n_bad = int((~valid).sum())
     ax.set_xlabel("task loss")
     ax.set_ylabel("designs")
-    ax.set_title((title + "\n" if title else "") + f"{loss.size} sampled designs, {n_bad} invalid (diverged/failed)",
-                 fontsize=10)
+    # the same words as the report (training/report.py valid_share), so the two never disagree
+    ax.set_title((title + "\n" if title else "") + f"{loss.size} sampled designs: {loss.size - n_bad} valid, "
+                 f"{n_bad} invalid (diverged/failed, not drawn)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

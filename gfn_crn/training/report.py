@@ -184,7 +184,7 @@ def summary_text(run, summary: dict, k: int = 10) -> str:
     ]
     s = summary.get("samples")
     if s:
-        lines.append(f"{s['n']} fresh samples: {100 * s['valid_fraction']:.0f}% valid, {s['distinct_topologies']} distinct "
+        lines.append(f"{s['n']} fresh samples: {valid_share(_n_valid(s), s['n'])}, {s['distinct_topologies']} distinct "
                      f"topologies, {100 * s['good_fraction']:.1f}% good, best {_fmt(s['best_loss'])}")
     lines += ["", f"top designs ({run.dir / 'archive.txt'}):", format_table(run.archive.top(k), verdicts=_verdicts(run)), ""]
     lines.append("plots:")
@@ -193,6 +193,24 @@ def summary_text(run, summary: dict, k: int = 10) -> str:
             lines.append(f"  {p}")
     lines.append(f"report: {run.dir / 'report.md'}")
     return "\n".join(lines)
+
+
+def valid_share(n_valid: int, n: int) -> str:
+    """``255 of 256 valid (99.6%)``: a count, and a percentage that never rounds to 100% (or 0%)
+    when some designs are invalid (or valid); the loss histogram counts the same designs."""
+    if n <= 0:
+        return "no designs"
+    p = 100.0 * n_valid / n
+    text = f"{p:.0f}%"
+    if n_valid not in (0, n) and text in ("0%", "100%"):
+        text = f"{p:.1f}%"
+        if text in ("0.0%", "100.0%"):
+            text = "<0.1%" if text == "0.0%" else ">99.9%"
+    return f"{n_valid} of {n} valid ({text})"
+
+
+def _n_valid(s: dict) -> int:
+    return int(s["n_valid"]) if "n_valid" in s else int(round(s["valid_fraction"] * s["n"]))
 
 
 def _verdicts(run):
@@ -230,7 +248,7 @@ def render_report(run, summary: dict, k: int = 10) -> str:
             f"| final log Z | {_fmt(summary['logZ'])} |"]
     s = summary.get("samples")
     if s:
-        out += [f"| fresh samples | {s['n']}: {100 * s['valid_fraction']:.0f}% valid, {s['distinct_topologies']} "
+        out += [f"| fresh samples | {s['n']}: {valid_share(_n_valid(s), s['n'])}, {s['distinct_topologies']} "
                 f"distinct topologies, {100 * s['good_fraction']:.1f}% good ({s['distinct_good']} distinct) |"]
     if summary.get("stopped_by_user"):
         out += ["", f"Stopped by the user at iteration {summary['iterations']}; `gfn-crn train --resume {run.dir}` "
@@ -285,4 +303,4 @@ def mechanisms_section(run, summary: dict) -> list[str]:
     return out
 
 
-__all__ = ["verify_run", "mechanisms_section", "finish_run", "render_report", "summary_text", "plot_top_designs", "export_top"]
+__all__ = ["verify_run", "mechanisms_section", "finish_run", "render_report", "summary_text", "plot_top_designs", "export_top", "valid_share"]

@@ -130,10 +130,24 @@ def _read_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
-        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {_brief(e)})") from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "trainer" not in state:
         raise CheckpointError(f"{path} is not a gfn-crn checkpoint (version {CHECKPOINT_VERSION})")
     return state
+
+
+def _brief(e: BaseException, most: int = 160) -> str:
+    """The first line of an exception's message, shortened at a sentence or word end (never
+    mid-word) with "..." when it is longer than ``most`` characters."""
+    lines = str(e).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    if len(text) <= most:
+        return text + (" ..." if len(lines) > 1 else "")
+    cut = text[:most]
+    end = cut.rfind(". ")
+    if end >= most // 3:
+        return cut[:end + 1] + " ..."
+    return cut[:cut.rfind(" ")].rstrip(",;:") + " ..." if " " in cut else cut + "..."
 
 
 def load_checkpoint(run_dir, warn=print) -> tuple[dict, Path]:
@@ -233,25 +247,35 @@ class Run:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, config: RunConfig, out, *, overwrite: bool = False, task=None,
+    def create(cls, config: RunConfig, out, *, overwrite: bool = False, allow_nonempty: bool = False, task=None,
                dist: DistContext = SINGLE) -> "Run":
+        """A new run in directory ``out``: new, empty, or a previous run (replaced only with
+        ``overwrite``); a directory of other files only with ``allow_nonempty`` and never when
+        one of them has the name of a file the run writes (:func:`gfn_crn.outputs.check_run_dir`)."""
+        from ..outputs import check_run_dir, is_run_dir
+
         out = Path(out)
         if config.algorithm == "reinforce" and dist.enabled:
             raise CRNError(REINFORCE_NOT_DISTRIBUTED)
 
-        def prepare():
-            if (out / CHECKPOINT).exists() or (out / PREVIOUS).exists() or (out / "metrics.jsonl").exists():
-                if not overwrite:
-                    raise CRNError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
+        def check():
+            check_run_dir(out, overwrite=overwrite, allow_nonempty=allow_nonempty)
+
+        def prepare():  # only once the run is built: bad settings leave no directory behind
+            if is_run_dir(out):  # a previous run, and overwrite is set
                 for name in (CHECKPOINT, PREVIOUS, "metrics.jsonl"):
                     (out / name).unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
-
-        on_main(dist, prepare)
-        run = cls(config, out, task=task, dist=dist)
-        if dist.is_main:
             (out / "config.toml").write_text(to_toml(config))
             (out / "metrics.jsonl").write_text("")
+
+        on_main(dist, check)
+        run = cls(config, out, task=task, dist=dist)
+        try:
+            on_main(dist, prepare)
+        except BaseException:
+            run.close()
+            raise
         return run
 
     @classmethod
@@ -266,7 +290,8 @@ class Run:
 
         def read():
             if not out.is_dir():
-                raise CRNError(f"run directory {out} does not exist")
+                raise CRNError(f"run directory {out} does not exist" if not out.exists()
+                               else f"{out} is a file, not a run directory")
             cfg_path = out / "config.toml"
             if not cfg_path.exists():
                 raise CRNError(f"{out} is not a run directory (no config.toml)")

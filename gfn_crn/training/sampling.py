@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..crn.network import Network
-from .evaluations import mean_pairwise_hamming
+from .evaluations import mean_pairwise_hamming, rank_order
 from .tb import rng_state, set_rng_state
 
 
@@ -45,6 +45,7 @@ class Samples:
         return {
             "n": len(self),
             "valid_fraction": float(ok.mean()) if len(self) else 0.0,
+            "n_valid": int(ok.sum()),
             "distinct_topologies": len({n.topology for n in self.networks}),
             "good_fraction": float(good.mean()) if len(self) else 0.0,
             "distinct_good": len(good_topos),
@@ -53,12 +54,25 @@ class Samples:
             "mean_hamming_good": None if math.isnan(ham) else ham,
         }
 
+    def ranked(self) -> np.ndarray:
+        """Indices best first: valid designs by increasing loss, then every invalid one (a
+        diverged design's stored loss is the task's loss_cap, a stand-in for its reward, which
+        would otherwise rank it ahead of valid designs worse than the cap). Stable."""
+        return rank_order(self.loss, self.valid)
+
     def write_jsonl(self, path) -> Path:
+        """One JSON row per design, best first (:meth:`ranked`): ``rank``, ``draw`` (the order
+        drawn), ``loss`` (``null`` for an invalid design: it has none), ``log_reward``, ``valid``,
+        ``reason``, ``n_reactions``, ``network``."""
         path = Path(path)
+        ok = self.valid & np.isfinite(self.loss)
         with open(path, "w") as fh:
-            for net, l, r, v, why in zip(self.networks, self.loss, self.log_reward, self.valid, self.reason):
-                fh.write(json.dumps({"loss": float(l), "log_reward": float(r), "valid": bool(v), "reason": str(why),
-                                     "n_reactions": len(net.reactions), "network": json.loads(net.to_json())}) + "\n")
+            for rank, i in enumerate(self.ranked(), 1):
+                net = self.networks[i]
+                fh.write(json.dumps({"rank": rank, "draw": int(i), "loss": float(self.loss[i]) if ok[i] else None,
+                                     "log_reward": float(self.log_reward[i]), "valid": bool(self.valid[i]),
+                                     "reason": str(self.reason[i]), "n_reactions": len(net.reactions),
+                                     "network": json.loads(net.to_json())}) + "\n")
         return path
 
 

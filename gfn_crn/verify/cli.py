@@ -4,23 +4,29 @@ loss and its minimal core. No torch import."""
 from __future__ import annotations
 
 import json
-import sys
 
 from ..crn.errors import CRNError
 
 
+VERIFY_HELP = ("check a design beyond its loss (long horizon, off-grid inputs, disturbance step) and print its "
+               "minimal core")
+
+
 def add_verify_command(subparsers) -> None:
-    v = subparsers.add_parser(
-        "verify", help="check a design beyond its loss (long horizon, off-grid inputs, disturbance step) and "
-                       "print its minimal core",
-        description="Verify a network under a task: its loss, every check (name, value, tolerance, passed), "
-                    "whether it is verified (loss below the task's good threshold and every check passed), and "
-                    "its core (the reactions left after greedily removing those it does not need).")
+    add_verify_arguments(subparsers.add_parser("verify", help=VERIFY_HELP))
+
+
+def add_verify_arguments(v) -> None:
+    """The arguments of ``gfn-crn verify`` (``gfn_crn.cli.COMMANDS`` calls this lazily)."""
+    v.description = ("Verify a network under a task: its loss, every check (name, value, tolerance, passed), "
+                     "whether it is verified (loss below the task's good threshold and every check passed), and "
+                     "its core (the reactions left after greedily removing those it does not need).")
     v.add_argument("--task", required=True, metavar="PRESET_OR_TOML", help="a preset name or a TOML task file")
     v.add_argument("network", metavar="NETWORK_FILE", help="a network (text or .json)")
     v.add_argument("--json", action="store_true",
                    help="print JSON: loss, valid, verified, checks, core (network text), core_loss")
     v.add_argument("--plot", metavar="OUT.png", help="draw the long-horizon, off-grid and step time courses")
+    v.add_argument("--overwrite", action="store_true", help="replace the --plot file if it exists")
     v.set_defaults(func=cmd_verify)
 
 
@@ -30,18 +36,12 @@ def cmd_verify(args) -> int:
     from .checks import verify
     from .mechanisms import minimal_core
 
-    try:
-        task = load_task(args.task)
-        try:
-            net = load_network(args.network)
-        except OSError as exc:
-            raise CRNError(f"cannot read network file {args.network!r}: {exc.strerror}") from None
-        except CRNError as exc:
-            raise CRNError(f"{args.network}: {exc}") from None
-        net = task.adopt(net)
-    except CRNError as exc:
-        print(f"gfn-crn: error: {exc}", file=sys.stderr)
-        return 2
+    if args.plot:
+        from ..cli import check_plot_path
+
+        check_plot_path(args.plot, getattr(args, "overwrite", False))
+    task = load_task(args.task)  # errors (CRNError, naming the file) become one line in gfn_crn.cli.main
+    net = task.adopt(load_network(args.network))
     v = verify(task, net)
     core = minimal_core(task, net, v.loss if v.valid else None)
     if args.json:
