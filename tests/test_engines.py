@@ -150,6 +150,15 @@ def test_torch_engine_is_deterministic_and_takes_a_device(mixed_batch):
     assert a.stats["engine"] == "torch"
 
 
+def test_torch_engine_rejects_a_device_it_cannot_use():
+    net, sc, t = antithetic_example(), [Scenario({"u1": 1.0, "u2": 1.0})], time_grid(1.0, 3)
+    with pytest.raises(CRNError, match="not a torch device"):
+        simulate(net, sc, t, engine="torch", device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(CRNError, match="CUDA is not available"):
+            simulate(net, sc, t, engine="torch", device="cuda")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_torch_engine_on_cuda_matches_the_default(mixed_batch):  # pragma: no cover - needs a GPU
     nets, scen, t = mixed_batch

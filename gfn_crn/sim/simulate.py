@@ -70,6 +70,20 @@ def _compiled_available() -> bool:
         return False
 
 
+def _check_device(device) -> None:
+    """A torch device that exists here, or a CRNError naming what is missing."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise CRNError(f"device {device!r} is not a torch device ({e})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CRNError(f"device {str(device)!r}: CUDA is not available here (use device='cpu')")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise CRNError(f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
 def _warn_fallback(why: str) -> None:
     global _FALLBACK_WARNED
     _FALLBACK_WARNED = True
@@ -197,6 +211,8 @@ def simulate(
     if workers is not None and workers > 1 and len(networks) > 1:
         return _simulate_parallel(networks, scenarios, t, workers, engine=engine, rtol=rtol, atol=atol,
                                   cap=cap, max_steps=max_steps, method=method, device=device)
+    if engine == "torch":
+        _check_device(device)
     if engine == "rodas":
         engine = "rodas-numba" if _compiled_available() else "rodas-numpy"
     elif engine == "rodas-numba":
