@@ -44,7 +44,7 @@ def ipow(x, n, k):
 
 
 @jit_inline
-def localize(b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv):
+def localize(b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, lS):
     """Copy network ``b``'s terms into small contiguous tables: only terms that change some
     species, only their non-constant factors. Returns the number of terms kept."""
     R = ftype.shape[1]
@@ -67,18 +67,21 @@ def localize(b, ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi
             nf += 1
         lnf[nt] = nf
         lns[nt] = ns
+        for i in range(lS.shape[0]):
+            lS[i, nt] = 0.0
         for k in range(ns):
             lsi[nt, k] = st_idx[b, r, k]
             lsv[nt, k] = st_val[b, r, k]
+            lS[st_idx[b, r, k], nt] = st_val[b, r, k]
         nt += 1
     return nt
 
 
 @jit_inline
-def rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, out):
+def rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lS, av, out):
+    """dx/dt: the term rates first (independent of each other), then the dense (N x nt) product
+    with the stoichiometry: no chain of read-modify-writes through ``out``."""
     N = y.shape[0]
-    for i in range(N):
-        out[i] = 0.0
     for r in range(nt):
         a = c[lr[r]]
         for j in range(lnf[r]):
@@ -95,8 +98,12 @@ def rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, out):
                     a *= xn / (K + xn)
                 else:
                     a *= K / (K + xn)
-        for k in range(lns[r]):
-            out[lsi[r, k]] += lsv[r, k] * a
+        av[r] = a
+    for i in range(N):
+        acc = 0.0
+        for r in range(nt):
+            acc += lS[i, r] * av[r]
+        out[i] = acc
 
 
 @jit_inline
@@ -196,9 +203,11 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
     lfn = np.empty((R, J))
     lsi = np.empty((R, N), dtype=np.int64)
     lsv = np.empty((R, N))
+    lS = np.empty((N, R))
+    av = np.empty(R)
     for a in range(a0, a1):
         nt = localize(net_of_sys[a], ftype, fidx, Kn, fn, ni, st_n, st_idx, st_val, lr, lnf, lft, lfi, lKn, lfn, lni,
-                      lns, lsi, lsv)
+                      lns, lsi, lsv, lS)
         mraw = np.inf  # most negative raw value written (outputs are clipped to [0, cap])
         for i in range(N):
             y[i] = y0[a, i]
@@ -208,7 +217,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
         seg = 0
         send = seg_end[a, 0]
         c = seg_coef[a, 0]
-        rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, f0)
+        rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lS, av, f0)
         # initial step: 1% of the time the state needs to change by its own size
         d0 = 0.0
         d1 = 0.0
@@ -281,7 +290,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                     else:
                         for i in range(N):
                             ys[i] = y5[i] + K[4, i]
-                    rhs(ys, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, tmp)
+                    rhs(ys, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lS, av, tmp)
                     for i in range(N):
                         acc_ = 0.0
                         for j in range(s - 1):
@@ -368,7 +377,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                     seg += 1
                     send = seg_end[a, seg]
                     c = seg_coef[a, seg]
-                rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lns, lsi, lsv, f0)
+                rhs(y, c, nt, lr, lnf, lft, lfi, lKn, lfn, lni, lS, av, f0)
                 jac_ok = False
         status[a] = st
         steps_out[a] = nsteps
