@@ -37,7 +37,8 @@ import numpy as np
 from gfn_crn.crn import mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
-from gfn_crn.training import TrainConfig, train
+from gfn_crn.training import train
+from gfn_crn.training.config import plain_tb
 from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
 from gfn_crn.training.refine import LocalSearch, refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
@@ -154,7 +155,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
             if method.startswith("gfn"):
                 # exploration anneals over the first half of the iterations the budget allows when
                 # every sampled topology is new (each costs 1 + rounds * popsize evaluations)
-                cfg = TrainConfig(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
+                cfg = plain_tb(n_iterations=int(gfn_cfg.pop("n_iterations", 20 * iters)), batch_size=batch,
                                   lr=1e-3, lr_logZ=0.1, seed=seed, temperature_start=2.0, temperature_end=1.0,
                                   epsilon_start=0.1, epsilon_end=0.0)
                 anneal = gfn_cfg.pop("anneal_iterations", None)
@@ -190,7 +191,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
 
                     seed_everything(seed)
                     rb = int(gfn_cfg.get("batch_size", batch))
-                    g = build_gflownet(env, TrainConfig(hidden=int(gfn_cfg.get("hidden", 128))))
+                    g = build_gflownet(env, plain_tb(hidden=int(gfn_cfg.get("hidden", 128))))
                     shim = type("Untrained", (), {"pf": g.pf, "pb": g.pb, "replay_buffer": _NoBuffer()})()
                     local = StructureLocalSearch(env, scorer, seed=seed, **(tls or {}))
                     torch.set_num_threads(1)
@@ -203,7 +204,7 @@ def run(method: str, task_name: str, budget: int, seed: int, batch: int, max_rea
         except _BudgetReached:
             pass
     elif method.startswith("gfn"):
-        cfg = TrainConfig(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
+        cfg = plain_tb(n_iterations=iters, batch_size=batch, lr=1e-3, lr_logZ=0.1, seed=seed,
                           temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, epsilon_end=0.0)
         ov = dict(gfn_overrides or {})
         anneal = ov.pop("anneal_iterations", max(1, iters // 2))
@@ -356,7 +357,7 @@ def main(argv=None):
     overrides = {}
     for kv in args.gfn:
         k, v = kv.split("=", 1)
-        overrides[k] = type(getattr(TrainConfig(), k))(v) if getattr(TrainConfig(), k) is not None else float(v)
+        overrides[k] = type(getattr(plain_tb(), k))(v) if getattr(plain_tb(), k) is not None else float(v)
     kv = lambda items: {k: float(v) if "." in v or "e" in v else int(v)  # noqa: E731
                         for k, v in (x.split("=", 1) for x in items)}
     # a setting no selected method uses would be recorded in the results without having acted

@@ -22,6 +22,7 @@ import torch
 
 from gfn_crn.crn import antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
+from gfn_crn.training.config import plain_tb
 from gfn_crn.training import (
     ProductDensityReward,
     RandomQuadraticReward,
@@ -56,7 +57,7 @@ def exactness(order: str, iterations: int, every: int, seed: int = 0):
             _, p = exact_terminal_distribution(env, res.pf)
             rows.append((it + 1, l1_distance(p, q), abs(rec["logZ"] - logZ_true), time.perf_counter() - t0))
 
-    train(env, TrainConfig(n_iterations=iterations, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=seed, **ON_POLICY),
+    train(env, plain_tb(n_iterations=iterations, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=seed, **ON_POLICY),
           callback=cb)
     return rows, len(sets)
 
@@ -68,7 +69,7 @@ def logz_continuous(order: str, iterations: int, seed: int = 0):
     base = {s: float(rng.normal(0.0, 0.5)) for s in enumerate_sets(probe)}
     R = ProductDensityReward(lib, base, rng.uniform(-1, 1, (4, 1)), rng.uniform(0.3, 0.8, (4, 1)))
     env = CRNEnv(lib, tmpl, R, order=order, max_reactions=2, min_reactions=0)
-    res = train(env, TrainConfig(n_iterations=iterations, batch_size=64, hidden=64, lr_logZ=0.1, seed=seed, **ON_POLICY))
+    res = train(env, plain_tb(n_iterations=iterations, batch_size=64, hidden=64, lr_logZ=0.1, seed=seed, **ON_POLICY))
     z = np.mean([r["logZ"] for r in res.history[-50:]])
     return abs(z - R.log_Z)
 
@@ -77,7 +78,7 @@ def speed(order: str, iterations: int = 60, warmup: int = 10):
     tmpl = antithetic_example().template
     lib = mass_action_library(tmpl.species)
     env = CRNEnv(lib, tmpl, RandomQuadraticReward(lib), order=order, max_reactions=5, min_reactions=1)
-    res = train(env, TrainConfig(n_iterations=iterations, batch_size=64, seed=0, temperature_start=1.5,
+    res = train(env, plain_tb(n_iterations=iterations, batch_size=64, seed=0, temperature_start=1.5,
                                  epsilon_start=0.05, num_threads=1, lr_logZ=0.05, anneal_fraction=0.0))
     h = res.history[warmup:]
     return (np.mean([r["seconds"] for r in h]), np.mean([r["sample_seconds"] for r in h]),

@@ -31,7 +31,7 @@ def show(fig):
     """Display a matplotlib figure as PNG (whatever the backend) and close it."""
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=90); plt.close(fig)
     display(Image(data=buf.getvalue()))
-from gfn_crn.training.config import resolve_config
+from gfn_crn.training.config import PLAIN_RUN, resolve_config
 from gfn_crn.training.run import Run'''
 
 NB1 = [
@@ -42,13 +42,16 @@ disturbance `u2` does (9 input combinations). The template already has `0 -> Z1`
 `X1 -> 0` at rate `u2*X1`; the generator adds up to 5 reactions from the 90-reaction mass-action
 library over `X1 Z1 Z2` and picks their rate constants.
 
-This notebook trains a generator (the same as `gfn-crn train --task rpa`), inspects the archive of
-best distinct designs, plots them, exports them, draws fresh samples and resumes the run."""),
+This notebook trains a generator with the default recipe (the same as
+`gfn-crn train --task rpa --preset quick`: 20,480 candidate evaluations), looks at the verified
+designs and their mechanisms, inspects the archive of best distinct designs, plots them, exports
+them, draws fresh samples and resumes the run."""),
     ("code", SETUP),
-    ("md", "## Train\nSettings: defaults < preset < overrides (every setting is in the run's `config.toml`)."),
-    ("code", '''config = resolve_config("quick", overrides=dict(
-    task="rpa", iterations=4 if QUICK else 200, batch_size=16 if QUICK else 64, seed=0,
-    final_samples=16 if QUICK else 256, plot_top=1 if QUICK else 2))
+    ("md", "## Train\nSettings: defaults < preset < overrides (every setting is in the run's `config.toml`). "
+           "The defaults are the recipe; `quick` sets its budget."),
+    ("code", '''tiny = dict(iterations=4, batch_size=8, max_evaluations=0, refine_final_share=0.0) if QUICK else {}
+config = resolve_config("quick", overrides=dict(task="rpa", seed=0, final_samples=16 if QUICK else 256,
+                                                plot_top=1 if QUICK else 2, **tiny))
 run = Run.create(config, "runs/nb01_rpa", overwrite=True)
 run.train(progress=False)       # a tqdm bar by default; Ctrl-C stops after the iteration and saves
 summary = run.finish(quiet=True)   # final samples, plots, exports, summary.json, report.md'''),
@@ -56,6 +59,24 @@ summary = run.finish(quiet=True)   # final samples, plots, exports, summary.json
 print(f"{len(m)} iterations, {m[-1]['evaluations']} evaluations, best loss {m[-1]['best_loss']:.4g}, "
       f"distinct good designs {m[-1]['distinct_good']}, log Z {m[-1]['logZ']:.2f}")
 display(Image(filename=str(run.paths["training_curves"]), width=800))'''),
+    ("md", """## Verified designs and their mechanisms
+A good design (loss below 0.01) is *verified* when it also stays bounded and settles over 10 x the
+training horizon, is right at inputs off the training grid and returns to the target after a step of
+the disturbance `u2`. Its *mechanism* is its minimal core: the reactions left after removing those
+it does not need. `mechanisms.json` in the run directory holds them, best first."""),
+    ("code", '''import json
+mech = json.loads((run.dir / "mechanisms.json").read_text())
+print(f"{summary['distinct_good']} good designs, {mech['verified_designs']} verified, "
+      f"{mech['distinct_verified_mechanisms']} distinct mechanisms; first verified design after "
+      f"{summary['first_verified_evaluation']} evaluations")
+for m in mech["mechanisms"][:5]:
+    print(f"\\nmechanism {m['rank']}: best design {m['best_loss']:.4g}, {m['n_designs']} design(s), core:")
+    print("\\n".join("  " + line for line in m["core"]))'''),
+    ("code", '''from gfn_crn.crn import parse_network
+from gfn_crn.verify.report import plot_verification
+if mech["mechanisms"]:
+    rep = run.task.adopt(parse_network(mech["mechanisms"][0]["representative"]))
+    display(Image(filename=str(plot_verification(run.task, rep, run.dir / "verified_1.png")), width=900))'''),
     ("md", """## The archive: best distinct topologies
 One entry per topology (set of added reactions) with the best parameters seen for it. The diversity
 figures: distinct topologies below the task's good threshold, the mean pairwise Hamming distance
@@ -82,9 +103,10 @@ print(sorted(p.name for p in (run.dir / "designs").iterdir())[:8])'''),
     ("md", "## Fresh samples from the trained generator (`gfn-crn sample`)"),
     ("code", '''s = run.sample(32 if QUICK else 500)
 print(s.figures(run.task.good_threshold))'''),
-    ("md", "## Resume (`gfn-crn train --resume DIR --iterations N`): continues bit-for-bit under the same seed"),
+    ("md", "## Resume (`gfn-crn train --resume DIR --max-evaluations N`): continues bit-for-bit under the same seed"),
     ("code", '''run.close()
-run = Run.load("runs/nb01_rpa", iterations=run.iteration + (2 if QUICK else 50))
+run = (Run.load("runs/nb01_rpa", iterations=run.iteration + 2) if QUICK
+       else Run.load("runs/nb01_rpa", max_evaluations=run.evaluations + 2048))
 run.train(progress=False)
 print("now at iteration", run.iteration, "best loss", run.archive.top(1)[0].loss)
 run.close()'''),
@@ -94,7 +116,7 @@ NB2 = [
     ("md", """# Exploration and diversity
 
 Exploration only changes how trajectories are *sampled*; the trajectory-balance loss is always
-computed with the on-policy log-probabilities (DESIGN.md 6.5-6.7). The knobs (`policy_kwargs`):
+computed with the on-policy log-probabilities (docs/architecture.md). The knobs (`policy_kwargs`):
 
 * `temperature`: structure logits / T (T > 1 flattens the choice of reactions);
 * `epsilon`: mix the structure choice with uniform over valid actions (and parameters with a broad proposal);
@@ -103,7 +125,7 @@ computed with the on-policy log-probabilities (DESIGN.md 6.5-6.7). The knobs (`p
 We train one generator, then sample from it under several settings and compare the diversity figures;
 finally we compare on-policy with off-policy (exploring) training."""),
     ("code", SETUP),
-    ("code", '''base = dict(task="rpa", iterations=4 if QUICK else 150, batch_size=16 if QUICK else 64, seed=0,
+    ("code", '''base = dict(PLAIN_RUN, task="rpa", iterations=4 if QUICK else 150, batch_size=16 if QUICK else 64, seed=0,
             final_samples=0, plot_top=0, export_top=0)
 run = Run.create(resolve_config("quick", overrides=base), "runs/nb02_base", overwrite=True)
 run.train(progress=False)
@@ -163,7 +185,7 @@ for name, desc in list_presets():
     print(f"{name:>14}: {desc}")'''),
     ("code", '''def brief(task, name, iterations=None, **kw):
     iterations = iterations or (2 if QUICK else 40)
-    cfg = resolve_config(overrides=dict(task=task, iterations=iterations, batch_size=8 if QUICK else 32,
+    cfg = resolve_config(overrides=dict(PLAIN_RUN, task=task, iterations=iterations, batch_size=8 if QUICK else 32,
                                         hidden=64, max_reactions=4, seed=0, final_samples=0, plot_top=0,
                                         export_top=0, **kw))
     r = Run.create(cfg, f"runs/nb03_{name}", overwrite=True)

@@ -52,7 +52,8 @@ def ddp_worker(rank, world_size, port, out_dir, n_steps):
     saved with the batch itself, so the test can recompute the gradient on the concatenation."""
     import torch.distributed as dist
 
-    from gfn_crn.training import TrainConfig
+    from gfn_crn.training import TrainConfig  # noqa: F401
+    from gfn_crn.training.config import plain_tb
     from gfn_crn.training.distributed import DistContext
     from gfn_crn.training.tb import Trainer
 
@@ -61,7 +62,7 @@ def ddp_worker(rank, world_size, port, out_dir, n_steps):
     try:
         ctx = DistContext(rank=rank, world_size=world_size, local_rank=rank, backend="gloo")
         env = synthetic_env()
-        cfg = TrainConfig(n_iterations=n_steps, batch_size=8, hidden=16, seed=5, lr=1e-2, grad_clip=0.0,
+        cfg = plain_tb(n_iterations=n_steps, batch_size=8, hidden=16, seed=5, lr=1e-2, grad_clip=0.0,
                           epsilon_start=0.1, epsilon_end=0.1, lr_logZ=0.05, temperature_start=1.0, anneal_fraction=0.0)
         trainer = Trainer(env, cfg, dist=ctx)
         init = [p.detach().clone() for p in trainer.gflownet.parameters()]

@@ -40,3 +40,16 @@ def pytest_collection_modifyitems(config, items):
         name = f"{module}::{item.originalname}" if hasattr(item, "originalname") else item.nodeid
         if module in SLOW_MODULES or name in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+def plain_args(*skip: str) -> list[str]:
+    """``--set`` arguments for plain TB on the per-sample reward in canonical order (PLAIN_RUN):
+    the CLI tests written for that run keep their meaning under the default recipe."""
+    from gfn_crn.training.config import PLAIN_RUN
+
+    out = []
+    for k, v in PLAIN_RUN.items():
+        if k in skip or k in ("iterations", "batch_size"):
+            continue
+        out += ["--set", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
+    return out

@@ -181,7 +181,11 @@ def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
                     'inputs = { u1 = [1.0], u2 = [0.5, 1.5] }\ninit = 0.01\n[time]\nt_f = 20\nn_t = 50\n'
                     '[task]\ntarget = "u1"\n[reward]\ngood_threshold = 0.3\n')
     out = tmp_path / "run"
+    from conftest import plain_args
+    from gfn_crn.training.config import PLAIN_RUN
+
     assert main(["train", "--task", str(task), "--algorithm", "reinforce", "--iterations", "4", "--batch-size", "8",
+                 *plain_args(),
                  "--max-reactions", "3", "--set", "hidden=16", "--set", "final_samples=8", "--set", "plot_top=1",
                  "--set", "export_top=1", "--set", "reinforce_replay=true", "--out", str(out), "--no-progress"]) == 0
     for name in ("config.toml", "metrics.jsonl", "checkpoint.pt", "archive.json", "summary.json", "report.md",
@@ -195,7 +199,7 @@ def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
     assert main(["train", "--resume", str(out), "--algorithm", "tb"]) == 2
     assert "cannot be changed" in capsys.readouterr().err
 
-    cfg = resolve_config(overrides=dict(task=str(task), algorithm="reinforce", reinforce_replay=True, iterations=8,
+    cfg = resolve_config(overrides=dict(PLAIN_RUN, task=str(task), algorithm="reinforce", reinforce_replay=True, iterations=8,
                                         batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3))
 
     def strip(rs):
@@ -267,14 +271,15 @@ def test_refine_lowers_the_loss_within_budget_and_bounds():
 
 
 def test_local_search_refines_and_replays_into_the_buffer():
-    from gfn_crn.training import ON_POLICY, TrainConfig, train
+    from gfn_crn.training import ON_POLICY, train
+    from gfn_crn.training.config import plain_tb
     from gfn_crn.training.refine import LocalSearch
 
     env, lib = _env(max_reactions=2)
     task = RecordingTask(_RateTask(env.template))
     env.task = task
     local = LocalSearch(env, task, lambda: task.networks_best, every=2, top_k=3, rounds=2, popsize=4)
-    res = train(env, TrainConfig(n_iterations=4, batch_size=8, hidden=16, replay_capacity=50,
+    res = train(env, plain_tb(n_iterations=4, batch_size=8, hidden=16, replay_capacity=50,
                                  prioritized_replay=True, seed=0, lr_logZ=0.05, **ON_POLICY), callback=local)
     assert local.calls == 2 and local.injected == 6 and len(local.refined) == 6
     assert task.n_evaluations == 4 * 8 + local.evaluations

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gfn_crn.envs import CRNEnv
+from gfn_crn.training.config import plain_tb
 from gfn_crn.training import (
     ProductDensityReward,
     TableReward,
@@ -35,7 +36,7 @@ def table_env(order, M=5, max_r=3, seed=1):
 def test_exact_terminal_distribution_matches_normalised_reward(order, iters, tol):
     env, sets, lr = table_env(order)
     assert len(sets) == 26  # sets of <= 3 of 5 reactions
-    res = train(env, TrainConfig(n_iterations=iters, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
+    res = train(env, plain_tb(n_iterations=iters, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
     finals, p = exact_terminal_distribution(env, res.pf)
     assert finals == sets
     assert abs(p.sum() - 1) < 1e-6
@@ -48,7 +49,7 @@ def test_exact_terminal_distribution_matches_normalised_reward(order, iters, tol
 def test_untrained_policy_is_far_from_the_target():
     """The exactness check can fail: an untrained policy has a large L1."""
     env, sets, lr = table_env("canonical")
-    res = train(env, TrainConfig(n_iterations=1, batch_size=8, hidden=64, lr_logZ=0.05, **ON_POLICY))
+    res = train(env, plain_tb(n_iterations=1, batch_size=8, hidden=64, lr_logZ=0.05, **ON_POLICY))
     _, p = exact_terminal_distribution(env, res.pf)
     assert l1_distance(p, target_distribution(lr)) > 0.2
 
@@ -64,7 +65,7 @@ def product_density_env(order, seed=2):
 
 def test_learned_logZ_matches_closed_form_with_continuous_parameters():
     env, R = product_density_env("canonical")
-    res = train(env, TrainConfig(n_iterations=400, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
+    res = train(env, plain_tb(n_iterations=400, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
     logZ = np.mean([r["logZ"] for r in res.history[-50:]])
     assert abs(logZ - R.log_Z) < 0.05, (logZ, R.log_Z)
 
@@ -73,8 +74,8 @@ def test_off_policy_training_reaches_the_same_logZ():
     env, R = product_density_env("free")
     explore = dict(temperature_start=2.0, temperature_end=2.0, epsilon_start=0.1, epsilon_end=0.1,
                    param_spread_start=1.5, param_spread_end=1.5)
-    on = train(env, TrainConfig(n_iterations=500, batch_size=64, hidden=64, lr_logZ=0.1, seed=0, **ON_POLICY))
-    off = train(env, TrainConfig(n_iterations=500, batch_size=64, hidden=64, lr_logZ=0.1, seed=0, **explore, anneal_fraction=0.0))
+    on = train(env, plain_tb(n_iterations=500, batch_size=64, hidden=64, lr_logZ=0.1, seed=0, **ON_POLICY))
+    off = train(env, plain_tb(n_iterations=500, batch_size=64, hidden=64, lr_logZ=0.1, seed=0, **explore, anneal_fraction=0.0))
     z_on = np.mean([r["logZ"] for r in on.history[-100:]])
     z_off = np.mean([r["logZ"] for r in off.history[-100:]])
     assert abs(z_on - R.log_Z) < 0.05 and abs(z_off - R.log_Z) < 0.05, (z_on, z_off, R.log_Z)
@@ -83,7 +84,7 @@ def test_off_policy_training_reaches_the_same_logZ():
 
 def test_free_order_with_learned_backward_policy_is_exact_too():
     env, sets, lr = table_env("free")
-    res = train(env, TrainConfig(n_iterations=900, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0,
+    res = train(env, plain_tb(n_iterations=900, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0,
                                  learned_pb=True, **ON_POLICY))
     assert res.pb.__class__.__name__ == "LearnedBackwardEstimator"
     _, p = exact_terminal_distribution(env, res.pf)

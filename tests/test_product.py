@@ -12,7 +12,8 @@ import torch
 from gfn_crn.cli import main
 from gfn_crn.crn import Network, ReactionInstance, antithetic_example, mass_action_library, parse_network
 from gfn_crn.training.archive import Archive, format_table
-from gfn_crn.training.config import RunConfig, resolve_config, to_toml, load_config_file
+from gfn_crn.training.config import PLAIN_RUN, RunConfig, resolve_config, to_toml, load_config_file
+from conftest import plain_args
 from gfn_crn.training.run import TIMING_KEYS, CheckpointError, Run, load_checkpoint, read_metrics
 
 TINY_TASK = '''
@@ -43,7 +44,7 @@ def tiny_task(tmp_path):
 
 
 def tiny_config(task, **kw):
-    base = dict(task=task, iterations=8, batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3,
+    base = dict(PLAIN_RUN, task=task, iterations=8, batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3,
                 final_samples=16, plot_top=1, export_top=2, archive_capacity=20)
     base.update(kw)
     return resolve_config(overrides=base)
@@ -56,7 +57,7 @@ def _strip(rows):
 # ---------------------------------------------------------------------------- CLI end to end
 def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "--task", tiny_task, "--iterations", "5", "--batch-size", "8", "--max-reactions", "3",
+    rc = main(["train", "--task", tiny_task, "--iterations", "5", "--batch-size", "8", "--max-reactions", "3", *plain_args(),
                "--set", "hidden=16", "--set", "final_samples=16", "--set", "plot_top=1", "--set", "export_top=2",
                "--out", str(out), "--no-progress"])
     assert rc == 0
@@ -73,7 +74,8 @@ def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
 
     assert main(["top", str(out), "-k", "3"]) == 0
     text = capsys.readouterr().out
-    assert "rank" in text and len(text.strip().splitlines()) == 5
+    # summary line, the verification line (the run wrote mechanisms.json), header, 3 designs
+    assert "rank" in text and "distinct verified mechanisms" in text and len(text.strip().splitlines()) == 6
 
     assert main(["sample", str(out), "-n", "20", "--temperature", "2"]) == 0
     text = capsys.readouterr().out
@@ -101,11 +103,11 @@ def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
 
 def test_config_precedence_and_errors(tiny_task, tmp_path):
     c = resolve_config("quick", None, {"iterations": 7})
-    assert c.train.n_iterations == 7 and c.train.hidden == 64
+    assert c.train.n_iterations == 7 and c.max_evaluations == 20480
     f = tmp_path / "c.toml"
-    f.write_text('iterations = 11\nlr = 0.002\n')
+    f.write_text('iterations = 11\nlr = 0.002\nmax_evaluations = 999\n')
     c = resolve_config("quick", f, {"batch_size": 5})
-    assert (c.train.n_iterations, c.train.lr, c.train.batch_size, c.train.hidden) == (11, 0.002, 5, 64)
+    assert (c.train.n_iterations, c.train.lr, c.train.batch_size, c.max_evaluations) == (11, 0.002, 5, 999)
     assert load_config_file_roundtrip(c) == c
     f.write_text("itrations = 3\n")
     with pytest.raises(Exception, match="unknown setting.*itrations"):
@@ -335,7 +337,8 @@ def test_structure_search_in_a_run_is_counted_and_archived(tiny_task, tmp_path):
 def test_cli_topology_reward_flag(tiny_task, tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["train", "--task", tiny_task, "--iterations", "1", "--batch-size", "4", "--max-reactions", "2",
-                 "--topology-reward", "--set", "topology_rounds=0", "--set", "hidden=16", "--out", str(out),
+                 *plain_args("topology_reward"), "--topology-reward", "--set", "topology_rounds=0", "--set", "hidden=16",
+                 "--out", str(out),
                  "--no-progress", "--no-finish"]) == 0
     cfg = load_config_file(out / "config.toml")
     assert cfg.topology.enabled is True and cfg.topology.rounds == 0

@@ -125,7 +125,8 @@ def _free_port() -> int:
 def test_two_gloo_ranks_stay_identical_and_average_the_concatenated_gradient(tmp_path):
     from gfn.containers import Trajectories
 
-    from gfn_crn.training import ON_POLICY, TrainConfig, build_gflownet
+    from gfn_crn.training import ON_POLICY, build_gflownet
+    from gfn_crn.training.config import plain_tb
 
     torch.multiprocessing.spawn(ddp_worker, args=(2, _free_port(), str(tmp_path), 4), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
@@ -141,7 +142,7 @@ def test_two_gloo_ranks_stay_identical_and_average_the_concatenated_gradient(tmp
     assert r0["evaluated"] == r1["evaluated"] == 5 * 8
     # ... and the averaged gradient is the single-process gradient of the concatenated batch
     env = synthetic_env()
-    cfg = TrainConfig(batch_size=8, hidden=16, lr_logZ=0.05, **ON_POLICY)
+    cfg = plain_tb(batch_size=8, hidden=16, lr_logZ=0.05, **ON_POLICY)
     gfn = build_gflownet(env, cfg)
     gfn.load_state_dict(r0["state"])
     parts = [Trajectories(env=env, states=env.States(r["states"]), actions=env.Actions(r["actions"]),

@@ -7,7 +7,8 @@ import pytest
 from gfn_crn.crn import CRNError, Network, ReactionInstance, antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
-from gfn_crn.training import ON_POLICY, TrainConfig, small_library, train
+from gfn_crn.training import ON_POLICY, small_library, train
+from gfn_crn.training.config import plain_tb
 from gfn_crn.training.evaluations import RecordingTask
 from gfn_crn.training.topology import TopologyReward, structure_key
 
@@ -152,7 +153,7 @@ def test_trajectory_balance_learns_the_structure_marginal(rpa):
     tmpl, lib = small_library(4)
     tr = TopologyReward(rpa, rounds=1, popsize=4, seed=0)
     env = CRNEnv(lib, tmpl, tr, order="canonical", max_reactions=2, min_reactions=0)
-    res = train(env, TrainConfig(n_iterations=500, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
+    res = train(env, plain_tb(n_iterations=500, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
     # every structure (11 sets of <= 2 of 4 reactions) was seen; their exact log-weights:
     assert len(tr.cache) == 11
     keys = list(tr.cache)
@@ -184,7 +185,7 @@ def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
     lib = mass_action_library(rpa.template.species)
     env = CRNEnv(lib, rpa.template, tr, order="free", max_reactions=3, min_reactions=1)
     ls = StructureLocalSearch(env, tr, every=2, top_k=3, neighbours=2, destroy=1, max_visits=1, seed=0)
-    res = train(env, TrainConfig(n_iterations=6, batch_size=8, hidden=32, replay_capacity=200, seed=0, lr_logZ=0.05, **ON_POLICY),
+    res = train(env, plain_tb(n_iterations=6, batch_size=8, hidden=32, replay_capacity=200, seed=0, lr_logZ=0.05, **ON_POLICY),
                 callback=ls)
     assert ls.calls == 3 and ls.proposed == 3 * 3 * 2
     assert all(v == 1 for v in ls.visits.values()) and len(ls.visits) == 9  # each parent once

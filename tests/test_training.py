@@ -5,7 +5,8 @@ import torch
 
 from gfn_crn.crn import antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
-from gfn_crn.training import ON_POLICY, RandomQuadraticReward, TrainConfig, build_gflownet, make_optimizer, train
+from gfn_crn.training import ON_POLICY, RandomQuadraticReward, build_gflownet, make_optimizer, train
+from gfn_crn.training.config import plain_tb
 
 
 def rpa_env(order="canonical", max_reactions=5, **kw):
@@ -16,7 +17,7 @@ def rpa_env(order="canonical", max_reactions=5, **kw):
 
 def test_short_training_run_improves_the_reward():
     env = rpa_env()
-    cfg = TrainConfig(n_iterations=150, batch_size=32, hidden=64, lr=3e-3, lr_logZ=0.1, seed=1,
+    cfg = plain_tb(n_iterations=150, batch_size=32, hidden=64, lr=3e-3, lr_logZ=0.1, seed=1,
                       temperature_start=2.0, temperature_end=1.0, epsilon_start=0.1, anneal_fraction=100 / 150)
     res = train(env, cfg)
     h = res.history
@@ -31,7 +32,7 @@ def test_short_training_run_improves_the_reward():
 
 def test_seeded_runs_are_identical_and_different_seeds_differ():
     def run(seed):
-        return train(rpa_env("free"), TrainConfig(n_iterations=15, batch_size=16, hidden=32, seed=seed,
+        return train(rpa_env("free"), plain_tb(n_iterations=15, batch_size=16, hidden=32, seed=seed,
                                                   epsilon_start=0.2, temperature_start=1.5, lr_logZ=0.05, anneal_fraction=0.0))
     a, b, c = run(7), run(7), run(8)
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
@@ -42,7 +43,7 @@ def test_seeded_runs_are_identical_and_different_seeds_differ():
 
 def test_logZ_is_learned_from_init_logZ_with_its_own_learning_rate():
     env = rpa_env()
-    cfg = TrainConfig(init_logZ=0.0, lr=1e-4, lr_logZ=0.1, **ON_POLICY)
+    cfg = plain_tb(init_logZ=0.0, lr=1e-4, lr_logZ=0.1, **ON_POLICY)
     gfn = build_gflownet(env, cfg)
     assert float(gfn.logZ) == 0.0 and gfn.logZ.requires_grad
     assert any(p is gfn.logZ for p in gfn.parameters())
@@ -50,13 +51,13 @@ def test_logZ_is_learned_from_init_logZ_with_its_own_learning_rate():
     lrs = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
     assert lrs[id(gfn.logZ)] == 0.1
     assert all(lr == 1e-4 for pid, lr in lrs.items() if pid != id(gfn.logZ))
-    res = train(env, TrainConfig(n_iterations=5, batch_size=8, hidden=16, lr_logZ=0.05, **ON_POLICY), gflownet=gfn, optimizer=opt)
+    res = train(env, plain_tb(n_iterations=5, batch_size=8, hidden=16, lr_logZ=0.05, **ON_POLICY), gflownet=gfn, optimizer=opt)
     assert res.logZ != 0.0
 
 
 def test_training_with_replay_buffer_and_reward_cache():
     env = rpa_env("free", max_reactions=1, fixed_parameters=True)
-    res = train(env, TrainConfig(n_iterations=20, batch_size=16, hidden=32, replay_capacity=64,
+    res = train(env, plain_tb(n_iterations=20, batch_size=16, hidden=32, replay_capacity=64,
                                  replay_fraction=0.5, reward_cache_size=1000, lr_logZ=0.05, **ON_POLICY))
     assert len(res.replay_buffer) == 64
     assert env.reward_cache_hits > 0
@@ -66,7 +67,7 @@ def test_training_with_replay_buffer_and_reward_cache():
 def test_replay_updates_add_optimizer_steps_without_reward_calls():
     def run(updates):
         env = rpa_env("canonical", max_reactions=2)
-        res = train(env, TrainConfig(n_iterations=6, batch_size=8, hidden=16, replay_capacity=64, seed=2,
+        res = train(env, plain_tb(n_iterations=6, batch_size=8, hidden=16, replay_capacity=64, seed=2,
                                      replay_updates=updates, lr_logZ=0.05, **ON_POLICY))
         steps = max(int(s["step"]) for s in res.optimizer.state.values())
         return env.n_evaluated, steps, res
@@ -81,6 +82,6 @@ def test_replay_updates_add_optimizer_steps_without_reward_calls():
     import pytest
 
     with pytest.raises(ValueError, match="replay buffer"):
-        train(rpa_env(), TrainConfig(n_iterations=1, batch_size=4, hidden=16, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
+        train(rpa_env(), plain_tb(n_iterations=1, batch_size=4, hidden=16, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
     with pytest.raises(ValueError, match="at least one batch"):  # too small: the updates could never run
-        train(rpa_env(), TrainConfig(n_iterations=1, batch_size=8, hidden=16, replay_capacity=4, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
+        train(rpa_env(), plain_tb(n_iterations=1, batch_size=8, hidden=16, replay_capacity=4, replay_updates=1, lr_logZ=0.05, **ON_POLICY))

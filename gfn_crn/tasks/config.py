@@ -76,14 +76,16 @@ _ALIASES = {"rpa": "tracking", "dose-response": "dose_response", "classifier": "
 
 TOP_KEYS = {"kind", "name", "description", "template", "scenarios", "time", "task", "reward", "sim"}
 TASK_KEYS = {
-    "tracking": {"target", "weights", "norm", "relative"},
-    "logic": {"expression", "inputs", "low", "high", "output_high", "weights", "norm", "relative", "balanced"},
-    "dose_response": {"input", "doses", "range", "target", "hill", "other_inputs", "weights", "norm", "relative"},
+    "tracking": {"target", "weights", "norm", "relative", "settle_weight"},
+    "logic": {"expression", "inputs", "low", "high", "output_high", "weights", "norm", "relative", "balanced",
+              "settle_weight"},
+    "dose_response": {"input", "doses", "range", "target", "hill", "other_inputs", "weights", "norm", "relative",
+                      "settle_weight"},
     "oscillator": {"frequency", "mean", "output", "t0", "weights", "amplitude_floor", "relative_floor",
                    "no_oscillation_loss"},
     "habituation": {"input", "n_pulses", "start", "width", "gap", "high", "low", "other_inputs", "rest", "recovery",
                     "peak_floor", "peak_ceiling", "w_floor", "w_ceiling", "w_recovery", "output"},
-    "classification": {"examples", "inputs", "high", "low", "weights", "norm", "relative"},
+    "classification": {"examples", "inputs", "high", "low", "weights", "norm", "relative", "settle_weight"},
     "data_fit": {"experiments", "norm", "normalise"},
     "trace": {"times", "values", "species", "inputs", "n_t"},
 }
@@ -284,6 +286,8 @@ def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"
         if kind in ("tracking", "logic", "dose_response", "classification"):
             loss_kw = dict(weights=task.get("weights"), norm=task.number("norm", 1, integer=True),
                            relative=bool(task.get("relative", False)))
+            if "settle_weight" in task:
+                loss_kw["settle_weight"] = task.number("settle_weight")
 
         if kind in GRID_KINDS:
             inputs = scen.get("inputs", {})

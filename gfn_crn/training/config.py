@@ -128,6 +128,23 @@ class TrainConfig:
         return kw
 
 
+#: plain trajectory balance: the :class:`TrainConfig` defaults before the default recipe (no replay,
+#: milder exploration, batch 64). Tests and benchmarks that study TB itself start from these.
+PLAIN_TB = dict(n_iterations=1000, batch_size=64, temperature_start=1.5, epsilon_start=0.05, replay_capacity=0,
+                prioritized_replay=False, replay_updates=0)
+
+
+def plain_tb(**kw) -> "TrainConfig":
+    """A :class:`TrainConfig` from :data:`PLAIN_TB`, with ``kw`` on top."""
+    return TrainConfig(**{**PLAIN_TB, **kw})
+
+
+#: the run settings (flat keys) of plain TB on the per-sample reward in canonical order: what
+#: ``gfn-crn train`` ran before the default recipe
+PLAIN_RUN = dict(order="canonical", topology_reward=False, structure_search_every=0, refine_every=0,
+                 refine_final_share=0.0, max_evaluations=0, iterations=1000, batch_size=64, temperature_start=1.5,
+                 epsilon_start=0.05, replay_capacity=0, prioritized_replay=False, replay_updates=0)
+
 #: on-policy sampling from the first iteration (the :class:`TrainConfig` defaults explore)
 ON_POLICY = dict(temperature_start=1.0, temperature_end=1.0, epsilon_start=0.0, epsilon_end=0.0,
                  param_spread_start=1.0, param_spread_end=1.0, anneal_fraction=0.0)
@@ -531,5 +548,5 @@ def config_table() -> str:
 
 
 __all__ = ["RunConfig", "TrainConfig", "ReinforceConfig", "TopologyConfig", "StructureSearchConfig", "ON_POLICY",
-           "FIELD_DOCS", "PRESETS", "SECTIONS", "flat_keys", "from_flat", "to_flat", "resolve_config",
+           "FIELD_DOCS", "PRESETS", "PLAIN_TB", "PLAIN_RUN", "plain_tb", "SECTIONS", "flat_keys", "from_flat", "to_flat", "resolve_config",
            "load_config_file", "to_toml", "build_library", "apply_overrides", "config_table"]
