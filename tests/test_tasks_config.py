@@ -73,7 +73,7 @@ def test_piecewise_inputs_in_toml():
     (("kind = \"tracking\"", "kind = \"trackin\""), r"unknown kind 'trackin' \(known: tracking, logic"),
     (("kind = \"tracking\"", ""), "missing 'kind'"),
     (("[task]", "[tsk]"), r"unknown top-level key\(s\) \['tsk'\]"),
-    (("target =", "targte ="), r"unknown key\(s\) \['targte'\] in \[task\] \(allowed: norm, relative, target, weights\)"),
+    (("target =", "targte ="), r"unknown key\(s\) \['targte'\] in \[task\] \(allowed: norm, relative, settle_weight, target, weights\)"),
     (("example = \"antithetic\"", "example = \"antithetic\"\ntext = \"species: A\""), "exactly one of text, file, example"),
     (("example = \"antithetic\"", "example = \"repressilator\""), "unknown example 'repressilator'"),
     (("example = \"antithetic\"", "file = \"nope.txt\""), "template file .*nope.txt' does not exist"),

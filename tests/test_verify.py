@@ -273,3 +273,24 @@ def test_cli_verify_json_and_plot(tmp_path, capsys):
     assert "NOT verified (failed: bounded, settled" in out
     assert main(["verify", "--task", "rpa", str(tmp_path / "missing.crn")]) == 2
     assert "gfn-crn: error: cannot read network file" in capsys.readouterr().err
+
+
+def test_settle_weight_charges_unbounded_designs_only(rpa):
+    """The optional settling term of tracking losses: the unbounded design (its tracking loss 0.0044)
+    pays ~settle_weight * 0.09 per scenario, the settled antithetic design pays nothing."""
+    on = parse_task(load_task_text("rpa").replace("[task]\n", "[task]\nsettle_weight = 1\n"))
+    nets = [on.adopt(antithetic_example()), on.adopt(parse_network(UNBOUNDED))]
+    off_r, on_r = rpa.evaluate(nets), on.evaluate(nets)
+    assert on_r.loss[0] == off_r.loss[0] == pytest.approx(0.002917, abs=1e-6)
+    assert off_r.loss[1] < 0.01 < on_r.loss[1]
+    drift = on_r.details["drift"][1]
+    assert on_r.loss[1] == pytest.approx(off_r.loss[1] + np.maximum(drift - 0.01, 0).mean(), rel=1e-9)
+    assert drift.min() > 0.05 and off_r.details["drift"][0].max() < 1e-3
+    with pytest.raises(CRNError, match="settle_weight must be >= 0"):
+        parse_task(load_task_text("rpa").replace("[task]\n", "[task]\nsettle_weight = -1\n"))
+
+
+def load_task_text(name):
+    from gfn_crn.tasks.presets import PRESETS
+
+    return PRESETS[name]

@@ -1,4 +1,6 @@
-"""Batched ODE simulation of networks under scenarios (DESIGN.md section 4). No torch here."""
+"""Batched ODE simulation of networks under scenarios (DESIGN.md section 4).
+
+torch is imported only by ``engine="torch"``."""
 
 from .compile import CompiledBatch, compile_networks
 from .scenarios import DEFAULT_INIT, PiecewiseConstant, Scenario, scenario_grid, scenario_zip, time_grid

@@ -1,9 +1,15 @@
 """``simulate``: a batch of networks x scenarios -> trajectories, status and solver statistics.
 
-Engines:
+Engines (user guide: ``docs/engines.md``):
 
-* ``"rodas"`` (default): every (network, scenario) system of the batch integrated together by the
-  vectorised Rodas4 of :mod:`gfn_crn.sim.rodas` (per-system steps, compaction).
+* ``"rodas"`` (default): Rodas4 (order 4, L-stable, per-system step control, dense output),
+  compiled with numba (``"rodas-numba"``, :mod:`gfn_crn.sim.rodas_numba`); if numba is missing or
+  fails to compile, the pure-numpy path with a one-time warning.
+* ``"rodas-numba"``: the compiled path only (raises :class:`CRNError` if it cannot be used).
+* ``"rodas-numpy"``: every system of the batch integrated together by the vectorised numpy
+  Rodas4 of :mod:`gfn_crn.sim.rodas` (per-system steps, compaction).
+* ``"torch"``: the same integrator in torch (:mod:`gfn_crn.sim.rodas_torch`) on ``device``
+  (``"cpu"`` or ``"cuda"``), for large batches on an accelerator.
 * ``"cvode"``: SUNDIALS CVODE (BDF of order <= 2 at a tenth of ``rtol``, dense, analytic
   Jacobian) through scikit-sundae, one system at a time: the robust fallback. It stops at the cap
   and after ``max_steps`` steps like the default engine (see :func:`_solve_cvode`).
@@ -22,7 +28,9 @@ reported as 0 (the most negative raw value is kept in ``stats["min_raw"]``).
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +49,47 @@ from .status import STATUS_NAMES, FAILURES, SolverStatus, is_failure  # noqa: F4
 OK = rodas.STATUS_OK
 DIVERGED = rodas.STATUS_DIVERGED
 FAILED = rodas.STATUS_FAILED  # one of the failure codes (gfn_crn.sim.status.FAILURES); test with is_failure
-ENGINES = ("rodas", "cvode", "scipy")
+ENGINES = ("rodas", "rodas-numba", "rodas-numpy", "torch", "cvode", "scipy")
+
+_log = logging.getLogger(__name__)
+
+
+_FALLBACK_WARNED = False
+
+
+def _compiled_available() -> bool:
+    """Whether the numba kernel can be used; the first failure warns once (never silently)."""
+    from . import rodas_numba
+
+    try:
+        rodas_numba.kernel()
+        return True
+    except RuntimeError as e:
+        if not _FALLBACK_WARNED:
+            _warn_fallback(str(e))
+        return False
+
+
+def _check_device(device) -> None:
+    """A torch device that exists here, or a CRNError naming what is missing."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise CRNError(f"device {device!r} is not a torch device ({e})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CRNError(f"device {str(device)!r}: CUDA is not available here (use device='cpu')")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise CRNError(f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def _warn_fallback(why: str) -> None:
+    global _FALLBACK_WARNED
+    _FALLBACK_WARNED = True
+    msg = f"gfn_crn.sim: compiled Rodas kernel unavailable ({why}); using the pure-numpy engine (slower)"
+    _log.warning(msg)
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
 class _ScenarioViews:
@@ -136,6 +184,7 @@ def simulate(
     method: str = "Radau",
     workers: int | None = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> SimResult:
     """Simulate every network under every scenario on the time grid ``t`` (starting at 0).
 
@@ -143,7 +192,9 @@ def simulate(
     trajectories within ~2e-5 relative of a rtol-1e-10 reference on random RPA candidates, see
     ``benchmarks/RESULTS.md``); ``cap`` the divergence
     threshold; ``max_steps`` the step budget per system (rodas, cvode); ``method`` the scipy method
-    (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes.
+    (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes;
+    ``device`` the torch device (``engine="torch"`` only). ``stats["engine"]`` names the engine
+    that actually ran (``"rodas-numba"`` or ``"rodas-numpy"`` for ``"rodas"``).
     """
     if isinstance(networks, Network):
         networks = [networks]
@@ -159,7 +210,18 @@ def simulate(
     scenarios = _check_scenarios(scenarios, species, cb.inputs)
     if workers is not None and workers > 1 and len(networks) > 1:
         return _simulate_parallel(networks, scenarios, t, workers, engine=engine, rtol=rtol, atol=atol,
-                                  cap=cap, max_steps=max_steps, method=method)
+                                  cap=cap, max_steps=max_steps, method=method, device=device)
+    if engine == "torch":
+        _check_device(device)
+    if engine == "rodas":
+        engine = "rodas-numba" if _compiled_available() else "rodas-numpy"
+    elif engine == "rodas-numba":
+        from . import rodas_numba
+
+        try:
+            rodas_numba.kernel()
+        except RuntimeError as e:
+            raise CRNError(f"engine 'rodas-numba' is unavailable: {e}") from None
     t0 = time.perf_counter()
     B, S, N, R = cb.B, len(scenarios), cb.N, cb.coef.shape[1]
     seg_end, u = _segments(scenarios, cb.inputs, float(t[-1]))
@@ -178,7 +240,19 @@ def simulate(
 
         bar = tqdm(total=B * S, desc="simulating", unit="traj", leave=False)
     try:
-        if engine == "rodas":
+        if engine == "rodas-numba":
+            from . import rodas_numba
+
+            Y, status, steps, rej, min_raw = rodas_numba.integrate(
+                cb, net_of_sys, y0_sys, t, seg_end_sys, coef_sys, rtol=rtol, atol=atol, cap=cap,
+                max_steps=max_steps, progress=bar.update if bar else None)
+        elif engine == "torch":
+            from . import rodas_torch
+
+            Y, status, steps, rej = rodas_torch.integrate(
+                cb, net_of_sys, y0_sys, t, seg_end_sys, coef_sys, rtol=rtol, atol=atol, cap=cap,
+                max_steps=max_steps, device=device, progress=bar.update if bar else None)
+        elif engine == "rodas-numpy":
             kin = Kinetics(cb, net_of_sys, coef_sys[:, 0])
             Y, status, steps, rej = rodas.integrate(
                 kin, y0_sys, t, seg_end_sys, coef_sys, rtol=rtol, atol=atol, cap=cap, max_steps=max_steps,
@@ -197,8 +271,9 @@ def simulate(
     finally:
         if bar:
             bar.close()
-    min_raw = float(np.min(Y)) if Y.size else 0.0
-    np.clip(Y, 0.0, cap, out=Y)
+    if engine != "rodas-numba":  # the compiled kernel clips as it writes
+        min_raw = float(np.min(Y)) if Y.size else 0.0
+        np.clip(Y, 0.0, cap, out=Y)
     stats = {
         "engine": engine,
         "systems": B * S,
@@ -367,7 +442,7 @@ def _simulate_parallel(networks, scenarios, t, workers, **kw) -> SimResult:
         np.concatenate([p.y for p in parts]), np.concatenate([p.status for p in parts]), t, parts[0].species,
         scenarios,
         {
-            "engine": kw["engine"], "systems": sum(p.stats["systems"] for p in parts),
+            "engine": parts[0].stats["engine"], "systems": sum(p.stats["systems"] for p in parts),
             "seconds": time.perf_counter() - t0,
             "steps": np.concatenate([p.stats["steps"] for p in parts]),
             "rejected": np.concatenate([p.stats["rejected"] for p in parts]),

@@ -238,7 +238,7 @@ class Task:
             raise CRNError(f"prior must be a LogParameterPrior or None, got {type(prior).__name__}")
         self.prior = prior
         opts = dict(sim_options or {})
-        allowed = {"engine", "rtol", "atol", "cap", "max_steps", "method", "workers"}
+        allowed = {"engine", "rtol", "atol", "cap", "max_steps", "method", "workers", "device"}
         unknown = set(opts) - allowed
         if unknown:
             raise CRNError(f"unknown simulator option(s) {sorted(unknown)} (allowed: {', '.join(sorted(allowed))})")

@@ -34,7 +34,7 @@ A task file::
     beta = 10                   # prior = { mean = 0, std = 2, low = -6.9, high = 6.9 } or false;
                                 # reward_alpha, reward_eps: power term (gfn_crn.tasks.base)
 
-    [sim]                       # optional: engine, rtol, atol, cap, max_steps
+    [sim]                       # optional: engine, rtol, atol, cap, max_steps, device
     rtol = 1e-6
 
     [verify]                    # optional: checks beyond the loss (gfn_crn.verify.VerifySettings)
@@ -156,7 +156,7 @@ def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"
         task = Section(cfg.get("task"), "task", kind.task_keys, source)
         rsec = Section(cfg.get("reward"), "reward", {"beta", "loss_cap", "floor", "good_threshold", "prior",
                                                      "reward_alpha", "reward_eps"}, source)
-        ssec = Section(cfg.get("sim"), "sim", {"engine", "rtol", "atol", "cap", "max_steps"}, source)
+        ssec = Section(cfg.get("sim"), "sim", {"engine", "rtol", "atol", "cap", "max_steps", "device"}, source)
 
         # time grid (None: the kind's default where it has one)
         if "points" in tsec:
@@ -177,6 +177,8 @@ def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"
         if kind.loss:
             loss_kw = dict(weights=task.get("weights"), norm=task.number("norm", 1, integer=True),
                            relative=bool(task.get("relative", False)))
+            if "settle_weight" in task:
+                loss_kw["settle_weight"] = task.number("settle_weight")
         return kind.build(KindInput(kind.name, template, scen, t, init, task, common, loss_kw, cfg, source, base_dir))
     except CRNError as e:
         msg = str(e)

@@ -30,7 +30,7 @@ from ..crn.errors import CRNError
 from ..sim import PiecewiseConstant, scenario_grid, scenario_zip
 
 #: the [task] keys of the tracking-style losses (``loss=True`` kinds)
-LOSS_KEYS = frozenset({"weights", "norm", "relative"})
+LOSS_KEYS = frozenset({"weights", "norm", "relative", "settle_weight"})
 
 
 class Section:
@@ -126,7 +126,7 @@ class KindInput:
     kinds); ``t`` (the time grid, None when the file gives none and the kind has no default
     grid); ``init`` (``[scenarios] init``); ``task`` (the ``[task]`` section, keys checked);
     ``common`` (the Task keyword arguments of ``[reward]``, ``[sim]``, name and description);
-    ``loss_kw`` (weights, norm, relative for ``loss`` kinds); ``cfg`` (the whole document, for
+    ``loss_kw`` (weights, norm, relative and settle_weight for ``loss`` kinds); ``cfg`` (the whole document, for
     kinds with their own top-level tables); ``source``, ``base_dir``."""
 
     kind: str
@@ -168,7 +168,7 @@ class TaskKind:
     """A registered task kind: its name, its ``[task]`` keys, its builder and how the shared
     tables apply to it (``grid``: ``[scenarios]`` takes ``inputs``/``zip``; ``default_time``:
     without ``[time]`` the grid is 0..100 with 1000 points, else the kind chooses (``t`` None);
-    ``loss``: the tracking-style loss keys ``weights``, ``norm``, ``relative``; ``sections``:
+    ``loss``: the tracking-style loss keys ``weights``, ``norm``, ``relative``, ``settle_weight``; ``sections``:
     top-level tables the builder reads itself from ``cfg``; ``sim``: whether ``[sim]`` applies)."""
 
     name: str

@@ -201,6 +201,7 @@ def _ssa_from_config(c: KindInput):
     if cv_weight is not None and c.kind != "ssa_robust":
         raise CRNError(f"{c.source}: [task] cv_weight is an ssa_robust setting (this task is {c.kind})")
     common = {k: v for k, v in c.common.items() if k not in ("sim_options", "reward_alpha", "reward_eps")}
+    loss_kw = {k: v for k, v in c.loss_kw.items() if k != "settle_weight"}  # as before: not applied to SSA means
     try:
         opts = {k: ssa_sec[k] for k in ssa_sec}
         scenarios = c.grid_scenarios()
@@ -208,8 +209,8 @@ def _ssa_from_config(c: KindInput):
         if c.kind == "ssa_robust":
             if cv_weight is not None:
                 opts["cv_weight"] = cv_weight
-            return SSARobustTask(c.template, scenarios, c.t, target, **c.loss_kw, **common, **opts)
-        return SSATrackingTask(c.template, scenarios, c.t, target, **c.loss_kw, **common, **opts)
+            return SSARobustTask(c.template, scenarios, c.t, target, **loss_kw, **common, **opts)
+        return SSATrackingTask(c.template, scenarios, c.t, target, **loss_kw, **common, **opts)
     except (TypeError, ValueError) as e:
         raise CRNError(f"{c.source}: {e}") from None
 

@@ -7,6 +7,14 @@ All share the tracking loss, over scenarios s, outputs o and time points t::
 with ``p`` the norm (1 or 2) and ``w`` the weights (:func:`gfn_crn.tasks.base.make_weights`; the
 mean divides by the number of points, not by the sum of the weights).
 
+Optional settling term (``settle_weight > 0``, default 0 = off, the loss above unchanged): a
+design whose species are still moving at the end of the horizon pays, per scenario,
+``settle_weight * max(0, drift - 0.01)`` with ``drift`` the largest relative change of any species
+over the last 10% of the grid, ``|x(T) - x(0.9 T)| / (|x(T)| + 0.05 * scale)`` (scale: the largest
+target). A species that grows without bound (the finite horizon hides it from the tracking error)
+changes by ~10% there; a settled design pays nothing. ``details["drift"]`` (B, S) is reported
+either way.
+
 * :class:`TrackingTask`: targets are expressions of the scenario's inputs, initial
   concentrations and time (``u1``, ``2*u1``, ``u1/(1+u1)``, ``init_X1``, ``t``), or arrays.
 * :class:`LogicTask`: the truth table {low, high}^q of q inputs; the target is the boolean
@@ -36,6 +44,7 @@ from .expr import Expr
 from .kinds import KindInput, Section, read_init, register
 
 REL_EPS = 1e-6
+SETTLE_TOL = 0.01   # drift below this costs nothing (settle_weight term)
 
 
 def tracking_error(y: np.ndarray, r: np.ndarray, w: np.ndarray, norm: int = 1, relative: bool = False,
@@ -74,10 +83,13 @@ class TrackingTask(Task):
     default_weights = "transient"
 
     def __init__(self, template: Template, scenarios: Sequence[Scenario], t, target="u1", *, weights=None,
-                 norm: int = 1, relative: bool = False, **kw):
+                 norm: int = 1, relative: bool = False, settle_weight: float = 0.0, **kw):
         super().__init__(template, scenarios, t, **kw)
         if norm not in (1, 2):
             raise CRNError(f"norm must be 1 or 2, got {norm!r}")
+        if not (np.isfinite(settle_weight) and settle_weight >= 0):
+            raise CRNError(f"settle_weight must be >= 0, got {settle_weight!r}")
+        self.settle_weight = float(settle_weight)
         self.norm = int(norm)
         self.relative = bool(relative)
         self.weights_spec = self.default_weights if weights is None else weights
@@ -116,9 +128,23 @@ class TrackingTask(Task):
             raise CRNError("target array has non-finite values")
         return arr
 
+    def drift(self, y: np.ndarray) -> np.ndarray:
+        """(B, S) largest relative change of any species over the last 10% of the grid."""
+        i = int(np.searchsorted(self.t, 0.9 * self.t[-1]))
+        scale = float(np.abs(self.R).max()) or 1.0
+        with np.errstate(all="ignore"):
+            d = np.abs(y[:, :, -1, :] - y[:, :, i, :]) / (np.abs(y[:, :, -1, :]) + 0.05 * scale)
+        return np.nan_to_num(d, nan=np.inf).max(axis=-1)
+
+    def _settle(self, sl: np.ndarray, sim, details: dict):
+        details["drift"] = self.drift(sim.y)
+        if self.settle_weight:
+            sl = sl + self.settle_weight * np.maximum(details["drift"] - SETTLE_TOL, 0.0)
+        return sl, details
+
     def scenario_losses(self, sim):
         sl = tracking_error(sim.y, self.R, self.w, self.norm, self.relative, idx=self._oidx)
-        return sl, {"final_output": sim.y[:, :, -1, :][..., self._oidx]}
+        return self._settle(sl, sim, {"final_output": sim.y[:, :, -1, :][..., self._oidx]})
 
     def describe(self) -> str:
         if self.description:
@@ -198,7 +224,7 @@ class LogicTask(TrackingTask):
         correct = ((fin > self.output_high / 2) == (self.truth[None] > 0.5)).all(axis=-1)
         det["correct"] = correct
         det["accuracy"] = correct.mean(axis=1)
-        return sl, det
+        return self._settle(sl, sim, det)
 
     def describe(self) -> str:
         if self.description:
