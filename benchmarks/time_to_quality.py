@@ -84,7 +84,7 @@ def main(argv=None):
     med_first = (None if all(f is None for f in firsts)
                  else int(np.median([args.budget if f is None else f for f in firsts])))
     med_mech = float(np.median([r["distinct_verified_mechanisms"] for r in rows]))
-    path = out / f"time_to_quality_{args.task}.json"
+    path = out / f"time_to_quality_{Path(args.task).stem}.json"
     path.write_text(json.dumps({"task": args.task, "budget": args.budget, "preset": args.preset, "runs": rows,
                                 "first_verified_median_evaluations": med_first,
                                 "mechanisms_median": med_mech, "provenance": provenance()}, indent=1) + "\n")
