@@ -183,8 +183,10 @@ def _rows(d):
 
 def test_torchrun_training_merges_the_archive_and_resumes_bit_for_bit(tmp_path):
     # no exploration schedule, so that a run extended with --iterations follows the same settings
+    from conftest import plain_args
+
     common = ["--task", "rpa", "--batch-size", "8", "--max-reactions", "3", "--no-finish", "--no-progress",
-              "--set", "hidden=16", "--set", "checkpoint_every=2", "--set", "anneal_fraction=0"]
+              *plain_args(), "--set", "hidden=16", "--set", "checkpoint_every=2", "--set", "anneal_fraction=0"]
     _torchrun([*common, "--iterations", "4", "--out", "straight"], tmp_path)
     _torchrun([*common, "--iterations", "2", "--out", "resumed"], tmp_path)
     p = _torchrun(["--resume", "resumed", "--iterations", "4", "--no-finish", "--no-progress"], tmp_path)
@@ -211,7 +213,9 @@ def test_training_with_worker_processes_matches_one_process(tmp_path):
 
     rows = {}
     for w in (1, 2):
-        cfg = resolve_config(overrides={"task": "rpa", "iterations": 3, "batch_size": 12, "hidden": 16,
+        from gfn_crn.training.config import PLAIN_RUN
+
+        cfg = resolve_config(overrides={**PLAIN_RUN, "task": "rpa", "iterations": 3, "batch_size": 12, "hidden": 16,
                                         "max_reactions": 3, "workers": w, "chunk_size": 4})
         run = Run.create(cfg, tmp_path / f"w{w}")
         try:

@@ -160,6 +160,12 @@ def init_distributed(backend: Optional[str] = None) -> DistContext:
 def shutdown_distributed() -> None:
     """Leave the process group (no-op when there is none)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # every rank reaches this point before any leaves: a rank that tears its group down while
+        # another still talks to the store (rank 0 hosts it) can end the other with std::terminate
+        try:
+            torch.distributed.barrier()
+        except RuntimeError:  # pragma: no cover - a peer already gone; leaving is all that is left
+            pass
         torch.distributed.destroy_process_group()
 
 
