@@ -223,8 +223,9 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     thr = summary["good_threshold"]
     nv, nm = summary["verified_designs"], summary["distinct_verified_mechanisms"]
     if nv:
-        print(f"\ndemo result: {nv} verified designs below {thr:g} (bounded, settled, right off the training grid "
-              f"and after a disturbance step), {nm} distinct mechanisms; the first after "
+        print(f"\ndemo result: {nv} verified design{'s' if nv != 1 else ''} below {thr:g} (bounded, settled, right "
+              f"off the training grid and after a disturbance step), {nm} distinct mechanism{'s' if nm != 1 else ''}; "
+              f"the first after "
               f"{summary['first_verified_evaluation']:,} evaluations; best loss {summary['best_loss']:.4g}. "
               f"Mechanisms: {out}/report.md, {out}/mechanisms.json")
     else:

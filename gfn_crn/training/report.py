@@ -283,10 +283,10 @@ def mechanisms_section(run, summary: dict) -> list[str]:
         return []
     m = json.loads(p.read_text())
     out = ["## Mechanisms", "",
-           f"{m['verified_designs']} of the good designs are verified (bounded and settled over a long horizon, "
-           "right off the training grid, back on target after a disturbance step); they reduce to "
-           f"{m['distinct_verified_mechanisms']} distinct mechanisms (minimal cores: reactions left after removing "
-           "those the design does not need). Best first.", ""]
+           f"Verified designs: {m['verified_designs']} of the good ones (bounded and settled over a long horizon, "
+           "right off the training grid, back on target after a disturbance step). Distinct mechanisms among "
+           f"them: {m['distinct_verified_mechanisms']} (minimal cores: the reactions left after removing those "
+           "a design does not need). Best first.", ""]
     failed: dict[str, int] = {}
     for row in m["designs"]:
         for c in row["checks"]:
