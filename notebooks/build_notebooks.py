@@ -50,14 +50,15 @@ them, draws fresh samples and resumes the run."""),
     ("md", "## Train\nSettings: defaults < preset < overrides (every setting is in the run's `config.toml`). "
            "The defaults are the recipe; `quick` sets its budget."),
     ("code", '''tiny = dict(iterations=4, batch_size=8, max_evaluations=0, refine_final_share=0.0) if QUICK else {}
-config = resolve_config("quick", overrides=dict(task="rpa", seed=0, final_samples=16 if QUICK else 256,
+config = resolve_config("quick", overrides=dict(task="rpa", seed=1, final_samples=16 if QUICK else 256,
                                                 plot_top=1 if QUICK else 2, **tiny))
 run = Run.create(config, "runs/nb01_rpa", overwrite=True)
 run.train(progress=False)       # a tqdm bar by default; Ctrl-C stops after the iteration and saves
 summary = run.finish(quiet=True)   # final samples, plots, exports, summary.json, report.md'''),
     ("code", '''m = run.metrics()
-print(f"{len(m)} iterations, {m[-1]['evaluations']} evaluations, best loss {m[-1]['best_loss']:.4g}, "
-      f"distinct good designs {m[-1]['distinct_good']}, log Z {m[-1]['logZ']:.2f}")
+print(f"{len(m)} iterations ({m[-1]['evaluations']} evaluations, then {summary['final_refinement_evaluations']} "
+      f"in the final refinement), best loss {summary['best_loss']:.4g}, distinct good designs "
+      f"{summary['distinct_good']}, log Z {m[-1]['logZ']:.2f}")
 display(Image(filename=str(run.paths["training_curves"]), width=800))'''),
     ("md", """## Verified designs and their mechanisms
 A good design (loss below 0.01) is *verified* when it also stays bounded and settles over 10 x the
@@ -68,7 +69,7 @@ it does not need. `mechanisms.json` in the run directory holds them, best first.
 mech = json.loads((run.dir / "mechanisms.json").read_text())
 print(f"{summary['distinct_good']} good designs, {mech['verified_designs']} verified, "
       f"{mech['distinct_verified_mechanisms']} distinct mechanisms; first verified design after "
-      f"{summary['first_verified_evaluation']} evaluations")
+      f"{summary['first_verified_evaluation'] or '-'} of {summary['evaluations']} evaluations")
 for m in mech["mechanisms"][:5]:
     print(f"\\nmechanism {m['rank']}: best design {m['best_loss']:.4g}, {m['n_designs']} design(s), core:")
     print("\\n".join("  " + line for line in m["core"]))'''),
@@ -106,9 +107,9 @@ print(s.figures(run.task.good_threshold))'''),
     ("md", "## Resume (`gfn-crn train --resume DIR --max-evaluations N`): continues bit-for-bit under the same seed"),
     ("code", '''run.close()
 run = (Run.load("runs/nb01_rpa", iterations=run.iteration + 2) if QUICK
-       else Run.load("runs/nb01_rpa", max_evaluations=run.evaluations + 2048))
+       else Run.load("runs/nb01_rpa", max_evaluations=2 * config.max_evaluations))
 run.train(progress=False)
-print("now at iteration", run.iteration, "best loss", run.archive.top(1)[0].loss)
+print("now at iteration", run.iteration, "evaluations", run.evaluations, "best loss", run.archive.top(1)[0].loss)
 run.close()'''),
 ]
 
