@@ -134,7 +134,7 @@ class TrackingTask(Task):
         scale = float(np.abs(self.R).max()) or 1.0
         with np.errstate(all="ignore"):
             d = np.abs(y[:, :, -1, :] - y[:, :, i, :]) / (np.abs(y[:, :, -1, :]) + 0.05 * scale)
-        return np.nan_to_num(d, nan=np.inf).max(axis=-1)
+        return np.nan_to_num(d, nan=np.inf, posinf=np.inf).max(axis=-1)
 
     def _settle(self, sl: np.ndarray, sim, details: dict):
         details["drift"] = self.drift(sim.y)
