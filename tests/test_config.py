@@ -8,12 +8,12 @@ import pytest
 
 from gfn_crn.crn.errors import CRNError
 from gfn_crn.training.config import (
-    FIELD_DOCS, SECTIONS, ReinforceConfig, RunConfig, StructureSearchConfig, TopologyConfig, TrainConfig,
+    FIELD_DOCS, SECTIONS, RefineConfig, ReinforceConfig, RunConfig, StructureSearchConfig, TopologyConfig, TrainConfig,
     flat_keys, from_flat, load_config_file, resolve_config, to_flat, to_toml,
 )
 
 
-@pytest.mark.parametrize("cls", [TrainConfig, ReinforceConfig, TopologyConfig, StructureSearchConfig, RunConfig])
+@pytest.mark.parametrize("cls", [TrainConfig, ReinforceConfig, TopologyConfig, StructureSearchConfig, RefineConfig, RunConfig])
 def test_every_setting_has_a_doc(cls):
     for f in fields(cls):
         if f.name in SECTIONS:
