@@ -347,3 +347,22 @@ def test_cli_topology_reward_flag(tiny_task, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--topology-reward"]) != 0
     assert "--topology-reward cannot be changed" in capsys.readouterr().err
+
+
+def test_a_run_written_before_the_budget_settings_resumes_as_it_was_trained(tiny_task, tmp_path):
+    """config.toml files of earlier versions have no max_evaluations / refine_* keys: resuming such
+    a run must not switch on today's defaults (archive refinement would find no state to restore)."""
+    d = tmp_path / "old"
+    run = Run.create(tiny_config(tiny_task, iterations=2), d)
+    run.train(progress=False)
+    run.close()
+    cfg = d / "config.toml"
+    lines = [l for l in cfg.read_text().splitlines()
+             if not l.startswith(("max_evaluations", "refine_every", "refine_final_share"))]
+    cfg.write_text("\n".join(lines) + "\n")
+    run = Run.load(d, iterations=3)
+    assert run.config.max_evaluations == 0 and run.config.refine.every == 0 and run.config.refine.final_share == 0
+    run.train(progress=False)
+    assert run.iteration == 3
+    run.close()
+    assert RunConfig().refine.every > 0   # today's default differs: the file's absence decided

@@ -493,6 +493,18 @@ def load_config_file(path, base: Optional[RunConfig] = None) -> RunConfig:
     return config
 
 
+#: settings added after runs were first written, with the value that means "what runs did before
+#: them": a run directory whose config.toml lacks one resumes as it was trained
+ABSENT_MEANS_OFF: dict[str, Any] = {"max_evaluations": 0, "refine_every": 0, "refine_final_share": 0.0}
+
+
+def load_run_config(path) -> RunConfig:
+    """A run directory's ``config.toml``: like :func:`load_config_file`, but a setting the file
+    does not have (written before the setting existed) takes its :data:`ABSENT_MEANS_OFF` value,
+    not today's default."""
+    return load_config_file(path, apply_overrides(RunConfig(), ABSENT_MEANS_OFF, "settings absent from old runs"))
+
+
 def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Optional[dict] = None) -> RunConfig:
     """Defaults < preset < config file < overrides (None values in ``overrides`` are ignored)."""
     config = RunConfig()
@@ -549,4 +561,4 @@ def config_table() -> str:
 
 __all__ = ["RunConfig", "TrainConfig", "ReinforceConfig", "TopologyConfig", "StructureSearchConfig", "ON_POLICY",
            "FIELD_DOCS", "PRESETS", "PLAIN_TB", "PLAIN_RUN", "plain_tb", "SECTIONS", "flat_keys", "from_flat", "to_flat", "resolve_config",
-           "load_config_file", "to_toml", "build_library", "apply_overrides", "config_table"]
+           "load_config_file", "load_run_config", "ABSENT_MEANS_OFF", "to_toml", "build_library", "apply_overrides", "config_table"]

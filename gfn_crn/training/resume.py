@@ -7,7 +7,7 @@ from typing import Optional
 
 from ..crn.errors import CRNError
 from .checkpoint import check_world_size, load_checkpoint
-from .config import RunConfig, apply_overrides, load_config_file, to_toml
+from .config import RunConfig, apply_overrides, load_run_config, to_toml
 from .distributed import SINGLE, DistContext
 
 
@@ -23,7 +23,7 @@ def read_run_dir(out: Path, *, iterations: Optional[int] = None, max_minutes: Op
     cfg_path = out / "config.toml"
     if not cfg_path.exists():
         raise CRNError(f"{out} is not a run directory (no config.toml)")
-    config = load_config_file(cfg_path)
+    config = load_run_config(cfg_path)
     state, path = load_checkpoint(out, warn=warn)
     check_world_size(out, state, dist)  # before anything is rewritten
     if iterations is not None or max_minutes is not None or workers is not None or max_evaluations is not None:
@@ -38,7 +38,7 @@ def read_run_dir(out: Path, *, iterations: Optional[int] = None, max_minutes: Op
             upd["workers"] = int(workers)
         config = apply_overrides(config, upd, "resume").validate()
         # the exploration schedule is part of the saved run: keep its length
-        old = load_config_file(cfg_path)
+        old = load_run_config(cfg_path)
         if max_evaluations is not None and old.max_evaluations and config.max_evaluations:
             # annealing spans a share of the evaluation budget: keep its length in evaluations
             span = old.train.anneal_fraction * old.max_evaluations * (1 - old.refine.final_share)
