@@ -169,7 +169,9 @@ class Run:
             mine = state["ranks"][self.dist.rank]
             self.trainer.load_local_state(mine)
             topology, search = mine.get("topology"), mine.get("structure_search")
-            self._evaluations_all = sum(int(r["topology"]["evaluations"]) if "topology" in r
+            # each rank's own count, refinements included (checkpoints of earlier versions: the scorer's)
+            self._evaluations_all = sum(int(r["local_evaluations"]) if "local_evaluations" in r
+                                        else int(r["topology"]["evaluations"]) if "topology" in r
                                         else int(r["env_counters"].get("n_evaluated", 0)) for r in state["ranks"])
         if self.topology is not None:
             if topology is None:
@@ -221,6 +223,7 @@ class Run:
     def _local_state(self) -> dict:
         state = self.trainer.local_state()
         state.update(self._search_state())
+        state["local_evaluations"] = self._local_evaluations()
         return state
 
     def _search_state(self) -> dict:
@@ -384,6 +387,8 @@ class Run:
         best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
         r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
         self.final_refine_evaluations = max(r.evaluations, 1)
+        if self.dist.enabled:  # the job's count (rank 0 writes the summary) includes this rank's refinement
+            self._evaluations_all += self.final_refine_evaluations
         batches = self._take_scored()
         for nets, res in batches:
             self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration)
