@@ -238,7 +238,7 @@ class RunConfig:
     order: str = setting("free", "canonical (increasing library index, one trajectory per design) or free "
                                       "(any order)")
     max_minutes: float = setting(0.0, "stop (and save) after this many minutes of training; 0 = no limit")
-    max_evaluations: int = setting(51200, "stop once this many candidates were evaluated (the budget that makes runs "
+    max_evaluations: int = setting(102400, "stop once this many candidates were evaluated (the budget that makes runs "
                                       "comparable; 0 = iterations only)")
     # outputs
     archive_capacity: int = setting(1000, "the archive keeps this many best distinct topologies")
