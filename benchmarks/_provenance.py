@@ -88,3 +88,13 @@ if __name__ == "__main__":  # pragma: no cover
     import json
 
     print(json.dumps(provenance(), indent=1))
+
+
+def versions() -> dict:
+    """numba, torch and scipy versions and torch's thread count (the simulator benchmarks)."""
+    import numba
+    import scipy
+    import torch
+
+    return {"numba": numba.__version__, "torch": torch.__version__, "scipy": scipy.__version__,
+            "torch_threads": torch.get_num_threads()}

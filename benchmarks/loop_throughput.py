@@ -37,20 +37,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _provenance import provenance  # noqa: E402  (shared: CPU, BLAS, commit)
+from _provenance import provenance, versions  # noqa: E402  (shared: CPU, BLAS, commit; library versions)
 
 import gfn_crn.tasks.base as task_base  # noqa: E402
 from gfn_crn.training.config import from_flat  # noqa: E402
 from gfn_crn.training.run import Run  # noqa: E402
-
-
-def versions() -> dict:
-    import numba
-    import scipy
-    import torch
-
-    return {"numba": numba.__version__, "torch": torch.__version__, "scipy": scipy.__version__,
-            "torch_threads": torch.get_num_threads()}
 
 
 class SimTimer:

@@ -46,19 +46,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cands import random_candidates  # noqa: E402
-from _provenance import provenance  # noqa: E402  (shared: CPU, BLAS, commit)
+from _provenance import provenance, versions  # noqa: E402  (shared: CPU, BLAS, commit; library versions)
 
 from gfn_crn.sim import OK, scenario_grid, simulate, time_grid  # noqa: E402
 from gfn_crn.sim.reference import naive_rhs  # noqa: E402
-
-
-def versions() -> dict:
-    import numba
-    import scipy
-    import torch
-
-    return {"numba": numba.__version__, "torch": torch.__version__, "scipy": scipy.__version__,
-            "torch_threads": torch.get_num_threads()}
 
 
 def peer_style(nets, scenarios, t, cap=1e4):
