@@ -271,6 +271,11 @@ def test_cli_verify_json_and_plot(tmp_path, capsys):
     assert main(["verify", "--task", "rpa", str(g)]) == 0
     out = capsys.readouterr().out
     assert "NOT verified (failed: bounded, settled" in out
+    h = tmp_path / "blowup.crn"          # X1 -> 2 X1 diverges: invalid, no loss, its own core
+    h.write_text(HEAD + "X1 -> 2 X1 ; k=5\n")
+    assert main(["verify", "--task", "rpa", str(h), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["valid"] is False and d["loss"] is None and d["core_loss"] is None and not d["verified"]
     assert main(["verify", "--task", "rpa", str(tmp_path / "missing.crn")]) == 2
     assert "gfn-crn: error: cannot read network file" in capsys.readouterr().err
 

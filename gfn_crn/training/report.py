@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..crn.network import Network
-from ..crn.textio import parse_network
 from .archive import format_table
 from .plots import plot_loss_histogram, plot_reaction_frequencies, plot_training_curves
 
@@ -91,16 +89,15 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         ex = export_top(run, cfg.export_top)
         if ex:
             paths["designs"] = ex[0].parent
-    mech = verify_run(run, metrics)
-    if plots and mech["mechanisms"]:
+    mech, found = verify_run(run, metrics)
+    if plots and found:
         from ..crn.diagram import plot_network
 
-        for m in mech["mechanisms"][:MECHANISM_DIAGRAMS]:
-            core = Network(task.template, tuple(parse_network(m["core_text"]).reactions))
-            paths[f"mechanism_{m['rank']}"] = plot_network(
-                core, d / f"mechanism_{m['rank']}.png",
-                title=f"mechanism {m['rank']}: core loss {m['core_loss']:.4g}, best design {m['best_loss']:.4g}, "
-                      f"{m['n_designs']} design(s)")
+        for i, m in enumerate(found[:MECHANISM_DIAGRAMS], 1):
+            paths[f"mechanism_{i}"] = plot_network(
+                m.core, d / f"mechanism_{i}.png",
+                title=f"mechanism {i}: core loss {m.core_loss:.4g}, best design {m.best_loss:.4g}, "
+                      f"{m.n_designs} design(s)")
     div = run.archive.diversity()
     last = metrics[-1] if metrics else {}
     summary = {
@@ -144,10 +141,11 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
 MECHANISM_DIAGRAMS = 6
 
 
-def verify_run(run, metrics=None) -> dict:
+def verify_run(run, metrics=None):
     """Verify the run's good archived designs, group them by mechanism and write
     ``mechanisms.json``; returns its content (plus ``first_verified_evaluation``: the evaluation
-    count at the iteration where the first verified design's rates were found)."""
+    count at the iteration where the first verified design's rates were found) and the
+    :class:`~gfn_crn.verify.Mechanism` objects, best first."""
     from ..verify.report import summarise_designs
 
     entries = run.archive.good_entries()
@@ -158,8 +156,9 @@ def verify_run(run, metrics=None) -> dict:
     evals_at = {m["iteration"]: m["evaluations"] for m in rows}
     secs_at = {m["iteration"]: m.get("elapsed") for m in rows}
     first, first_s = None, None
-    for e, v, row in zip(entries, ms.verifications, out["designs"]):
-        row.update(rank=run.archive.top().index(e) + 1, iteration=e.iteration, reactions=e.reactions())
+    # the good entries are the archive's first (it ranks by loss): rank i + 1
+    for i, (e, v, row) in enumerate(zip(entries, ms.verifications, out["designs"])):
+        row.update(rank=i + 1, iteration=e.iteration, reactions=e.reactions())
         if v.verified:
             ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
             if ev is not None and (first is None or ev < first):
@@ -168,7 +167,7 @@ def verify_run(run, metrics=None) -> dict:
     out["first_verified_evaluation"] = first
     out["first_verified_seconds"] = None if first_s is None else round(float(first_s), 2)
     (run.dir / "mechanisms.json").write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
-    return out
+    return out, ms.mechanisms
 
 
 def summary_text(run, summary: dict, k: int = 10) -> str:

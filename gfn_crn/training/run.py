@@ -331,7 +331,8 @@ class Run:
                     if bar is not None:
                         bar.write(f"max_minutes={cfg.max_minutes:g} reached: stopping")
                     break
-                if self.dist.any(bool(search_budget and self.evaluations >= search_budget)):
+                # every rank holds the job's count (gathered each iteration): no collective needed
+                if search_budget and self.evaluations >= search_budget:
                     break
                 t0 = time.perf_counter()
                 rec = self.trainer.step()

@@ -175,7 +175,8 @@ class Verification:
         return [c.name for c in self.checks if not c.passed]
 
     def to_dict(self) -> dict:
-        return {"loss": float(self.loss), "valid": bool(self.valid), "good": bool(self.good),
+        return {"loss": float(self.loss) if math.isfinite(self.loss) else None, "valid": bool(self.valid),
+                "good": bool(self.good),
                 "verified": self.verified, "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -340,18 +341,20 @@ def _rel_error(y: np.ndarray, r: np.ndarray, scale: float) -> np.ndarray:
 
 # ---------------------------------------------------------------- verify
 def verify_batch(task, networks: Sequence[Network], settings: VerifySettings | None = None,
-                 result=None, keep_traces: bool = False) -> list[Verification]:
+                 losses=None, keep_traces: bool = False) -> list[Verification]:
     """Verify every network against ``task`` (one simulator call for all of them).
 
-    ``result``: the networks' :class:`~gfn_crn.tasks.TaskResult` if already evaluated.
+    ``losses``: the networks' known losses (non-finite: invalid), so they are not evaluated again.
     ``keep_traces``: keep the long-horizon trajectories (for plots) in each verdict's ``traces``.
     """
     s = settings if settings is not None else getattr(task, "verify_settings", None) or VerifySettings()
     networks = task.check_networks(networks)
     if not networks:
         return []
-    if result is None:
-        result = task.evaluate(networks)
+    if losses is None:
+        res = task.evaluate(networks)
+        losses = np.where(res.valid, res.loss, np.inf)
+    losses = np.asarray(losses, dtype=float)
     B = len(networks)
     kind = task.kind
     t_f = float(task.t[-1])
@@ -465,8 +468,8 @@ def verify_batch(task, networks: Sequence[Network], settings: VerifySettings | N
                                    f"the end"))
     out = []
     for b in range(B):
-        v = Verification(float(result.loss[b]), bool(result.valid[b]),
-                         bool(result.valid[b] and result.loss[b] < task.good_threshold), checks[b])
+        v = Verification(float(losses[b]), bool(np.isfinite(losses[b])), bool(losses[b] < task.good_threshold),
+                         checks[b])
         if keep_traces:
             v.traces = {"t": t_long, "y": y[b], "species": sim.species, "labels": [task.scenario_label(i) if i < S0 else (sc.label or f"scenario {i}")
                                                                                  for i, sc in enumerate(scen)],

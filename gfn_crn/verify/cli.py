@@ -4,6 +4,7 @@ loss and its minimal core. No torch import."""
 from __future__ import annotations
 
 import json
+import math
 
 from ..crn.errors import CRNError
 
@@ -43,12 +44,12 @@ def cmd_verify(args) -> int:
     task = load_task(args.task)  # errors (CRNError, naming the file) become one line in gfn_crn.cli.main
     net = task.adopt(load_network(args.network))
     v = verify(task, net)
-    core = minimal_core(task, net, v.loss if v.valid else None)
+    core = minimal_core(task, net, v.loss)   # the loss is known: an invalid design (inf) is its own core
     if args.json:
-        print(json.dumps({"loss": v.loss, "valid": v.valid, "verified": v.verified,
-                          "checks": [c.to_dict() for c in v.checks], "core": core.network.to_text(),
-                          "core_loss": core.loss if core.loss == core.loss and core.loss != float("inf") else None},
-                         indent=1, allow_nan=False))
+        d = v.to_dict()
+        print(json.dumps({"loss": d["loss"], "valid": d["valid"], "verified": d["verified"], "checks": d["checks"],
+                          "core": core.network.to_text(),
+                          "core_loss": core.loss if math.isfinite(core.loss) else None}, indent=1, allow_nan=False))
     else:
         print(f"task {task.name} ({task.kind}): loss {v.loss:.6g} (good below {task.good_threshold:g}), "
               f"valid {v.valid}")

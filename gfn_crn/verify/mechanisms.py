@@ -52,15 +52,15 @@ def template_symmetries(task) -> list[dict]:
     (documented limitation: mechanisms are then compared by signatures as they are).
     """
     tpl = task.template
-    key = (id(task), tpl)
+    species = list(tpl.species)
+    inits = [sc.init_vector(species) for sc in task.scenarios]
+    key = (tpl, tuple(tuple(x.tolist()) for x in inits))   # what the answer depends on
     if key in _SYM_CACHE:
         return _SYM_CACHE[key]
-    species = list(tpl.species)
     ident = {s: s for s in species}
     out = [ident]
     if len(species) <= MAX_SYMMETRY_SPECIES:
         fixed = {(i.reaction.signature, i.cparams, i.dparams) for i in tpl.fixed}
-        inits = [sc.init_vector(species) for sc in task.scenarios]
         for p in itertools.permutations(species):
             perm = dict(zip(species, p))
             if perm == ident:

@@ -62,7 +62,7 @@ def summarise_designs(task, networks: Sequence[Network], losses: Sequence[float]
     ver: list[Verification | None] = [None] * len(nets)
     for i in range(0, len(good), chunk):
         idx = good[i:i + chunk]
-        for j, v in zip(idx, verify_batch(task, [nets[k] for k in idx])):
+        for j, v in zip(idx, verify_batch(task, [nets[k] for k in idx], losses=losses[idx])):
             ver[j] = v
     for j in range(len(nets)):
         if ver[j] is None:
