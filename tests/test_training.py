@@ -85,3 +85,31 @@ def test_replay_updates_add_optimizer_steps_without_reward_calls():
         train(rpa_env(), plain_tb(n_iterations=1, batch_size=4, hidden=16, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
     with pytest.raises(ValueError, match="at least one batch"):  # too small: the updates could never run
         train(rpa_env(), plain_tb(n_iterations=1, batch_size=8, hidden=16, replay_capacity=4, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
+
+
+def test_archive_records_what_found_each_design(tmp_path):
+    """Every archived design names the phase whose evaluation produced it (policy sample,
+    structure search, archive refinement, final refinement); a short default-recipe run uses
+    all four, and an unknown source is refused."""
+    import pytest
+
+    from gfn_crn.crn.errors import CRNError
+    from gfn_crn.training.archive import SOURCES, Archive
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.run import Run
+
+    cfg = resolve_config(overrides=dict(task="rpa", max_evaluations=3000, batch_size=8, hidden=16,
+                                        structure_search_every=2, refine_every=2,
+                                        final_samples=0, plot_top=0, export_top=0))
+    run = Run.create(cfg, tmp_path / "run")
+    try:
+        run.train(progress=False)
+    finally:
+        run.close()
+    sources = {e.source for e in run.archive.entries.values()}
+    assert sources <= set(SOURCES) and "" not in sources
+    assert {"policy", "search", "final_refine"} <= sources, sources
+    e = run.archive.top(1)[0]
+    assert Archive.from_dict(run.archive.to_dict()).top(1)[0].source == e.source   # saved and read back
+    with pytest.raises(CRNError, match="unknown source 'magic'"):
+        run.archive.update([e.network], [0.1], [True], source="magic")

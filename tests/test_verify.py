@@ -234,7 +234,7 @@ def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
     spect = run.task.adopt(parse_network(anti.to_text() + "X1 + Z1 -> Z1 + Z2 ; k=0.001\n"))
     unb = run.task.adopt(parse_network(UNBOUNDED))
     res = run.task.evaluate([anti, spect, unb])
-    run.archive.update([anti, spect, unb], res.loss, res.valid, res.log_reward, iteration=0)
+    run.archive.update([anti, spect, unb], res.loss, res.valid, res.log_reward, iteration=0, source="search")
     run.archive.save_json(run.dir / "archive.json")
     summary = finish_run(run, final_samples=0, plots=True, quiet=True)
     assert summary["verified_designs"] == 2 and summary["distinct_verified_mechanisms"] == 1
@@ -242,8 +242,12 @@ def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
     m = json.loads((tmp_path / "run" / "mechanisms.json").read_text())
     assert m["mechanisms"][0]["n_designs"] == 2
     assert {l.split(";")[0].strip() for l in m["mechanisms"][0]["core"]} == CORE3
+    assert m["mechanisms"][0]["first_source"] == "search"       # provenance of the mechanism's first design
+    assert m["mechanisms"][0]["first_evaluation"] == summary["first_verified_evaluation"]
+    assert summary["mechanism_sources"] == {"policy": 0, "search": 1, "archive_refine": 0, "final_refine": 0}
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Mechanisms" in report and "mechanism_1.png" in report
+    assert "first found by the structure search" in report
     assert (tmp_path / "run" / "mechanism_1.png").exists()
     capsys.readouterr()
     assert main(["top", str(tmp_path / "run"), "-k", "5"]) == 0

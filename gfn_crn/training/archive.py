@@ -43,6 +43,7 @@ class Entry:
     iteration: int          # iteration at which this (best) network was found
     count: int = 1          # how many times the topology was offered (valid or not)
     found_by: int = 0       # rank of the process that found it (data-parallel runs; else 0)
+    source: str = ""        # what produced its best network: one of SOURCES ("" when unknown)
 
     @property
     def topology(self) -> frozenset:
@@ -62,7 +63,7 @@ class Entry:
 
     def to_dict(self, rank: Optional[int] = None) -> dict:
         d = {"loss": self.loss, "log_reward": self.log_reward, "n_reactions": self.n_reactions,
-             "iteration": self.iteration, "count": self.count, "found_by": self.found_by,
+             "iteration": self.iteration, "count": self.count, "found_by": self.found_by, "source": self.source,
              "reactions": self.reactions(),
              "network": json.loads(self.network.to_json())}
         if rank is not None:
@@ -73,7 +74,13 @@ class Entry:
     def from_dict(cls, d: dict) -> "Entry":
         net = Network.from_json(json.dumps(d["network"]))
         return cls(net, float(d["loss"]), float(d["log_reward"]), int(d["iteration"]), int(d.get("count", 1)),
-                   int(d.get("found_by", 0)))
+                   int(d.get("found_by", 0)), str(d.get("source", "")))
+
+
+#: Where an archived network came from: the policy's own sample (scored, with its structure's
+#: short refinement, by the reward), the structure local search, the refinement of archived
+#: designs during the run, or the final refinement at the end of the budget.
+SOURCES = ("policy", "search", "archive_refine", "final_refine")
 
 
 def _rank_key(e: "Entry") -> tuple:
@@ -104,12 +111,15 @@ class Archive:
 
     # ------------------------------------------------------------------ updates
     def update(self, networks: Sequence[Network], losses, valid, log_rewards=None, iteration: int = 0,
-               found_by: int = 0) -> int:
+               found_by: int = 0, source: str = "") -> int:
         """Offer a batch of evaluated networks; returns how many entries were created or improved.
 
         Invalid candidates (``valid`` False or non-finite loss) only count as offered.
         ``found_by``: the rank of the process that sampled the batch (data-parallel runs).
+        ``source``: what produced the batch (one of :data:`SOURCES`, or "" when unknown).
         """
+        if source and source not in SOURCES:
+            raise CRNError(f"archive update: unknown source {source!r} (expected one of {', '.join(SOURCES)})")
         losses = np.asarray(losses, dtype=float).reshape(-1)
         valid = np.asarray(valid, dtype=bool).reshape(-1)
         lr = (np.full(len(losses), np.nan) if log_rewards is None
@@ -133,11 +143,12 @@ class Archive:
             if loss < self.best_loss:
                 self.best_loss = loss
             if e is None:
-                self.entries[topo] = Entry(net, loss, float(r), int(iteration), found_by=int(found_by))
+                self.entries[topo] = Entry(net, loss, float(r), int(iteration), found_by=int(found_by),
+                                           source=source)
                 changed += 1
             elif loss < e.loss:
                 e.network, e.loss, e.log_reward, e.iteration = net, loss, float(r), int(iteration)
-                e.found_by = int(found_by)
+                e.found_by, e.source = int(found_by), source
                 changed += 1
         if len(self.entries) > self.capacity:
             keep = heapq.nsmallest(self.capacity, self.entries.items(), key=lambda kv: _rank_key(kv[1]))
@@ -319,4 +330,4 @@ def _short(line: str) -> str:
     return f"{eq.strip()} ({' '.join(out)})"
 
 
-__all__ = ["Archive", "Entry", "format_table", "verdict_labels"]
+__all__ = ["Archive", "Entry", "SOURCES", "format_table", "verdict_labels"]

@@ -114,6 +114,8 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "distinct_verified_mechanisms": mech["distinct_verified_mechanisms"],
         "first_verified_evaluation": mech["first_verified_evaluation"],
         "first_verified_seconds": mech["first_verified_seconds"],
+        "mechanism_sources": {src: sum(1 for m in mech["mechanisms"] if m.get("first_source") == src)
+                              for src in SOURCE_WORDS},
         "verify_seconds": mech["seconds"],
         "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0),
                                       run.evaluations if run.archive.n_good else None),
@@ -158,12 +160,19 @@ def verify_run(run, metrics=None):
     first, first_s = None, None
     # the good entries are the archive's first (it ranks by loss): rank i + 1
     for i, (e, v, row) in enumerate(zip(entries, ms.verifications, out["designs"])):
-        row.update(rank=i + 1, iteration=e.iteration, reactions=e.reactions())
+        ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
+        row.update(rank=i + 1, iteration=e.iteration, evaluation=ev, source=e.source or None,
+                   reactions=e.reactions())
         if v.verified:
-            ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
             if ev is not None and (first is None or ev < first):
                 first = ev
                 first_s = secs_at.get(e.iteration, run.elapsed)
+    # each mechanism's first design: when it was found, and by what (archive.SOURCES)
+    for mech in out["mechanisms"]:
+        rows = [r for r in out["designs"] if r["mechanism"] == mech["rank"]]
+        rows.sort(key=lambda r: (r["evaluation"] is None, r["evaluation"] or 0, r["rank"]))
+        mech["first_evaluation"] = rows[0]["evaluation"] if rows else None
+        mech["first_source"] = rows[0]["source"] if rows else None
     out["first_verified_evaluation"] = first
     out["first_verified_seconds"] = None if first_s is None else round(float(first_s), 2)
     (run.dir / "mechanisms.json").write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
@@ -275,6 +284,10 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     return "\n".join(out)
 
 
+SOURCE_WORDS = {"policy": "policy's own sample", "search": "structure search",
+                "archive_refine": "refinement of archived designs", "final_refine": "final refinement"}
+
+
 def mechanisms_section(run, summary: dict) -> list[str]:
     """The report's "Mechanisms" section, from ``mechanisms.json``: one diagram per mechanism."""
     p = run.dir / "mechanisms.json"
@@ -294,8 +307,13 @@ def mechanisms_section(run, summary: dict) -> list[str]:
     if failed:
         out += ["Good designs failing a check: " + ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) + ".", ""]
     for mech in m["mechanisms"]:
+        found = ""
+        if mech.get("first_source"):
+            found = f"; first found by the {SOURCE_WORDS.get(mech['first_source'], mech['first_source'])}"
+            if mech.get("first_evaluation") is not None:
+                found += f" at evaluation {mech['first_evaluation']:,}"
         out += [f"### Mechanism {mech['rank']}: {mech['n_core_reactions']} reactions, best design {mech['best_loss']:.4g} "
-                f"({mech['n_designs']} design(s))", "", "```", *mech["core"], "```", ""]
+                f"({mech['n_designs']} design(s){found})", "", "```", *mech["core"], "```", ""]
         png = run.dir / f"mechanism_{mech['rank']}.png"
         if png.exists():
             out += [f"![mechanism {mech['rank']}]({png.name})", ""]

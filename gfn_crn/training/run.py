@@ -92,7 +92,8 @@ class Run:
         self._scored: list = []
         self._threads = torch.get_num_threads()
         scored = self._scored  # the recorder appends here (no reference back to the run: no cycle)
-        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res)))
+        phase = self._phase = {"now": "policy"}  # what is scoring now (archive provenance, archive.SOURCES)
+        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res, phase["now"])))
         self.task, self.pool, self.recorder, self.topology, self.scorer = (
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
         self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
@@ -267,15 +268,15 @@ class Run:
 
     def _record(self, rec: dict, t_iter: float) -> dict:
         mine = {"batches": [(nets, np.asarray(res.loss, dtype=float), np.asarray(res.valid, dtype=bool),
-                             np.asarray(res.log_reward, dtype=float)) for nets, res in self._take_scored()],
+                             np.asarray(res.log_reward, dtype=float), src) for nets, res, src in self._take_scored()],
                 "evaluations": self._local_evaluations(),
                 **{k: rec[k] for k in ("loss", "mean_log_reward", "max_log_reward", "valid_fraction", "mean_length")}}
         ranks = self.dist.all_gather(mine)  # every rank merges every rank's designs, in rank order
         self._evaluations_all = sum(g["evaluations"] for g in ranks)
         losses = []
         for r, g in enumerate(ranks):
-            for nets, loss_, valid, log_reward in g["batches"]:
-                self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r)
+            for nets, loss_, valid, log_reward, src in g["batches"]:
+                self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r, source=src)
                 losses.append(loss_)
         if len(ranks) > 1:
             rec = {**rec, **{k: float(np.mean([g[k] for g in ranks]))
@@ -335,11 +336,15 @@ class Run:
                 if search_budget and self.evaluations >= search_budget:
                     break
                 t0 = time.perf_counter()
+                self._phase["now"] = "policy"
                 rec = self.trainer.step()
                 if self.local_search is not None:  # scored through the recorder: archived below
+                    self._phase["now"] = "search"
                     self.local_search(self.trainer.iteration - 1, rec, self.trainer.result())
                 if self.archive_refine is not None:  # likewise
+                    self._phase["now"] = "archive_refine"
                     self.archive_refine(self.trainer.iteration - 1)
+                self._phase["now"] = "policy"
                 dt = time.perf_counter() - t0
                 self.elapsed = elapsed0 + (time.perf_counter() - t_session)
                 row = self._record(rec, dt)
@@ -386,13 +391,17 @@ class Run:
             bar.write(f"final refinement of the best archived designs: {budget} evaluations")
         t0 = time.perf_counter()
         best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
-        r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+        self._phase["now"] = "final_refine"
+        try:
+            r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+        finally:
+            self._phase["now"] = "policy"
         self.final_refine_evaluations = max(r.evaluations, 1)
         if self.dist.enabled:  # the job's count (rank 0 writes the summary) includes this rank's refinement
             self._evaluations_all += self.final_refine_evaluations
         batches = self._take_scored()
-        for nets, res in batches:
-            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration)
+        for nets, res, src in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration, source=src)
         self.elapsed += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ sampling
