@@ -9,7 +9,8 @@ numpy/scipy only: no torch import.
 """
 
 from .checks import Check, Verification, VerifySettings, off_grid_values, verify, verify_batch
-from .mechanisms import Core, Mechanism, group_mechanisms, mechanism_key, minimal_core, template_symmetries
+from .mechanisms import (CORE_REFINE_EVALS, Core, Mechanism, chemical_core, group_mechanisms, mechanism_key,
+                         minimal_core, template_symmetries)
 
 __all__ = ["Check", "Verification", "VerifySettings", "off_grid_values", "verify", "verify_batch", "Core",
-           "Mechanism", "group_mechanisms", "mechanism_key", "minimal_core", "template_symmetries"]
+           "Mechanism", "CORE_REFINE_EVALS", "chemical_core", "group_mechanisms", "mechanism_key", "minimal_core", "template_symmetries"]

@@ -35,7 +35,7 @@ def cmd_verify(args) -> int:
     from ..crn import load_network
     from ..tasks.config import load_task
     from .checks import verify
-    from .mechanisms import minimal_core
+    from .mechanisms import chemical_core
 
     if args.plot:
         from ..cli import check_plot_path
@@ -44,7 +44,7 @@ def cmd_verify(args) -> int:
     task = load_task(args.task)  # errors (CRNError, naming the file) become one line in gfn_crn.cli.main
     net = task.adopt(load_network(args.network))
     v = verify(task, net)
-    core = minimal_core(task, net, v.loss)   # the loss is known: an invalid design (inf) is its own core
+    core = chemical_core(task, net, v.loss)   # the loss is known: an invalid design (inf) is its own core
     if args.json:
         d = v.to_dict()
         print(json.dumps({"loss": d["loss"], "valid": d["valid"], "verified": d["verified"], "checks": d["checks"],

@@ -47,7 +47,7 @@ class MechanismSummary:
 
 
 def summarise_designs(task, networks: Sequence[Network], losses: Sequence[float] | None = None,
-                      refine_evals: int = 0, chunk: int = 256) -> MechanismSummary:
+                      refine_evals: int | None = None, chunk: int = 256) -> MechanismSummary:
     """Verify ``networks`` (only those below the task's good threshold are simulated further)
     and group the verified ones by mechanism. ``losses``: known losses (else evaluated)."""
     t0 = time.perf_counter()
@@ -67,7 +67,8 @@ def summarise_designs(task, networks: Sequence[Network], losses: Sequence[float]
     for j in range(len(nets)):
         if ver[j] is None:
             ver[j] = Verification(float(losses[j]), bool(np.isfinite(losses[j])), False, [])
-    mechs, keys = group_mechanisms(task, nets, losses, ver, refine_evals=refine_evals)
+    kw = {} if refine_evals is None else {"refine_evals": refine_evals}   # default: the chemical core
+    mechs, keys = group_mechanisms(task, nets, losses, ver, **kw)
     index = {m.key: i for i, m in enumerate(mechs)}
     dm = [index.get(k, -1) if k else -1 for k in keys]
     return MechanismSummary(ver, mechs, dm, time.perf_counter() - t0)
