@@ -201,3 +201,68 @@ def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
         assert len(same) >= len(p.reactions) - 1
     with pytest.raises(CRNError, match="neighbours"):
         StructureLocalSearch(env, tr, neighbours=0)
+
+
+UNBOUNDED_DESIGN = """species: X1 Z1 Z2
+outputs: X1
+fixed: 0 -> Z1 ; k=1 * u1
+fixed: X1 -> 0 ; k=1 * u2
+0 -> Z2 ; k=1.1796053195318217
+0 -> X1 + Z2 ; k=0.721970936619103
+Z1 -> X1 + Z2 ; k=1.1335955745229425
+X1 + Z2 -> 2 Z2 ; k=1.3994401761532527
+Z1 + Z2 -> X1 + Z1 ; k=1.583671058778163
+"""
+
+
+def test_screen_scores_a_structure_that_fails_the_cheap_checks_as_diverging(rpa):
+    """With the cheap screen (bounded and settled over the long horizon), a structure whose
+    species grows without bound is scored like a diverging design (invalid, the floor, reason
+    "screen"), while the antithetic core passes and keeps its loss; each screened structure costs
+    one evaluation, is screened once, and the verdict is the same in a fork. Without the screen
+    the unbounded structure is valid (so the screen is what refuses it)."""
+    from gfn_crn.crn.textio import parse_network
+    from gfn_crn.training.wiring import cheap_screen
+
+    unb = rpa.adopt(parse_network(UNBOUNDED_DESIGN))
+    core = _nets(rpa, [(CORE, (1.0, 1.0, 1.0))])[0]
+    plain = TopologyReward(rpa, rounds=1, popsize=4).evaluate([unb, core])
+    assert list(plain.valid) == [True, True]
+    tr = TopologyReward(rpa, rounds=1, popsize=4, screen=cheap_screen(rpa), screen_below=1000.0)
+    res = tr.evaluate([unb, core])
+    assert list(res.valid) == [False, True] and list(res.reason) == ["screen", "ok"]
+    assert res.log_reward[0] == rpa.floor and res.loss[1] == pytest.approx(plain.loss[1])
+    assert tr.screen_evaluations == 2 and tr.evaluations == 2 * 5 + 2
+    assert list(tr.passes([unb, core])) == [False, True] and tr.screen_evaluations == 2   # cached
+    fork = tr.fork()
+    assert list(fork.evaluate([unb, core]).reason) == ["screen", "ok"] and fork.screen_evaluations == 2
+    with pytest.raises(CRNError, match="screen_below"):
+        TopologyReward(rpa, screen_below=-1.0)
+    # a structure above the bar is not screened
+    lazy = TopologyReward(rpa, rounds=1, popsize=4, screen=cheap_screen(rpa), screen_below=1e-6)
+    assert list(lazy.evaluate([unb]).valid) == [True] and lazy.screen_evaluations == 0
+
+
+def test_archive_refinement_skips_designs_the_screen_refuses(rpa):
+    """ArchiveRefinement with ``admit`` refines only the archived designs admitted (here: all
+    but the best), and none at all when nothing is."""
+    from gfn_crn.training.archive import Archive
+    from gfn_crn.training.refine import ArchiveRefinement
+
+    nets = _nets(rpa, [(CORE, (1.0, 1.0, 1.0)), (SOURCE, (1.0,))])
+    res = rpa.evaluate(nets)
+    arch = Archive(10, rpa.good_threshold)
+    arch.update(nets, res.loss, res.valid, res.log_reward)
+    best = arch.top(1)[0].topology
+    seen = []
+
+    def admit(networks, losses):
+        seen.extend(n.topology for n in networks)
+        return [n.topology != best for n in networks]
+
+    rec = RecordingTask(rpa)
+    ar = ArchiveRefinement(rec, arch, every=1, top_k=2, rounds=1, popsize=4, admit=admit)
+    assert ar(0) == 4 and set(seen) == {n.topology for n in nets}
+    none = ArchiveRefinement(RecordingTask(rpa), arch, every=1, top_k=2, rounds=1, popsize=4,
+                             admit=lambda n, l: [False] * len(n))
+    assert none(0) == 0

@@ -188,6 +188,11 @@ class TopologyConfig:
     rounds: int = setting(1, "topology reward: refinement rounds per new structure (0: the prior's mode only)")
     popsize: int = setting(8, "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)")
     sigma: float = setting(0.5, "topology reward: initial step of the refinement, in ln k")
+    screen_below: float = setting(0.0, "topology reward: screen every new structure whose refined loss is below "
+                                       "this multiple of the good threshold with the cheap verification checks "
+                                       "(bounded, settled over the long horizon); one that fails scores like a "
+                                       "diverging design, and the archive refinements skip it (0 = off)",
+                                  key="screen_below")
 
 
 @dataclass
@@ -302,6 +307,8 @@ class RunConfig:
         need(tp.rounds >= 0, f"topology_rounds must be >= 0, got {tp.rounds}")
         need(tp.popsize >= 1, f"topology_popsize must be >= 1, got {tp.popsize}")
         need(tp.sigma > 0 and math.isfinite(tp.sigma), f"topology_sigma must be positive, got {tp.sigma}")
+        need(tp.screen_below >= 0 and math.isfinite(tp.screen_below),
+             f"screen_below must be >= 0 and finite, got {tp.screen_below}")
         need(s.every >= 0, f"structure_search_every must be >= 0, got {s.every}")
         if s.every:
             need(tp.enabled, "structure_search_every needs topology_reward = true")

@@ -284,8 +284,9 @@ class ArchiveRefinement:
     """
 
     def __init__(self, scorer, archive, *, every: int = 5, top_k: int = 4, rounds: int = 2, popsize: int = 8,
-                 sigma0: float = 0.5, max_visits: int = 8, seed: int = 0):
+                 sigma0: float = 0.5, max_visits: int = 8, seed: int = 0, admit=None):
         self.scorer, self.archive = scorer, archive
+        self.admit = admit  # networks -> bool per network (the topology reward's screen), or None: all
         self.every, self.top_k, self.rounds, self.popsize = int(every), int(top_k), int(rounds), int(popsize)
         self.sigma0, self.max_visits, self.seed = float(sigma0), int(max_visits), int(seed)
         self.sigma: dict = {}
@@ -300,7 +301,8 @@ class ArchiveRefinement:
         chosen = []
         for e in self.archive.top():
             k = structure_key(e.network)
-            if self.visits.get(k, 0) < self.max_visits and self.sigma.get(k, self.sigma0) >= 1e-3:
+            if (self.visits.get(k, 0) < self.max_visits and self.sigma.get(k, self.sigma0) >= 1e-3
+                    and (self.admit is None or self.admit([e.network], [e.loss])[0])):
                 chosen.append((k, e))
             if len(chosen) == self.top_k:
                 break

@@ -390,7 +390,14 @@ class Run:
         if bar is not None:
             bar.write(f"final refinement of the best archived designs: {budget} evaluations")
         t0 = time.perf_counter()
-        best = {e.topology: (e.loss, e.network) for e in self.archive.top(128)}
+        top = self.archive.top(128 if self.topology is None or not self.topology.screening else 256)
+        if self.topology is not None and self.topology.screening:  # only structures that pass the screen
+            ok = self.topology.passes([e.network for e in top], [e.loss for e in top])
+            top = [e for e, p in zip(top, ok) if p][:128]
+            budget = self.config.max_evaluations - self.evaluations
+            if budget <= 0 or not top:
+                return
+        best = {e.topology: (e.loss, e.network) for e in top}
         self._phase["now"] = "final_refine"
         try:
             r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)

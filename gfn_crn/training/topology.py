@@ -26,6 +26,16 @@ heads learn the prior. ``L*`` is a deterministic function of the structure (the 
 starting point depend on nothing else), so the reward is a proper function of the terminal
 state and every exactness argument for TB carries over.
 
+**Screening (train on what is counted).** With a ``screen`` (a function of networks and their
+known losses returning a verdict per network; a run passes the task's cheap verification
+checks, bounded and settled over the long horizon) and ``screen_below > 0``, a new structure
+whose ``L*`` is below ``screen_below`` times the good threshold has its best network screened;
+one that fails is scored like a design that diverges (invalid, the reward's floor), which is
+what an unbounded species does, only slowly. The verdict is a deterministic function of the
+structure too, so the target stays a proper reward. Each screened network counts as one
+evaluation. :meth:`TopologyReward.passes` gives the (cached) verdicts to the searches that pick
+structures from the archive.
+
 Every evaluation of the refinement goes through the wrapped task (so a
 :class:`~gfn_crn.training.evaluations.RecordingTask` underneath counts and logs them); a cached
 structure costs no evaluation. ``best_networks`` holds the best network found per structure.
@@ -69,15 +79,20 @@ class TopologyReward(Wrapper):
     """
 
     def __init__(self, task, *, rounds: int = TopologyConfig.rounds, popsize: int = TopologyConfig.popsize,
-                 sigma0: float = TopologyConfig.sigma, seed: int = 0):
+                 sigma0: float = TopologyConfig.sigma, seed: int = 0, screen=None, screen_below: float = 0.0):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
             raise CRNError(f"TopologyReward popsize must be an integer >= 1, got {popsize!r}")
         if not (math.isfinite(sigma0) and sigma0 > 0):
             raise CRNError(f"TopologyReward sigma0 must be positive and finite, got {sigma0!r}")
+        if not (math.isfinite(screen_below) and screen_below >= 0):
+            raise CRNError(f"TopologyReward screen_below must be >= 0 and finite, got {screen_below!r}")
         super().__init__(task)
         self.rounds, self.popsize, self.sigma0, self.seed = int(rounds), int(popsize), float(sigma0), int(seed)
+        self.screen, self.screen_below = screen, float(screen_below)
+        self.screened: dict[frozenset, bool] = {}   # structure -> passed the screen
+        self.screen_evaluations = 0
         self.cache: dict[frozenset, tuple[float, bool]] = {}
         self.best_networks: dict[frozenset, Network] = {}
         self.evaluations = 0
@@ -127,6 +142,14 @@ class TopologyReward(Wrapper):
                 self.cache[k] = (float(loss) if ok else cap, ok)
                 if ok:
                     self.best_networks[k] = net
+            if self.screening:
+                bar = self.screen_below * float(self.task.good_threshold)
+                near = [k for k in todo if self.cache[k][1] and self.cache[k][0] < bar]
+                if near:
+                    passed = self.passes([self.best_networks[k] for k in near], [self.cache[k][0] for k in near])
+                    for k, p in zip(near, passed):
+                        if not p:  # scored like a design that diverges: it does, only slowly
+                            self.cache[k] = (cap, False)
         loss = np.asarray([self.cache[k][0] for k in keys], dtype=float)
         valid = np.asarray([self.cache[k][1] for k in keys], dtype=bool)
         return loss, valid
@@ -140,12 +163,41 @@ class TopologyReward(Wrapper):
         loss, valid = self.structure_losses(networks, count=count)
         lp = np.asarray(self.task.log_priors(networks), dtype=float)
         reason = np.where(valid, "ok", "refine").astype(object)
+        if self.screened:
+            reason[[not self.screened.get(k, True) for k in map(structure_key, networks)]] = "screen"
         reason[~np.isfinite(lp)] = "prior"
         valid = valid & np.isfinite(lp)
         log_reward = self.task.reward.log_reward(loss, lp, valid)
         S = int(self.task.n_scenarios)
         return TaskResult(loss, log_reward.astype(float), valid, reason.astype(str), lp,
                           np.full((len(networks), S), np.nan), None)
+
+    @property
+    def screening(self) -> bool:
+        """Whether structures near the threshold are screened (a screen and ``screen_below > 0``)."""
+        return self.screen is not None and self.screen_below > 0
+
+    def passes(self, networks: Sequence[Network], losses=None) -> np.ndarray:
+        """Whether each network's structure passes the screen (cached per structure; the first
+        network screened for a structure decides). Without a screen every structure passes. A
+        screened network costs one evaluation (counted in ``evaluations``)."""
+        if self.screen is None:
+            return np.ones(len(networks), dtype=bool)
+        keys = [structure_key(n) for n in networks]
+        todo: dict[frozenset, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self.screened and k not in todo:
+                todo[k] = i
+        if todo:
+            idx = list(todo.values())
+            known = None if losses is None else [float(losses[i]) for i in idx]
+            verdict = np.asarray(self.screen([networks[i] for i in idx], known), dtype=bool).reshape(-1)
+            if verdict.shape != (len(idx),):
+                raise RuntimeError(f"screen returned {verdict.shape[0]} verdicts for {len(idx)} networks")
+            self.screened.update(zip(todo, verdict.tolist()))
+            self.evaluations += len(idx)
+            self.screen_evaluations += len(idx)
+        return np.asarray([self.screened[k] for k in keys], dtype=bool)
 
     def uncounted(self) -> "_UncountedView":
         """This reward as a task whose look-ups do not count as proposals (``requests``/``hits``
@@ -156,7 +208,8 @@ class TopologyReward(Wrapper):
         """A copy with the same settings and a copy of the cache, scoring new structures with
         ``task`` (default the same task): for scoring that must not change this object."""
         other = TopologyReward(self.inner if task is None else task, rounds=self.rounds, popsize=self.popsize,
-                               sigma0=self.sigma0, seed=self.seed)
+                               sigma0=self.sigma0, seed=self.seed, screen=self.screen,
+                               screen_below=self.screen_below)
         other.load_state_dict(self.state_dict())
         return other
 
@@ -170,6 +223,7 @@ class TopologyReward(Wrapper):
         """The cache and counters (plain Python objects; the best networks included)."""
         return {"cache": dict(self.cache), "best_networks": dict(self.best_networks),
                 "evaluations": self.evaluations, "hits": self.hits, "requests": self.requests,
+                "screened": dict(self.screened), "screen_evaluations": self.screen_evaluations,
                 "settings": (self.rounds, self.popsize, self.sigma0, self.seed)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -180,6 +234,8 @@ class TopologyReward(Wrapper):
         self.cache = dict(state["cache"])
         self.best_networks = dict(state["best_networks"])
         self.evaluations, self.hits, self.requests = int(state["evaluations"]), int(state["hits"]), int(state["requests"])
+        self.screened = dict(state.get("screened", {}))   # checkpoints written before the screen: none
+        self.screen_evaluations = int(state.get("screen_evaluations", 0))
 
     def __repr__(self) -> str:
         return (f"TopologyReward({self.inner!r}, rounds={self.rounds}, popsize={self.popsize}, "

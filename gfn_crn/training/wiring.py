@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import numpy as np
 import torch
 
 from ..crn.errors import CRNError
@@ -43,6 +44,23 @@ class RunParts:
     archive_refine: Optional[Any]
 
 
+def cheap_screen(task) -> Callable:
+    """The topology reward's screen: the task's verification checks that need no new scenario
+    (bounded and settled, or persisting, over the long horizon; the off-grid and step checks
+    stay for the final verification), as ``screen(networks, losses) -> passed``."""
+    from dataclasses import replace
+
+    from ..verify.checks import VerifySettings, verify_batch
+
+    settings = replace(getattr(task, "verify_settings", None) or VerifySettings(), off_grid=False, step=False)
+
+    def screen(networks, losses=None):
+        out = verify_batch(task, networks, settings=settings, losses=losses)
+        return np.asarray([all(c.passed for c in v.checks) and v.valid for v in out], dtype=bool)
+
+    return screen
+
+
 def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> RunParts:
     """Build a run's parts, in this order (it fixes the random streams): the scorers, innermost
     first (the pool simulates; the recorder hands every simulated batch - sampled designs,
@@ -60,7 +78,9 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
         from .topology import TopologyReward
 
         topology = TopologyReward(recorder, rounds=config.topology.rounds, popsize=config.topology.popsize,
-                                  sigma0=config.topology.sigma, seed=config.train.seed)
+                                  sigma0=config.topology.sigma, seed=config.train.seed,
+                                  screen=cheap_screen(base) if config.topology.screen_below > 0 else None,
+                                  screen_below=config.topology.screen_below)
         scorer = topology
     library = build_library(config.library, base.template.species)
     from ..envs import CRNEnv
@@ -91,7 +111,8 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
 
         archive_refine = ArchiveRefinement(
             recorder, archive, every=config.refine.every, top_k=config.refine.top_k,
-            rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed)
+            rounds=config.refine.rounds, max_visits=config.refine.max_visits, seed=config.train.seed,
+            admit=topology.passes if topology is not None and topology.screening else None)
     return RunParts(base, pool, recorder, topology, scorer, library, env, trainer, local_search, archive,
                     archive_refine)
 
