@@ -10,9 +10,10 @@ import pytest
 
 from gfn_crn.crn.errors import CRNError
 from gfn_crn.rewards import BatchRecorder, RewardMap, Scorer, TaskResult, task_of
-from gfn_crn.tasks import TaskPool, load_task
-from gfn_crn.training.evaluations import RecordingTask
-from gfn_crn.training.topology import TopologyReward
+from gfn_crn.rewards.pool import TaskPool
+from gfn_crn.tasks import load_task
+from gfn_crn.rewards.evaluations import RecordingTask
+from gfn_crn.rewards.topology import TopologyReward
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gfn_crn"
 

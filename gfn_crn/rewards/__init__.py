@@ -4,8 +4,8 @@
 * :class:`TaskResult` - what scoring a batch returns;
 * :class:`Scorer` - the protocol (``evaluate(networks) -> TaskResult`` and ``task``), with
   :class:`Wrapper` the base of the composable scorers (:class:`BatchRecorder` here;
-  :class:`~gfn_crn.tasks.TaskPool`, :class:`~gfn_crn.training.evaluations.RecordingTask` and
-  :class:`~gfn_crn.training.topology.TopologyReward` elsewhere).
+  :class:`~gfn_crn.rewards.pool.TaskPool`, :class:`~gfn_crn.rewards.evaluations.RecordingTask` and
+  :class:`~gfn_crn.rewards.topology.TopologyReward` elsewhere).
 
 This package depends on :mod:`gfn_crn.crn` and :mod:`gfn_crn.sim` only; tasks build on it.
 """

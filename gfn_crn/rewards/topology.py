@@ -9,7 +9,7 @@ core are below loss 0.1 and none of 192 random topologies is below 0.18.
 
 :class:`TopologyReward` wraps a task. For each network it is asked to score, it looks up the
 network's structure (its added reactions and their discrete parameters; rates ignored) in a
-cache; a structure not seen before gets a short refinement (:func:`~gfn_crn.training.refine.refine`:
+cache; a structure not seen before gets a short refinement (:func:`~gfn_crn.rewards.refine.refine`:
 one evaluation at the prior's mode, then ``rounds`` rounds of ``popsize`` perturbations, the
 random draws seeded by the structure itself), and its best loss ``L*(T)`` is cached. The network
 then gets
@@ -27,7 +27,7 @@ starting point depend on nothing else), so the reward is a proper function of th
 state and every exactness argument for TB carries over.
 
 Every evaluation of the refinement goes through the wrapped task (so a
-:class:`~gfn_crn.training.evaluations.RecordingTask` underneath counts and logs them); a cached
+:class:`~gfn_crn.rewards.evaluations.RecordingTask` underneath counts and logs them); a cached
 structure costs no evaluation. ``best_networks`` holds the best network found per structure.
 """
 
@@ -40,10 +40,10 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Network
-from ..rewards.result import TaskResult
-from ..rewards.scorer import Wrapper
+from .result import TaskResult
+from .scorer import Wrapper
 from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
-from .config import StructureSearchConfig, TopologyConfig
+from ..training.config import StructureSearchConfig, TopologyConfig
 from .structure import structure_key, structure_seed
 
 

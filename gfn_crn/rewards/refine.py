@@ -19,7 +19,7 @@ Algorithm, per network (an elitist (1 + lambda) evolution strategy on y = ln k):
   budget; with more networks than the budget allows, the first ones (callers pass them best
   first) are refined.
 
-Every evaluation goes through ``task.evaluate``, so a :class:`~gfn_crn.training.evaluations.
+Every evaluation goes through ``task.evaluate``, so a :class:`~gfn_crn.rewards.evaluations.
 RecordingTask` counts and logs them like any other candidate.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Network
 from ..crn.reactions import ReactionInstance
-from ..rewards.scorer import task_of
+from .scorer import task_of
 from .structure import structure_key, structure_seed
 
 
@@ -153,7 +153,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
 def refine_archive(task, networks_best: dict, budget: int, *, n_networks: int | None = None, popsize: int = 8,
                    stages: int = 4, seed: int = 0, **kw) -> RefineResult:
     """Refine the best distinct topologies of ``networks_best`` (``{topology: (loss, network)}``, as
-    kept by :class:`~gfn_crn.training.evaluations.RecordingTask`) by successive halving.
+    kept by :class:`~gfn_crn.rewards.evaluations.RecordingTask`) by successive halving.
 
     The budget is split equally over ``stages``; stage 0 refines the ``n_networks`` best (default
     ``16 * 2**(stages-1)``, fewer if there are fewer), starting from their known losses (no
