@@ -41,9 +41,10 @@ from gfn_crn.tasks import load_task
 from gfn_crn.training import train
 from gfn_crn.training.config import plain_tb
 from gfn_crn.rewards.evaluations import RecordingTask, distinct_good_curve
-from gfn_crn.rewards.refine import LocalSearch, refine_archive
+from gfn_crn.rewards.refine import refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
-from gfn_crn.rewards.topology import StructureLocalSearch, TopologyReward
+from gfn_crn.rewards.topology import TopologyReward
+from gfn_crn.training.local_search import LocalSearch, StructureLocalSearch
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
 #: the main comparison (benchmarks/RESULTS.md): the default set of methods
@@ -53,7 +54,7 @@ MAIN_METHODS = ("gfn-free-topo-ls", "gfn-free-topo", "reinforce", "reinforce-rep
 #: structure costs 9 evaluations, so small batches and replayed updates use them better
 TOPO_GFN_DEFAULTS = {"batch_size": 16, "replay_capacity": 2000, "prioritized_replay": True, "replay_updates": 3}
 #: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
-#: replayed to trajectory balance; gfn_crn.rewards.refine.LocalSearch), selectable by name
+#: replayed to trajectory balance; gfn_crn.training.local_search.LocalSearch), selectable by name
 LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
 #: methods scored by the topology-level reward (gfn_crn.rewards.topology.TopologyReward: each new
 #: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and

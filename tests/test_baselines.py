@@ -273,7 +273,7 @@ def test_refine_lowers_the_loss_within_budget_and_bounds():
 def test_local_search_refines_and_replays_into_the_buffer():
     from gfn_crn.training import ON_POLICY, train
     from gfn_crn.training.config import plain_tb
-    from gfn_crn.rewards.refine import LocalSearch
+    from gfn_crn.training.local_search import LocalSearch
 
     env, lib = _env(max_reactions=2)
     task = RecordingTask(_RateTask(env.template))
@@ -297,7 +297,7 @@ def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
     from gfn_crn.estimators import CRNPolicyEstimator
     from gfn_crn.estimators.backward import default_backward_estimator
     from gfn_crn.samplers import CRNSampler
-    from gfn_crn.rewards.refine import replay_networks
+    from gfn_crn.training.local_search import replay_networks
     from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
     from gfn_crn.training.tb import seed_everything
 

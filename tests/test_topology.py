@@ -175,7 +175,7 @@ def test_trajectory_balance_learns_the_structure_marginal(rpa):
 
 
 def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
-    from gfn_crn.rewards.topology import StructureLocalSearch
+    from gfn_crn.training.local_search import StructureLocalSearch
 
     rec = RecordingTask(rpa)
     tr = TopologyReward(rec, rounds=0)

@@ -6,7 +6,7 @@ The settings come in sections, each a dataclass whose fields carry their documen
 * :class:`TrainConfig` - trajectory-balance training (:func:`gfn_crn.training.train`);
 * :class:`ReinforceConfig` - the REINFORCE baseline (:func:`gfn_crn.training.reinforce.train_reinforce`);
 * :class:`TopologyConfig` - the topology-level reward (:class:`gfn_crn.rewards.topology.TopologyReward`);
-* :class:`StructureSearchConfig` - structure local search (:class:`gfn_crn.rewards.topology.StructureLocalSearch`);
+* :class:`StructureSearchConfig` - structure local search (:class:`gfn_crn.training.local_search.StructureLocalSearch`);
 * :class:`RunConfig` - a ``gfn-crn train`` run: what to design, outputs, and one of each section.
 
 ``train(env)`` in Python and ``gfn-crn train`` without flags start from the same defaults (those
@@ -192,7 +192,7 @@ class TopologyConfig:
 
 @dataclass
 class StructureSearchConfig:
-    """Structure local search (:class:`gfn_crn.rewards.topology.StructureLocalSearch`)."""
+    """Structure local search (:class:`gfn_crn.training.local_search.StructureLocalSearch`)."""
 
     every: int = setting(10, "every this many iterations, local search around the best structures (0 = off): "
                             "destroy-and-rebuild neighbours, scored and replayed to TB (needs topology_reward "

@@ -78,7 +78,7 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
         trainer = Trainer(env, config.train_config(), dist=dist)
     local_search = None
     if config.search.every:
-        from ..rewards.topology import StructureLocalSearch
+        from .local_search import StructureLocalSearch
 
         local_search = StructureLocalSearch(
             env, scorer, every=config.search.every, top_k=config.search.top_k,
