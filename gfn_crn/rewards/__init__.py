@@ -16,6 +16,9 @@ the searches over rates that scoring uses.
   - :class:`TopologyReward` and its :class:`UncountedView` (``topology.py``) - scores
     structures by the best loss of a short rate refinement (cached);
 
+* :class:`EnvReward` (``env_reward.py``) - what an environment asks for the log-rewards of its
+  terminal states: the floor, the optional prior term, the reward cache;
+
 * rate refinement (``refine.py``): :func:`refine`, :func:`refine_archive`,
   :class:`ArchiveRefinement`, and the helpers :func:`log_rates`, :func:`with_log_rates`,
   :func:`losses_or_inf`; a network's structure key and seed (``structure.py``).
@@ -26,6 +29,7 @@ typing: ``evaluate``, ``task``, ``prior``, ``reward``, ...), never imported from
 :mod:`gfn_crn.tasks`, which builds on this package.
 """
 
+from .env_reward import EnvReward
 from .evaluations import RecordingTask, rank_order
 from .map import DEFAULT_MARGIN, RewardMap
 from .pool import TaskPool, WorkerCrashError
@@ -39,4 +43,4 @@ from .topology import TopologyReward, UncountedView
 __all__ = ["RewardMap", "DEFAULT_MARGIN", "TaskResult", "Scorer", "Wrapper", "BatchRecorder", "reward_and_validity",
            "task_of", "TaskPool", "WorkerCrashError", "RecordingTask", "rank_order", "TopologyReward", "UncountedView",
            "refine", "refine_archive", "RefineResult", "ArchiveRefinement", "log_rates", "with_log_rates",
-           "losses_or_inf", "structure_key", "structure_seed"]
+           "losses_or_inf", "structure_key", "structure_seed", "EnvReward"]
