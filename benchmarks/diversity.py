@@ -1,7 +1,7 @@
 """GFlowNet vs REINFORCE vs random search at an equal number of candidate evaluations (issue 6).
 
 For each method and seed, every candidate any method evaluates goes through the same task and
-simulator (wrapped in :class:`~gfn_crn.training.evaluations.RecordingTask`), and the figures are
+simulator (wrapped in :class:`~gfn_crn.rewards.evaluations.RecordingTask`), and the figures are
 computed from that log identically: best loss, evaluations to the first design below the task's
 good threshold, distinct topologies below the threshold and below twice it, the mean pairwise
 Hamming distance of the 50 best distinct topologies, the share of repeated topologies, wall time.
@@ -40,10 +40,11 @@ from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
 from gfn_crn.training import train
 from gfn_crn.training.config import plain_tb
-from gfn_crn.training.evaluations import RecordingTask, distinct_good_curve
-from gfn_crn.training.refine import LocalSearch, refine_archive
+from gfn_crn.rewards.evaluations import RecordingTask, distinct_good_curve
+from gfn_crn.rewards.refine import refine_archive
 from gfn_crn.training.reinforce import ReinforceConfig, random_candidates, random_search, train_reinforce
-from gfn_crn.training.topology import StructureLocalSearch, TopologyReward
+from gfn_crn.rewards.topology import TopologyReward
+from gfn_crn.training.local_search import LocalSearch, StructureLocalSearch
 
 METHODS = ("gfn-canonical", "gfn-free", "reinforce", "reinforce-replay", "random")
 #: the main comparison (benchmarks/RESULTS.md): the default set of methods
@@ -53,9 +54,9 @@ MAIN_METHODS = ("gfn-free-topo-ls", "gfn-free-topo", "reinforce", "reinforce-rep
 #: structure costs 9 evaluations, so small batches and replayed updates use them better
 TOPO_GFN_DEFAULTS = {"batch_size": 16, "replay_capacity": 2000, "prioritized_replay": True, "replay_updates": 3}
 #: GFlowNet variants with local search (periodic rate refinement of the best new topologies,
-#: replayed to trajectory balance; gfn_crn.training.refine.LocalSearch), selectable by name
+#: replayed to trajectory balance; gfn_crn.training.local_search.LocalSearch), selectable by name
 LS_METHODS = ("gfn-canonical-ls", "gfn-free-ls")
-#: methods scored by the topology-level reward (gfn_crn.training.topology.TopologyReward: each new
+#: methods scored by the topology-level reward (gfn_crn.rewards.topology.TopologyReward: each new
 #: topology's loss after a short rate refinement from the prior's mode, cached); the REINFORCE and
 #: random-search variants are the ablations that tell the reward's share from the sampler's
 TOPO_METHODS = ("gfn-free-topo", "gfn-canonical-topo", "gfn-free-topo-ls", "reinforce-topo", "reinforce-topo-ls",
@@ -325,7 +326,7 @@ def main(argv=None):
                     help="GFlowNet runs: raise the reward temperature beta from START to END (geometric)")
     ap.add_argument("--refine-share", type=float, default=0.3,
                     help="share of the budget spent, after the search, refining the rates of the best distinct "
-                         "topologies of each run (gfn_crn/training/refine.py; same for every method)")
+                         "topologies of each run (gfn_crn/rewards/refine.py; same for every method)")
     ap.add_argument("--refine-networks", type=int, default=128, help="topologies entering the refinement")
     ap.add_argument("--refine-stages", type=int, default=4, help="successive-halving stages of the refinement")
     ap.add_argument("--refine-sigma", type=float, default=1.0, help="initial step size on ln k")

@@ -52,7 +52,7 @@ def _spread(run: dict, thr: float):
     if len(listed) < run["distinct_good"]:
         return "?"
     from gfn_crn.crn import parse_network
-    from gfn_crn.training.evaluations import spread_count
+    from gfn_crn.rewards.evaluations import spread_count
 
     ranked = [parse_network(d["network"]).topology for d in sorted(listed, key=lambda d: d["loss"])]
     return spread_count(ranked)

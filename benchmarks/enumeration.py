@@ -7,7 +7,7 @@ Every design of 1..K distinct reactions of the task's mass-action library (90 re
 ``rpa``: 90 + 4,005 + 117,480 = 121,575 structures at K = 3) is scored the way the default
 recipe's topology reward scores a new structure: one evaluation with every rate at the prior's
 mode (k = 1), then ``--rounds`` rounds of 8 perturbations of the elitist evolution strategy
-(``gfn_crn.training.refine.refine``; ``--rounds 1`` is the default recipe's 9 evaluations). The
+(``gfn_crn.rewards.refine.refine``; ``--rounds 1`` is the default recipe's 9 evaluations). The
 structures are visited in the natural order (fewer reactions first, then library order). Every
 design below the good threshold is verified and reduced to its mechanism (``gfn_crn.verify``);
 the script reports evaluations to the first verified design, distinct verified mechanisms at the
@@ -55,7 +55,7 @@ def main(argv=None):
     from gfn_crn.crn.network import Network
     from gfn_crn.crn.reactions import ReactionInstance
     from gfn_crn.tasks import load_task
-    from gfn_crn.training.refine import refine
+    from gfn_crn.rewards.refine import refine
     from gfn_crn.verify.report import summarise_designs
 
     task = load_task(args.task)

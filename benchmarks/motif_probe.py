@@ -3,7 +3,7 @@
 Takes the integral-feedback core of the antithetic design (Z1 -> Z1 + X1, X1 -> Z2, Z1 + Z2 -> 0:
 actuation, sensing, annihilation) plus 2 random other library reactions, and compares, at
 the same random rates, its losses with those of random 5-reaction topologies; then refines the
-rates of the core+2 topologies (gfn_crn.training.refine, 25 rounds of 8 candidates each) to
+rates of the core+2 topologies (gfn_crn.rewards.refine, 25 rounds of 8 candidates each) to
 show how many of these capable topologies become good once their rates are tuned.
 
     python benchmarks/motif_probe.py        # ~2 minutes on one core
@@ -27,7 +27,7 @@ import numpy as np
 from gfn_crn.crn import Network, ReactionInstance, antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
-from gfn_crn.training.refine import refine
+from gfn_crn.rewards.refine import refine
 from gfn_crn.training.reinforce import random_candidates
 
 

@@ -2,7 +2,7 @@
 
 (a) Candidate evaluations per second on ``rpa``: ``n`` random designs (the task template plus 4
     random mass-action reactions, rates from the task's prior) scored by a
-    :class:`~gfn_crn.tasks.TaskPool` with 1 worker (in this process) and with 2 worker processes
+    :class:`~gfn_crn.rewards.pool.TaskPool` with 1 worker (in this process) and with 2 worker processes
     (start-up excluded: the pool is warmed on a first batch), chunks of 32.
 (b) Training on ``rpa`` (batch 64, hidden 64), each run in its own subprocess launched the way a
     user would: ``gfn-crn train`` in one process; ``--workers 2`` (one trainer, two scoring
@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cands import random_networks  # noqa: E402
 from _provenance import provenance  # noqa: E402
 
-from gfn_crn.tasks import TaskPool, load_task  # noqa: E402
+from gfn_crn.rewards.pool import TaskPool  # noqa: E402
+from gfn_crn.tasks import load_task  # noqa: E402
 
 
 def pool_rate(task, nets, workers: int, repeats: int) -> float:

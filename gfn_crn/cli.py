@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
+from .cli_common import check_plot_path, positive
 from .crn.errors import CRNError
 
 
@@ -104,37 +105,6 @@ def parse_assignments(text: str, what: str) -> dict[str, float]:
 
 
 _parse_assignments = parse_assignments  # the old private name
-
-
-def check_plot_path(path, overwrite: bool, flag: str = "--plot") -> Path:
-    """A figure path: a format matplotlib writes, and no existing file replaced without ``--overwrite``."""
-    from .outputs import check_new_file
-
-    p = check_new_file(path, overwrite=overwrite, what=f"{flag}")
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    formats = FigureCanvasBase.get_supported_filetypes()
-    ext = p.suffix.lower().lstrip(".")
-    if ext not in formats:
-        raise CRNError(f"{flag} {p}: unknown figure format {p.suffix or '(no extension)'!r} "
-                       f"(use one of {', '.join('.' + f for f in sorted(formats))})")
-    return p
-
-
-def positive(kind=float, allow_zero: bool = False):
-    """An argparse ``type`` that accepts finite numbers > 0 (or >= 0)."""
-
-    def conv(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if v != v or v in (float("inf"), float("-inf")) or v < 0 or (v == 0 and not allow_zero):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {'>= 0' if allow_zero else '> 0'} and finite")
-        return v
-
-    conv.__name__ = kind.__name__
-    return conv
 
 
 # ---------------------------------------------------------------------------- simulate

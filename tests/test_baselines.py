@@ -7,7 +7,7 @@ import pytest
 
 from gfn_crn.crn import antithetic_example, mass_action_library
 from gfn_crn.envs import CRNEnv
-from gfn_crn.training.evaluations import (
+from gfn_crn.rewards.evaluations import (
     RecordingTask,
     distinct_good_curve,
     diversity_figures,
@@ -252,7 +252,7 @@ class _RateTask:
 
 
 def test_refine_lowers_the_loss_within_budget_and_bounds():
-    from gfn_crn.training.refine import refine, refine_archive
+    from gfn_crn.rewards.refine import refine, refine_archive
 
     env, lib = _env(max_reactions=5)
     task = _RateTask(env.template)
@@ -273,7 +273,7 @@ def test_refine_lowers_the_loss_within_budget_and_bounds():
 def test_local_search_refines_and_replays_into_the_buffer():
     from gfn_crn.training import ON_POLICY, train
     from gfn_crn.training.config import plain_tb
-    from gfn_crn.training.refine import LocalSearch
+    from gfn_crn.training.local_search import LocalSearch
 
     env, lib = _env(max_reactions=2)
     task = RecordingTask(_RateTask(env.template))
@@ -297,7 +297,7 @@ def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
     from gfn_crn.estimators import CRNPolicyEstimator
     from gfn_crn.estimators.backward import default_backward_estimator
     from gfn_crn.samplers import CRNSampler
-    from gfn_crn.training.refine import replay_networks
+    from gfn_crn.training.local_search import replay_networks
     from gfn_crn.training.reinforce import ArchiveReplayBuffer, ReplayArchive, reinforce_step
     from gfn_crn.training.tb import seed_everything
 

@@ -185,7 +185,7 @@ def test_errors_list_at_most_twenty_declared_species():
 
 # ---------------------------------------------------------------------------- 5. invalid ranks last
 def test_invalid_designs_rank_last_everywhere(tmp_path):
-    from gfn_crn.training.evaluations import rank_order
+    from gfn_crn.rewards.evaluations import rank_order
 
     loss = np.array([1.05, 1.0, 0.2, 1.0, 3.0])      # 1.0 = loss_cap stand-ins of invalid designs
     valid = np.array([True, False, True, False, True])

@@ -10,9 +10,10 @@ import pytest
 
 from gfn_crn.crn.errors import CRNError
 from gfn_crn.rewards import BatchRecorder, RewardMap, Scorer, TaskResult, task_of
-from gfn_crn.tasks import TaskPool, load_task
-from gfn_crn.training.evaluations import RecordingTask
-from gfn_crn.training.topology import TopologyReward
+from gfn_crn.rewards.pool import TaskPool
+from gfn_crn.tasks import load_task
+from gfn_crn.rewards.evaluations import RecordingTask
+from gfn_crn.rewards.topology import TopologyReward
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gfn_crn"
 
@@ -93,3 +94,67 @@ def test_env_floor_follows_the_scorer_task(rpa):
     assert env.log_reward_floor == task.floor
     task.beta = 60
     assert env.log_reward_floor == task.floor == -100
+
+
+def test_env_reward_decides_what_the_env_gets():
+    """EnvReward (the env's rewarder) on plain rows, no env: ineligible rows get the floor and
+    are never scored, one scorer call per batch, invalid and non-finite results get the floor,
+    the prior is added only when asked, and the cache answers repeated keys."""
+    from gfn_crn.rewards.env_reward import DEFAULT_FLOOR, EnvReward
+
+    calls = []
+
+    def scorer(nets):
+        calls.append(list(nets))
+        lr = -np.asarray(nets, dtype=float)
+        lr[np.asarray(nets) == 2] = np.nan
+        return lr, np.asarray(nets) != 3
+
+    rw = EnvReward(scorer, floor=-9.0)
+    eligible = np.array([True, True, True, True, False])
+    out = rw.log_rewards(eligible, lambda idx: [int(i) for i in idx])
+    np.testing.assert_array_equal(out, [0.0, -1.0, -9.0, -9.0, -9.0])
+    assert calls == [[0, 1, 2, 3]] and (rw.calls, rw.evaluated) == (1, 4)
+    # the prior term, only for valid rows
+    rw = EnvReward(scorer, floor=-9.0, add_prior=True)
+    out = rw.log_rewards(eligible, lambda idx: [int(i) for i in idx], log_prior=lambda idx: np.full(len(idx), 0.5))
+    np.testing.assert_array_equal(out, [0.5, -0.5, -9.0, -9.0, -9.0])
+    # the cache: a repeated key costs no evaluation and gives the same value
+    calls.clear()
+    rw = EnvReward(scorer, floor=-9.0, cache_size=2)
+    keys = lambda idx: [bytes([int(i)]) for i in idx]  # noqa: E731
+    first = rw.log_rewards(np.ones(2, bool), lambda idx: [int(i) for i in idx], keys=keys)
+    again = rw.log_rewards(np.ones(3, bool), lambda idx: [int(i) for i in idx], keys=keys)
+    np.testing.assert_array_equal(again[:2], first)
+    assert calls == [[0, 1], [2]] and rw.cache_hits == 2 and rw.evaluated == 3
+    # the floor follows the scorer's task unless set; -50 without one
+    task = load_task("rpa")
+    rw = EnvReward(task)
+    assert rw.floor == task.floor and rw.task is task
+    assert EnvReward(scorer).floor == DEFAULT_FLOOR == -50.0
+    with pytest.raises(CRNError, match="no scorer"):
+        EnvReward().log_rewards(np.ones(1, bool), lambda idx: [0])
+
+
+def test_the_env_keeps_no_reward_logic():
+    """CRNEnv.log_reward hands the rows it may score to its rewarder and returns its answer."""
+    from gfn_crn.crn import mass_action_library
+    from gfn_crn.envs import CRNEnv
+
+    task = load_task("rpa")
+    env = CRNEnv(mass_action_library(task.template.species), task.template, task, order="free", min_reactions=0)
+    seen = {}
+
+    class Stub:
+        def log_rewards(self, eligible, networks, keys=None, log_prior=None):
+            seen["eligible"] = eligible.copy()
+            seen["networks"] = networks(np.flatnonzero(eligible))
+            return np.arange(len(eligible), dtype=float)
+
+    env.rewarder = Stub()
+    lr = env.log_reward(env.reset(3))
+    np.testing.assert_array_equal(lr.numpy(), [0.0, 1.0, 2.0])
+    assert seen["eligible"].tolist() == [True] * 3 and len(seen["networks"]) == 3
+    src = (PACKAGE / "envs" / "crn_env.py").read_text()
+    for word in ("OrderedDict", "np.where(", "reward_and_validity", "np.full("):
+        assert word not in src, f"crn_env.py should leave {word!r} to the rewarder"

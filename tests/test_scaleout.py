@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from gfn_crn.crn import CRNError, mass_action_library, random_network
-from gfn_crn.tasks import TaskPool, WorkerCrashError, load_task
+from gfn_crn.rewards.pool import TaskPool, WorkerCrashError
+from gfn_crn.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _scaleout_workers import CrashingTask, FailingTask, UnloadableTask, ddp_worker, synthetic_env  # noqa: E402

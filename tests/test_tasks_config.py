@@ -9,7 +9,7 @@ import pytest
 
 from gfn_crn.crn import ANTITHETIC_TEXT, CRNError
 from gfn_crn.tasks import DataFitTask, list_presets, load_task, parse_task
-from gfn_crn.tasks.cli import main as cli_main
+from gfn_crn.cli import main as cli_main
 
 PRESETS = ["rpa", "logic-and3", "logic-4", "oscillator", "dose-response", "habituation", "classifier", "trace",
            "ssa_tracking", "ssa_robust", "rpa2"]

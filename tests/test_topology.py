@@ -1,4 +1,4 @@
-"""The topology-level reward (gfn_crn.training.topology): a proper function of the structure,
+"""The topology-level reward (gfn_crn.rewards.topology): a proper function of the structure,
 cached, counted, checked against the plain task, and exact under trajectory balance."""
 
 import numpy as np
@@ -9,8 +9,8 @@ from gfn_crn.envs import CRNEnv
 from gfn_crn.tasks import load_task
 from gfn_crn.training import ON_POLICY, small_library, train
 from gfn_crn.training.config import plain_tb
-from gfn_crn.training.evaluations import RecordingTask
-from gfn_crn.training.topology import TopologyReward, structure_key
+from gfn_crn.rewards.evaluations import RecordingTask
+from gfn_crn.rewards.topology import TopologyReward, structure_key
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_trajectory_balance_learns_the_structure_marginal(rpa):
 
 
 def test_structure_local_search_rebuilds_neighbours_of_the_best_structures(rpa):
-    from gfn_crn.training.topology import StructureLocalSearch
+    from gfn_crn.training.local_search import StructureLocalSearch
 
     rec = RecordingTask(rpa)
     tr = TopologyReward(rec, rounds=0)
@@ -247,7 +247,7 @@ def test_archive_refinement_skips_designs_the_screen_refuses(rpa):
     """ArchiveRefinement with ``admit`` refines only the archived designs admitted (here: all
     but the best), and none at all when nothing is."""
     from gfn_crn.training.archive import Archive
-    from gfn_crn.training.refine import ArchiveRefinement
+    from gfn_crn.rewards.refine import ArchiveRefinement
 
     nets = _nets(rpa, [(CORE, (1.0, 1.0, 1.0)), (SOURCE, (1.0,))])
     res = rpa.evaluate(nets)

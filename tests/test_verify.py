@@ -312,7 +312,7 @@ def test_chemical_core_removes_what_only_tuned_rates_need(rpa):
     them goes, and the chemical core is a 3-reaction antithetic core. Its minimality is checked
     independently: no single removal from it, re-optimised with twice the effort, stays good.
     The cache re-optimises a weak core once."""
-    from gfn_crn.training.refine import refine
+    from gfn_crn.rewards.refine import refine
     from gfn_crn.verify import chemical_core
 
     net = rpa.adopt(parse_network(HEAD + "Z1 -> Z1 + X1 ; k=3.11312\nX1 -> Z2 ; k=0.5\nX1 -> X1 + Z2 ; k=0.50065\n"

@@ -26,15 +26,18 @@ Orders:
 The reward comes from a **scorer** (:class:`~gfn_crn.rewards.Scorer`: a task, a pool, a
 topology reward, ...: ``scorer.evaluate(networks)`` gives a result with ``log_reward`` and
 ``valid``), or from a plain callable ``f(networks) -> (log_reward, valid)`` (numpy arrays of shape
-(B,)); the whole batch of terminal states is scored at once. Invalid or non-finite entries, and
-networks whose parameters fall outside the prior's support, get ``log_reward_floor`` (by default
-the floor of the scorer's reward map).
+(B,)); the whole batch of terminal states is scored at once. The env keeps no reward logic of its
+own: it reads its states (which are finite and inside the prior's support, their networks, their
+log prior, their bytes) and asks its :class:`~gfn_crn.rewards.env_reward.EnvReward`
+(``env.rewarder``; ``env.reward`` is torchgfn's method), which gives the floor to what cannot be
+scored or is invalid, adds the prior if asked and keeps the reward cache. The env's reward
+settings and counters (``scorer``, ``log_reward_floor``, ``add_prior``, ``reward_cache_size``,
+``reward_cache_hits``, ``n_reward_calls``, ``n_evaluated``) are the rewarder's.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -48,7 +51,7 @@ from ..crn.errors import CRNError
 from ..crn.library import ReactionLibrary
 from ..crn.network import Network, Template
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
-from ..rewards.scorer import reward_and_validity, task_of
+from ..rewards.env_reward import EnvReward
 from ..tasks.prior import LogParameterPrior
 from .spec import CRNActionSpec
 
@@ -109,17 +112,11 @@ class CRNEnv(Env):
             raise CRNError(f"library species {sorted(missing)} are not declared in the template")
         self.library = library
         self.template = template
-        self.scorer = scorer
+        #: the reward: scorer, floor, prior term and cache (gfn_crn.rewards.env_reward)
+        self.rewarder = EnvReward(scorer, floor=log_reward_floor, add_prior=add_prior, cache_size=reward_cache_size)
         self.order = order
         self.prior = prior or LogParameterPrior()
         self.fixed_parameters = bool(fixed_parameters)
-        self._log_reward_floor = None if log_reward_floor is None else float(log_reward_floor)
-        self.add_prior = bool(add_prior)
-        self.reward_cache_size = int(reward_cache_size)
-        self._reward_cache: OrderedDict[bytes, float] = OrderedDict()
-        self.reward_cache_hits = 0
-        self.n_reward_calls = 0
-        self.n_evaluated = 0
 
         M = len(library)
         self.M, self.P_c, self.P_d = M, library.P_c, library.P_d
@@ -168,25 +165,76 @@ class CRNEnv(Env):
             debug=debug,
         )
 
+    # ------------------------------------------------------------------ the rewarder's settings and counters
     @property
-    def log_reward_floor(self) -> float:
-        if self._log_reward_floor is not None:
-            return self._log_reward_floor
-        floor = getattr(task_of(self.scorer), "floor", None) if self.scorer is not None else None
-        return float(floor) if floor is not None else -50.0
+    def scorer(self):
+        """The scorer (``env.rewarder.scorer``)."""
+        return self.rewarder.scorer
+
+    @scorer.setter
+    def scorer(self, scorer) -> None:
+        self.rewarder.scorer = scorer
 
     @property
     def task(self):
         """The scorer (the name it had before scorers were explicit)."""
-        return self.scorer
+        return self.rewarder.scorer
 
     @task.setter
     def task(self, scorer) -> None:
-        self.scorer = scorer
+        self.rewarder.scorer = scorer
+
+    @property
+    def log_reward_floor(self) -> float:
+        """``env.rewarder.floor``: set a number, or None to follow the scorer's task."""
+        return self.rewarder.floor
 
     @log_reward_floor.setter
     def log_reward_floor(self, value: float | None) -> None:
-        self._log_reward_floor = None if value is None else float(value)
+        self.rewarder.floor = value
+
+    @property
+    def add_prior(self) -> bool:
+        return self.rewarder.add_prior
+
+    @add_prior.setter
+    def add_prior(self, value: bool) -> None:
+        self.rewarder.add_prior = bool(value)
+
+    @property
+    def reward_cache_size(self) -> int:
+        return self.rewarder.cache_size
+
+    @reward_cache_size.setter
+    def reward_cache_size(self, value: int) -> None:
+        self.rewarder.cache_size = int(value)
+
+    @property
+    def reward_cache_hits(self) -> int:
+        """Rows answered by the reward cache (``env.rewarder.cache_hits``)."""
+        return self.rewarder.cache_hits
+
+    @reward_cache_hits.setter
+    def reward_cache_hits(self, value: int) -> None:  # a checkpoint restores the counters
+        self.rewarder.cache_hits = int(value)
+
+    @property
+    def n_reward_calls(self) -> int:
+        """Scorer calls (``env.rewarder.calls``; REINFORCE adds its own)."""
+        return self.rewarder.calls
+
+    @n_reward_calls.setter
+    def n_reward_calls(self, value: int) -> None:
+        self.rewarder.calls = int(value)
+
+    @property
+    def n_evaluated(self) -> int:
+        """Networks scored (``env.rewarder.evaluated``; REINFORCE adds its own)."""
+        return self.rewarder.evaluated
+
+    @n_evaluated.setter
+    def n_evaluated(self, value: int) -> None:
+        self.rewarder.evaluated = int(value)
 
     # ------------------------------------------------------------------ classes
     def make_states_class(self) -> type[States]:
@@ -416,52 +464,21 @@ class CRNEnv(Env):
         return lp + self.prior.log_prob_discrete(n_disc)
 
     def log_reward(self, states: States) -> torch.Tensor:
-        """Log-rewards of a batch of terminal states, one call of the task for the whole batch."""
-        if self.scorer is None:
-            raise CRNError("this env has no scorer: set env.scorer = a task (or callable(networks) -> "
-                           "(log_reward, valid))")
+        """Log-rewards of a batch of terminal states: ``env.rewarder`` decides them (one scorer call
+        for the whole batch); the env tells it which states may be scored (finite, inside the
+        prior's support) and reads their networks, log priors and cache keys."""
         t = states.tensor.reshape(-1, self.state_dim)
-        B = t.shape[0]
-        out = np.full(B, self.log_reward_floor, dtype=np.float64)
-        ok = self.in_support(t).cpu().numpy() & torch.isfinite(t).all(-1).cpu().numpy()
-        keys = None
-        todo = np.flatnonzero(ok)
-        if self.reward_cache_size and len(todo):
+        eligible = self.in_support(t).cpu().numpy() & torch.isfinite(t).all(-1).cpu().numpy()
+
+        def rows(idx):
+            return t[torch.as_tensor(idx, device=t.device)]
+
+        def keys(idx):
             tc = t.detach().cpu().numpy()
-            keys = {b: tc[b].tobytes() for b in todo}
-            rest = []
-            for b in todo:
-                v = self._reward_cache.get(keys[b])
-                if v is None:
-                    rest.append(b)
-                else:
-                    out[b] = v
-                    self._reward_cache.move_to_end(keys[b])
-                    self.reward_cache_hits += 1
-            todo = np.asarray(rest, dtype=np.int64)
-        if len(todo):
-            nets = self.states_to_networks(t[torch.as_tensor(todo, device=t.device)])
-            lr, valid = reward_and_validity(self.scorer, nets)
-            lr = np.asarray(lr, dtype=np.float64).reshape(-1)
-            valid = np.asarray(valid, dtype=bool).reshape(-1)
-            if lr.shape != (len(todo),) or valid.shape != (len(todo),):
-                raise CRNError(
-                    f"task returned log_reward of shape {lr.shape} and valid of shape {valid.shape} "
-                    f"for {len(todo)} networks"
-                )
-            good = valid & np.isfinite(lr)
-            vals = np.where(good, lr, self.log_reward_floor)
-            if self.add_prior:
-                vals = np.where(good, vals + self.log_prior(t[torch.as_tensor(todo, device=t.device)]), vals)
-                vals = np.where(np.isfinite(vals), vals, self.log_reward_floor)
-            out[todo] = vals
-            self.n_reward_calls += 1
-            self.n_evaluated += len(todo)
-            if keys is not None:
-                for b, v in zip(todo, vals):
-                    self._reward_cache[keys[b]] = float(v)
-                while len(self._reward_cache) > self.reward_cache_size:
-                    self._reward_cache.popitem(last=False)
+            return [tc[b].tobytes() for b in idx]
+
+        out = self.rewarder.log_rewards(eligible, lambda idx: self.states_to_networks(rows(idx)), keys=keys,
+                                        log_prior=lambda idx: self.log_prior(rows(idx)))
         return torch.as_tensor(out, dtype=torch.get_default_dtype(), device=states.device).reshape(states.batch_shape)
 
     def __repr__(self) -> str:

@@ -10,17 +10,18 @@ Scorers compose explicitly: each wrapper takes the scorer it wraps (``inner``) a
 it adds; nothing is forwarded implicitly. The ones gfn_crn uses, innermost first:
 
 * a :class:`~gfn_crn.tasks.Task` (simulates and scores);
-* :class:`~gfn_crn.tasks.TaskPool` (the same results, in chunks on worker processes);
+* :class:`~gfn_crn.rewards.pool.TaskPool` (the same results, in chunks on worker processes);
 * :class:`~gfn_crn.rewards.BatchRecorder` (hands every scored batch to a consumer, e.g. the
-  run's archive) or :class:`~gfn_crn.rewards.EvaluationLog` (logs every evaluation for the
-  diversity figures);
-* :class:`~gfn_crn.training.topology.TopologyReward` (scores structures: the best loss of a
-  short rate refinement, cached) and its :meth:`~gfn_crn.training.topology.TopologyReward.uncounted`
+  run's archive) or :class:`~gfn_crn.rewards.evaluations.RecordingTask` (logs every evaluation
+  for the diversity figures);
+* :class:`~gfn_crn.rewards.topology.TopologyReward` (scores structures: the best loss of a
+  short rate refinement, cached) and its :meth:`~gfn_crn.rewards.topology.TopologyReward.uncounted`
   view.
 
-The environment takes a scorer (:class:`~gfn_crn.envs.CRNEnv`), as do REINFORCE, random search
-and the local searches. A plain callable ``f(networks) -> (log_reward, valid)`` still works as
-an environment's reward (synthetic rewards in tests).
+The environment takes a scorer (:class:`~gfn_crn.envs.CRNEnv`; its
+:class:`~gfn_crn.rewards.env_reward.EnvReward` asks it), as do REINFORCE, random search and the
+local searches. A plain callable ``f(networks) -> (log_reward, valid)`` still works as an
+environment's reward (synthetic rewards in tests).
 """
 
 from __future__ import annotations

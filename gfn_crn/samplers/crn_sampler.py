@@ -77,7 +77,7 @@ class CRNSampler(Sampler):
         Returns the forward trajectories from the partial states (``neighbours`` per parent, in
         order); their terminating states are the neighbours. They do not start at the initial
         state: to train on a neighbour, replay a full trajectory to it (e.g. a backward rollout of
-        PB, :func:`gfn_crn.training.refine.replay_networks`)."""
+        PB, :func:`gfn_crn.training.local_search.replay_networks`)."""
         partial = []
         for p in parents:
             for _ in range(neighbours):

@@ -17,12 +17,11 @@ from .presets import PRESETS, list_presets
 from .prior import LogParameterPrior
 from .tracking import ClassificationTask, DoseResponseTask, LogicTask, TrackingTask, tracking_error
 from .stochastic import SSARobustTask, SSATrackingTask
-from .pool import TaskPool, WorkerCrashError
 
 __all__ = [
     "Task", "TaskResult", "make_weights", "transient_weights", "KINDS", "load_task", "parse_task", "task_from_dict",
     "DataFitTask", "Experiment", "TraceTask", "read_csv", "Expr", "HabituationTask", "OscillatorTask",
     "dominant_frequency", "oscillation_metrics", "PRESETS", "list_presets", "LogParameterPrior",
     "ClassificationTask", "DoseResponseTask", "LogicTask", "TrackingTask", "tracking_error",
-    "SSATrackingTask", "SSARobustTask", "TaskPool", "WorkerCrashError",
+    "SSATrackingTask", "SSARobustTask",
 ]

@@ -1,14 +1,14 @@
 """Command-line subcommands for tasks: ``gfn-crn tasks`` and ``gfn-crn evaluate``.
 
 Wire into the main parser with ``add_task_commands(subparsers)``; each subcommand sets
-``func`` (``args.func(args) -> exit code``). Standalone: ``python -m gfn_crn.tasks.cli ...``.
+``func`` (``args.func(args) -> exit code``). Run them as ``gfn-crn tasks`` / ``gfn-crn evaluate``
+(or ``python -m gfn_crn.cli ...``): the entry point is :mod:`gfn_crn.cli` alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ..crn.errors import CRNError
 
@@ -61,7 +61,7 @@ def cmd_evaluate(args) -> int:
     from .config import load_task
 
     if args.plot:
-        from ..cli import check_plot_path
+        from ..cli_common import check_plot_path
 
         check_plot_path(args.plot, getattr(args, "overwrite", False))
     task = load_task(args.task)
@@ -87,17 +87,3 @@ def cmd_evaluate(args) -> int:
         if not args.json:
             print(f"plot written to {args.plot}")
     return 0
-
-
-def main(argv=None) -> int:
-    """``python -m gfn_crn.tasks.cli``: the ``tasks`` and ``evaluate`` commands of ``gfn-crn``."""
-    from ..cli import main as gfn_crn_main
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] not in ("tasks", "evaluate"):
-        return gfn_crn_main(["tasks", "--help"] if argv[0] in ("-h", "--help") else argv)
-    return gfn_crn_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Network
-from .evaluations import mean_pairwise_hamming
+from ..rewards.evaluations import mean_pairwise_hamming
 
 
 @dataclass

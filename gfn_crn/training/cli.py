@@ -285,7 +285,7 @@ def add_demo_arguments(d) -> None:
 
 
 def add_sample_arguments(s) -> None:
-    from ..cli import positive
+    from ..cli_common import positive
 
     s.add_argument("dir")
     s.add_argument("-n", type=positive(int), default=1000, help="number of designs (default 1000)")
@@ -299,7 +299,7 @@ def add_sample_arguments(s) -> None:
 
 
 def add_top_arguments(k) -> None:
-    from ..cli import positive
+    from ..cli_common import positive
 
     k.add_argument("dir")
     k.add_argument("-k", type=positive(int), default=10)
@@ -309,7 +309,7 @@ def add_top_arguments(k) -> None:
 
 
 def add_export_arguments(e) -> None:
-    from ..cli import positive
+    from ..cli_common import positive
 
     e.add_argument("dir")
     e.add_argument("-k", type=positive(int), default=5)

@@ -5,8 +5,8 @@ The settings come in sections, each a dataclass whose fields carry their documen
 
 * :class:`TrainConfig` - trajectory-balance training (:func:`gfn_crn.training.train`);
 * :class:`ReinforceConfig` - the REINFORCE baseline (:func:`gfn_crn.training.reinforce.train_reinforce`);
-* :class:`TopologyConfig` - the topology-level reward (:class:`gfn_crn.training.topology.TopologyReward`);
-* :class:`StructureSearchConfig` - structure local search (:class:`gfn_crn.training.topology.StructureLocalSearch`);
+* :class:`TopologyConfig` - the topology-level reward (:class:`gfn_crn.rewards.topology.TopologyReward`);
+* :class:`StructureSearchConfig` - structure local search (:class:`gfn_crn.training.local_search.StructureLocalSearch`);
 * :class:`RunConfig` - a ``gfn-crn train`` run: what to design, outputs, and one of each section.
 
 ``train(env)`` in Python and ``gfn-crn train`` without flags start from the same defaults (those
@@ -179,7 +179,7 @@ class ReinforceConfig:
 
 @dataclass
 class TopologyConfig:
-    """The topology-level reward (:class:`gfn_crn.training.topology.TopologyReward`)."""
+    """The topology-level reward (:class:`gfn_crn.rewards.topology.TopologyReward`)."""
 
     enabled: bool = setting(True, "score structures, not single rate vectors: each new structure's reward is "
                                    "taken at the best loss of a short rate refinement started at the prior's mode "
@@ -197,7 +197,7 @@ class TopologyConfig:
 
 @dataclass
 class StructureSearchConfig:
-    """Structure local search (:class:`gfn_crn.training.topology.StructureLocalSearch`)."""
+    """Structure local search (:class:`gfn_crn.training.local_search.StructureLocalSearch`)."""
 
     every: int = setting(10, "every this many iterations, local search around the best structures (0 = off): "
                             "destroy-and-rebuild neighbours, scored and replayed to TB (needs topology_reward "
@@ -210,8 +210,8 @@ class StructureSearchConfig:
 
 @dataclass
 class RefineConfig:
-    """Rate refinement of the best archived designs (:class:`gfn_crn.training.refine.ArchiveRefinement`
-    during the run, :func:`gfn_crn.training.refine.refine_archive` at its end)."""
+    """Rate refinement of the best archived designs (:class:`gfn_crn.rewards.refine.ArchiveRefinement`
+    during the run, :func:`gfn_crn.rewards.refine.refine_archive` at its end)."""
 
     every: int = setting(5, "every this many iterations, more rate refinement for the best archived designs "
                             "(0 = off); the evaluations count and the designs are archived")

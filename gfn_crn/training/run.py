@@ -79,7 +79,7 @@ def on_main(dist: DistContext, fn):
 class Run:
     """A run directory with its task, environment, trainer and archive (see the module doc).
 
-    Candidates are scored by a :class:`~gfn_crn.tasks.TaskPool` (``config.workers`` processes,
+    Candidates are scored by a :class:`~gfn_crn.rewards.pool.TaskPool` (``config.workers`` processes,
     chunks of ``config.chunk_size``). With ``dist`` (one rank of a ``torchrun`` job, see
     :mod:`gfn_crn.training.distributed`) every rank trains on its own batches with averaged
     gradients; the archive merges all ranks' designs, and only rank 0 writes the directory.
@@ -380,9 +380,9 @@ class Run:
 
     def _final_refinement(self, bar=None) -> None:
         """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
-        best archived designs (:func:`~gfn_crn.training.refine.refine_archive`); its designs are
+        best archived designs (:func:`~gfn_crn.rewards.refine.refine_archive`); its designs are
         archived with the iteration after the last one (``summary.json`` reports its evaluations)."""
-        from .refine import refine_archive
+        from ..rewards.refine import refine_archive
 
         budget = self.config.max_evaluations - self.evaluations
         if budget <= 0 or not len(self.archive) or not self.dist.is_main:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..crn.network import Network
-from .evaluations import mean_pairwise_hamming, rank_order
+from ..rewards.evaluations import mean_pairwise_hamming, rank_order
 from .tb import rng_state, set_rng_state
 
 
@@ -85,7 +85,7 @@ def sample_designs(run, n: int, temperature: float = 1.0, batch: int = 256, seed
     returned as its structure with the best rates the refinement found, and its loss is that of
     the structure (new structures are refined on a copy of the run's cache, which stays as it was).
     """
-    from .topology import TopologyReward
+    from ..rewards.topology import TopologyReward
 
     scorer = getattr(run, "scorer", None)
     topology = scorer.fork(getattr(run, "pool", run.task)) if isinstance(scorer, TopologyReward) else None

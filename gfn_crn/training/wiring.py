@@ -11,7 +11,7 @@ import torch
 from ..crn.errors import CRNError
 from ..rewards.recorder import BatchRecorder
 from ..rewards.scorer import task_of
-from ..tasks.pool import TaskPool
+from ..rewards.pool import TaskPool
 from .archive import Archive
 from .config import RunConfig, build_library
 from .distributed import DistContext
@@ -75,7 +75,7 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
     topology = None
     scorer = recorder
     if config.topology.enabled:
-        from .topology import TopologyReward
+        from ..rewards.topology import TopologyReward
 
         topology = TopologyReward(recorder, rounds=config.topology.rounds, popsize=config.topology.popsize,
                                   sigma0=config.topology.sigma, seed=config.train.seed,
@@ -98,7 +98,7 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
         trainer = Trainer(env, config.train_config(), dist=dist)
     local_search = None
     if config.search.every:
-        from .topology import StructureLocalSearch
+        from .local_search import StructureLocalSearch
 
         local_search = StructureLocalSearch(
             env, scorer, every=config.search.every, top_k=config.search.top_k,
@@ -107,7 +107,7 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
     archive = Archive(config.archive_capacity, base.good_threshold)
     archive_refine = None
     if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
-        from .refine import ArchiveRefinement
+        from ..rewards.refine import ArchiveRefinement
 
         archive_refine = ArchiveRefinement(
             recorder, archive, every=config.refine.every, top_k=config.refine.top_k,

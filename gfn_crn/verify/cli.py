@@ -38,7 +38,7 @@ def cmd_verify(args) -> int:
     from .mechanisms import chemical_core
 
     if args.plot:
-        from ..cli import check_plot_path
+        from ..cli_common import check_plot_path
 
         check_plot_path(args.plot, getattr(args, "overwrite", False))
     task = load_task(args.task)  # errors (CRNError, naming the file) become one line in gfn_crn.cli.main

@@ -144,7 +144,7 @@ def minimal_core(task, network: Network, loss: float | None = None, threshold: f
         evals += len(cands)
         losses = np.where(res.valid, res.loss, np.inf)
         if refine_evals > 0:
-            from ..training.refine import refine
+            from ..rewards.refine import refine
 
             rr = refine(task, cands, refine_evals * len(cands), initial_losses=losses, seed=[seed + i for i in
                                                                                         range(len(cands))],

@@ -9,7 +9,7 @@ core are below loss 0.1 and none of 192 random topologies is below 0.18.
 
 :class:`TopologyReward` wraps a task. For each network it is asked to score, it looks up the
 network's structure (its added reactions and their discrete parameters; rates ignored) in a
-cache; a structure not seen before gets a short refinement (:func:`~gfn_crn.training.refine.refine`:
+cache; a structure not seen before gets a short refinement (:func:`~gfn_crn.rewards.refine.refine`:
 one evaluation at the prior's mode, then ``rounds`` rounds of ``popsize`` perturbations, the
 random draws seeded by the structure itself), and its best loss ``L*(T)`` is cached. The network
 then gets
@@ -37,7 +37,7 @@ evaluation. :meth:`TopologyReward.passes` gives the (cached) verdicts to the sea
 structures from the archive.
 
 Every evaluation of the refinement goes through the wrapped task (so a
-:class:`~gfn_crn.training.evaluations.RecordingTask` underneath counts and logs them); a cached
+:class:`~gfn_crn.rewards.evaluations.RecordingTask` underneath counts and logs them); a cached
 structure costs no evaluation. ``best_networks`` holds the best network found per structure.
 """
 
@@ -50,11 +50,16 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Network
-from ..rewards.result import TaskResult
-from ..rewards.scorer import Wrapper
-from .refine import _losses, _with_logk, due_buffer, refine, replay_networks
-from .config import StructureSearchConfig, TopologyConfig
+from .result import TaskResult
+from .scorer import Wrapper
+from .refine import losses_or_inf, refine, with_log_rates
 from .structure import structure_key, structure_seed
+
+#: the defaults of :class:`TopologyReward` (those of a run's ``topology_*`` settings,
+#: :class:`gfn_crn.training.config.TopologyConfig`; a test checks that they agree)
+DEFAULT_ROUNDS = 1
+DEFAULT_POPSIZE = 8
+DEFAULT_SIGMA = 0.5
 
 
 class TopologyReward(Wrapper):
@@ -78,8 +83,8 @@ class TopologyReward(Wrapper):
             is the sampler's share of repeated structures).
     """
 
-    def __init__(self, task, *, rounds: int = TopologyConfig.rounds, popsize: int = TopologyConfig.popsize,
-                 sigma0: float = TopologyConfig.sigma, seed: int = 0, screen=None, screen_below: float = 0.0):
+    def __init__(self, task, *, rounds: int = DEFAULT_ROUNDS, popsize: int = DEFAULT_POPSIZE,
+                 sigma0: float = DEFAULT_SIGMA, seed: int = 0, screen=None, screen_below: float = 0.0):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
@@ -108,7 +113,7 @@ class TopologyReward(Wrapper):
         prior = getattr(self.task, "prior", None)
         n = sum(len(i.cparams) for i in network.reactions)
         y0 = 0.0 if prior is None else float(np.clip(prior.mean, prior.low, prior.high))
-        return _with_logk(network, np.full(n, y0))
+        return with_log_rates(network, np.full(n, y0))
 
     def structure_losses(self, networks: Sequence[Network], count: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(L*, valid)`` per network; refines (and caches) the structures not seen before, all
@@ -126,7 +131,7 @@ class TopologyReward(Wrapper):
             todo = list(new)
             starts = [self._start(new[k]) for k in todo]
             if self.rounds == 0:
-                found, losses = starts, _losses(self.inner, starts)
+                found, losses = starts, losses_or_inf(self.inner, starts)
                 self.evaluations += len(starts)
             else:
                 r = refine(self.inner, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
@@ -199,10 +204,10 @@ class TopologyReward(Wrapper):
             self.screen_evaluations += len(idx)
         return np.asarray([self.screened[k] for k in keys], dtype=bool)
 
-    def uncounted(self) -> "_UncountedView":
+    def uncounted(self) -> "UncountedView":
         """This reward as a task whose look-ups do not count as proposals (``requests``/``hits``
         unchanged; new structures are still refined, cached and their evaluations counted)."""
-        return _UncountedView(self)
+        return UncountedView(self)
 
     def fork(self, task=None) -> "TopologyReward":
         """A copy with the same settings and a copy of the cache, scoring new structures with
@@ -242,9 +247,11 @@ class TopologyReward(Wrapper):
                 f"sigma0={self.sigma0}, {len(self.cache)} structures cached)")
 
 
-class _UncountedView(Wrapper):
+class UncountedView(Wrapper):
     """:meth:`TopologyReward.uncounted`: a scorer whose ``evaluate`` is the reward's with
-    ``count=False``; the reward itself is ``inner`` (its cache, counters, ``refined``)."""
+    ``count=False``; the reward itself is ``inner`` (its cache, counters, ``refined``). For
+    scoring that is not a proposal of the sampler (re-scoring replayed designs), so that the
+    reward's ``requests``/``hits`` stay the sampler's own."""
 
     def evaluate(self, networks):
         return self.inner.evaluate(networks, count=False)
@@ -253,76 +260,5 @@ class _UncountedView(Wrapper):
         return f"uncounted({self.inner!r})"
 
 
-class StructureLocalSearch:
-    """A :func:`~gfn_crn.training.tb.train` callback: local search in structure space for a
-    GFlowNet trained on a :class:`TopologyReward` (the destroy-and-rebuild move is the sampler's,
-    :meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`; this callback chooses the parents,
-    schedules the searches and replays the finds).
-
-    Every ``every`` iterations it takes the ``top_k`` best structures of the reward's cache (each
-    at most ``max_visits`` times over the run), and for each makes ``neighbours`` neighbours:
-    ``destroy`` of its added reactions, chosen at random, are removed, and the forward policy
-    completes the design from that partial state (it may add any reactions, or exit). The
-    neighbours are scored by the reward (a new structure costs its refinement's evaluations, a
-    cached one nothing) and added, as trajectories (backward rollouts of PB, reversed), to the
-    trainer's replay buffer. Trajectory balance is off-policy, so its target is unchanged; what
-    changes is that the sampler is shown the structures next to the best ones found, where good
-    structures cluster (a capable core with different other reactions).
-    """
-
-    def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
-                 neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
-                 max_visits: int = StructureSearchConfig.max_visits, seed: int = 0):
-        for name, v, lo in (("every", every, 1), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
-                            ("destroy", destroy, 1), ("max_visits", max_visits, 1)):
-            if int(v) != v or v < lo:
-                raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
-        self.env, self.reward = env, reward
-        self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
-            int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
-        self.seed = int(seed)
-        self.visits: dict[frozenset, int] = {}
-        self.calls = 0
-        self.proposed = 0
-
-    def state_dict(self) -> dict:
-        return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.visits = dict(state["visits"])
-        self.calls, self.proposed = int(state["calls"]), int(state["proposed"])
-
-    def parents(self) -> list[Network]:
-        """The best cached structures still open for a visit (best networks, best first)."""
-        r = self.reward
-        ranked = sorted((loss, k) for k, (loss, ok) in r.cache.items() if ok and k in r.best_networks
-                        and self.visits.get(k, 0) < self.max_visits)
-        return [r.best_networks[k] for _, k in ranked[:self.top_k]]
-
-    def neighbours_of(self, parents: Sequence[Network], pf) -> list[Network]:
-        """Destroy-and-rebuild neighbours of ``parents`` (``neighbours`` each, in order), by the
-        sampler's structure local search (:meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`)."""
-        from ..samplers import CRNSampler
-
-        rng = np.random.default_rng([self.seed, self.calls])
-        traj = CRNSampler(pf).destroy_and_rebuild(self.env, parents, neighbours=self.neighbours, destroy=self.destroy,
-                                                  rng=rng)
-        return self.env.states_to_networks(traj.terminating_states)
-
-    def __call__(self, it, rec, result):
-        buffer = due_buffer(self, it, result)
-        if buffer is None:
-            return
-        parents = self.parents()
-        if not parents:
-            return
-        for p in parents:
-            k = structure_key(p)
-            self.visits[k] = self.visits.get(k, 0) + 1
-        nets = self.neighbours_of(parents, result.pf)
-        self.calls += 1
-        replay_networks(self.env, result.pb, buffer, nets)  # new structures are refined on the way
-        self.proposed += len(nets)
-
-
-__all__ = ["TopologyReward", "StructureLocalSearch", "structure_key", "structure_seed"]
+__all__ = ["TopologyReward", "UncountedView", "structure_key", "structure_seed", "DEFAULT_ROUNDS",
+           "DEFAULT_POPSIZE", "DEFAULT_SIGMA"]

@@ -19,8 +19,22 @@ Algorithm, per network (an elitist (1 + lambda) evolution strategy on y = ln k):
   budget; with more networks than the budget allows, the first ones (callers pass them best
   first) are refined.
 
-Every evaluation goes through ``task.evaluate``, so a :class:`~gfn_crn.training.evaluations.
-RecordingTask` counts and logs them like any other candidate.
+Every evaluation goes through ``task.evaluate``, so a :class:`~gfn_crn.rewards.evaluations.
+RecordingTask` counts and logs them like any other candidate. ``task`` is any scorer
+(:class:`~gfn_crn.rewards.Scorer`); nothing here imports a task class.
+
+Public API:
+
+* :func:`refine` - the evolution strategy over a batch of networks (:class:`RefineResult`);
+* :func:`refine_archive` - successive halving over the best distinct topologies of a log;
+* :class:`ArchiveRefinement` - continued refinement of a run's best archived designs;
+* :func:`log_rates` / :func:`with_log_rates` - a network's rate vector ``y = ln k`` and the
+  network with another one (the search space of :func:`refine`);
+* :func:`losses_or_inf` - a batch's losses with ``+inf`` for invalid candidates (how every
+  search here ranks them).
+
+The trainer callbacks that replay refined designs to trajectory balance
+(:class:`~gfn_crn.training.local_search.LocalSearch`) live in training.
 """
 
 from __future__ import annotations
@@ -31,10 +45,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..crn.errors import CRNError
 from ..crn.network import Network
 from ..crn.reactions import ReactionInstance
-from ..rewards.scorer import task_of
+from .scorer import task_of
 from .structure import structure_key, structure_seed
 
 
@@ -47,22 +60,30 @@ class RefineResult:
     sigmas: np.ndarray = None  # final step sizes
 
 
-def _with_logk(net: Network, y: np.ndarray) -> Network:
+def log_rates(network: Network) -> np.ndarray:
+    """The natural logs of a network's continuous parameters (its rate constants), reaction by
+    reaction in the network's order, each reaction's parameters in their own order: the vector
+    ``y = ln k`` that :func:`refine` searches over."""
+    return np.log(np.asarray([v for inst in network.reactions for v in inst.cparams], dtype=float))
+
+
+def with_log_rates(network: Network, y: np.ndarray) -> Network:
+    """A copy of ``network`` whose continuous parameters are ``exp(y)`` (``y`` laid out as
+    :func:`log_rates` returns it); reactions, discrete parameters (Hill coefficients), template
+    and name are kept. ``with_log_rates(n, log_rates(n))`` is ``n`` up to round-off."""
     insts, j = [], 0
-    for inst in net.reactions:
+    for inst in network.reactions:
         n = len(inst.cparams)
         insts.append(ReactionInstance(inst.reaction, tuple(float(v) for v in np.exp(y[j:j + n])), inst.dparams))
         j += n
-    return Network(net.template, tuple(insts), net.name)
+    return Network(network.template, tuple(insts), network.name)
 
 
-def _logk(net: Network) -> np.ndarray:
-    return np.log(np.asarray([v for inst in net.reactions for v in inst.cparams], dtype=float))
-
-
-def _losses(task, nets) -> np.ndarray:
-    """Losses of a batch, +inf for invalid candidates (below every valid one, whatever its loss)."""
-    res = task.evaluate(nets)
+def losses_or_inf(scorer, networks: Sequence[Network]) -> np.ndarray:
+    """The losses of a batch scored by ``scorer`` (one ``evaluate`` call, so a recorder or a
+    budget counts every network), with ``+inf`` for invalid candidates: an invalid candidate
+    ranks after every valid one, whatever loss it reports (a task reports its loss cap)."""
+    res = scorer.evaluate(networks)
     return np.where(np.asarray(res.valid), np.asarray(res.loss, dtype=float), np.inf)
 
 
@@ -105,10 +126,10 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
     if not nets:
         return RefineResult([], np.zeros(0), np.zeros(0), 0, np.zeros(0))
     used = 0
-    ys = [np.clip(_logk(n), lo, hi) for n in nets]
-    best_nets = [_with_logk(n, y) for n, y in zip(nets, ys)]
+    ys = [np.clip(log_rates(n), lo, hi) for n in nets]
+    best_nets = [with_log_rates(n, y) for n, y in zip(nets, ys)]
     if score_initial:
-        best = _losses(task, best_nets)
+        best = losses_or_inf(task, best_nets)
         used += len(best_nets)
     elif initial_losses is not None:
         best = np.asarray(initial_losses, dtype=float)[:len(nets)].copy()
@@ -132,10 +153,10 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
         for i in active:
             for _ in range(popsize):
                 y = np.clip(ys[i] + sig[i] * rngs[i].standard_normal(ys[i].size), lo, hi)
-                cand.append(_with_logk(nets[i], y))
+                cand.append(with_log_rates(nets[i], y))
                 owner.append(i)
                 ycand.append(y)
-        loss = _losses(task, cand)
+        loss = losses_or_inf(task, cand)
         used += len(cand)
         rounds[active] += 1
         owner = np.asarray(owner)
@@ -153,7 +174,7 @@ def refine(task, networks: Sequence[Network], budget: int, *, popsize: int = 8, 
 def refine_archive(task, networks_best: dict, budget: int, *, n_networks: int | None = None, popsize: int = 8,
                    stages: int = 4, seed: int = 0, **kw) -> RefineResult:
     """Refine the best distinct topologies of ``networks_best`` (``{topology: (loss, network)}``, as
-    kept by :class:`~gfn_crn.training.evaluations.RecordingTask`) by successive halving.
+    kept by :class:`~gfn_crn.rewards.evaluations.RecordingTask`) by successive halving.
 
     The budget is split equally over ``stages``; stage 0 refines the ``n_networks`` best (default
     ``16 * 2**(stages-1)``, fewer if there are fewer), starting from their known losses (no
@@ -185,88 +206,6 @@ def refine_archive(task, networks_best: dict, budget: int, *, n_networks: int | 
             done = active[:len(r.networks)]
             active = done[np.argsort(losses[done], kind="stable")[:max(1, done.size // 2)]]
     return RefineResult(pool, losses, initial, used, sig)
-
-
-# ---------------------------------------------------------------------------- local search for TB
-def trajectories_for(env, pb, networks: Sequence[Network]):
-    """Forward trajectories that end in ``networks``: backward rollouts of the backward policy
-    ``pb`` from their terminal states, reversed (in canonical order the unique trajectory; in free
-    order one order drawn from PB). Their ``log_rewards`` are computed by ``env`` when first read
-    (one task evaluation per network)."""
-    from gfn.samplers import Sampler
-
-    states = env.networks_to_states(list(networks))
-    with torch_no_grad():
-        bw = Sampler(pb).sample_trajectories(env, states=states)
-    return bw.reverse_backward_trajectories()
-
-
-def replay_networks(env, pb, buffer, networks: Sequence[Network]):
-    """Add ``networks`` to a replay buffer as trajectories (:func:`trajectories_for`), scored first
-    (through ``env``'s reward, so a recording task counts them) so that a prioritised buffer can
-    rank them. Returns the trajectories."""
-    traj = trajectories_for(env, pb, networks)
-    _ = traj.log_rewards
-    buffer.add(traj)
-    return traj
-
-
-def due_buffer(callback, it: int, result):
-    """The replay buffer for a periodic local-search callback, or None when this iteration is not
-    one of its (``(it + 1) % callback.every``); a missing buffer is an error naming the callback."""
-    if (it + 1) % callback.every:
-        return None
-    if result.replay_buffer is None:
-        raise CRNError(f"{type(callback).__name__} needs a replay buffer (TrainConfig.replay_capacity > 0)")
-    return result.replay_buffer
-
-
-def torch_no_grad():
-    import torch
-
-    return torch.no_grad()
-
-
-class LocalSearch:
-    """A :func:`~gfn_crn.training.tb.train` callback: every ``every`` iterations, refine the rates
-    of the ``top_k`` best topologies not refined before (from ``best()``, a ``{topology: (loss,
-    network)}`` dict such as :attr:`RecordingTask.networks_best`) with ``rounds`` rounds of
-    ``popsize`` candidates each, then add the refined designs, as trajectories, to the trainer's
-    replay buffer (needs ``replay_capacity > 0``; with ``prioritized_replay`` the buffer keeps the
-    highest rewards, so refined designs stay in it). Trajectory balance is an off-policy objective,
-    so training on these trajectories keeps the reward-proportional target; what changes is that
-    the policy sees the reward a topology can reach with good rates, not only with the rates it
-    happened to sample (the local-search GFlowNet idea of Kim et al., 2024, with rate refinement
-    as the local search). Every evaluation goes through the task, so budgets count it.
-    """
-
-    def __init__(self, env, task, best, *, every: int = 25, top_k: int = 16, rounds: int = 6, popsize: int = 8,
-                 sigma0: float = 1.0, seed: int = 0):
-        self.env, self.task, self.best = env, task, best
-        self.every, self.top_k, self.rounds, self.popsize, self.sigma0 = every, top_k, rounds, popsize, sigma0
-        self.rng_seed = seed
-        self.refined: set = set()
-        self.calls = 0
-        self.evaluations = 0
-        self.injected = 0
-
-    def __call__(self, it, rec, result):
-        buffer = due_buffer(self, it, result)
-        if buffer is None:
-            return
-        ranked = sorted(self.best().items(), key=lambda kv: kv[1][0])
-        chosen = [(topo, l, n) for topo, (l, n) in ranked if topo not in self.refined][:self.top_k]
-        if not chosen:
-            return
-        r = refine(self.task, [n for _, _, n in chosen], len(chosen) * self.popsize * self.rounds,
-                   popsize=self.popsize, sigma0=self.sigma0, seed=self.rng_seed + self.calls,
-                   initial_losses=[l for _, l, _ in chosen])
-        self.refined.update(t for t, _, _ in chosen)
-        self.calls += 1
-        self.evaluations += r.evaluations
-        replay_networks(self.env, result.pb, buffer, r.networks)  # len(chosen) more evaluations
-        self.evaluations += len(r.networks)
-        self.injected += len(r.networks)
 
 
 class ArchiveRefinement:
@@ -327,3 +266,7 @@ class ArchiveRefinement:
     def load_state_dict(self, state: dict) -> None:
         self.sigma, self.visits = dict(state["sigma"]), dict(state["visits"])
         self.calls, self.evaluations = int(state["calls"]), int(state["evaluations"])
+
+
+__all__ = ["RefineResult", "refine", "refine_archive", "ArchiveRefinement", "log_rates", "with_log_rates",
+           "losses_or_inf"]

@@ -42,8 +42,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..crn.errors import CRNError
-from ..rewards.result import TaskResult
-from ..rewards.scorer import Wrapper
+from .result import TaskResult
+from .scorer import Wrapper
 
 #: networks per chunk unless told otherwise: with the default batch of 64, two workers can share a
 #: batch. The price in one process: on ``rpa``, 32 networks per simulator call cost 0-10% more per

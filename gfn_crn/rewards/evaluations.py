@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..rewards.scorer import Wrapper
+from .scorer import Wrapper
 
 
 class RecordingTask(Wrapper):

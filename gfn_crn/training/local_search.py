@@ -1,0 +1,183 @@
+"""Local searches that feed trajectory balance: trainer callbacks that replay designs found
+around the best ones so far (the local-search GFlowNet idea of Kim et al., 2024).
+
+* :class:`LocalSearch` refines the rates of the best topologies found (with
+  :func:`~gfn_crn.rewards.refine.refine`) and replays the refined designs;
+* :class:`StructureLocalSearch` searches in structure space around the best structures of a
+  :class:`~gfn_crn.rewards.topology.TopologyReward` (destroy and rebuild with the forward policy)
+  and replays the neighbours;
+* :func:`replay_networks` / :func:`trajectories_for` turn designs into trajectories for a replay
+  buffer; :func:`due_buffer` is the schedule both callbacks share.
+
+The scoring and the rate search themselves live in :mod:`gfn_crn.rewards`; what is here needs a
+policy, a replay buffer and the environment, so it belongs to training.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..crn.errors import CRNError
+from ..crn.network import Network
+from ..rewards.refine import refine
+from ..rewards.structure import structure_key
+from ..rewards.topology import TopologyReward
+from .config import StructureSearchConfig
+
+
+def trajectories_for(env, pb, networks: Sequence[Network]):
+    """Forward trajectories that end in ``networks``: backward rollouts of the backward policy
+    ``pb`` from their terminal states, reversed (in canonical order the unique trajectory; in free
+    order one order drawn from PB). Their ``log_rewards`` are computed by ``env`` when first read
+    (one task evaluation per network)."""
+    from gfn.samplers import Sampler
+
+    states = env.networks_to_states(list(networks))
+    with torch_no_grad():
+        bw = Sampler(pb).sample_trajectories(env, states=states)
+    return bw.reverse_backward_trajectories()
+
+
+def replay_networks(env, pb, buffer, networks: Sequence[Network]):
+    """Add ``networks`` to a replay buffer as trajectories (:func:`trajectories_for`), scored first
+    (through ``env``'s reward, so a recording task counts them) so that a prioritised buffer can
+    rank them. Returns the trajectories."""
+    traj = trajectories_for(env, pb, networks)
+    _ = traj.log_rewards
+    buffer.add(traj)
+    return traj
+
+
+def due_buffer(callback, it: int, result):
+    """The replay buffer for a periodic local-search callback, or None when this iteration is not
+    one of its (``(it + 1) % callback.every``); a missing buffer is an error naming the callback."""
+    if (it + 1) % callback.every:
+        return None
+    if result.replay_buffer is None:
+        raise CRNError(f"{type(callback).__name__} needs a replay buffer (TrainConfig.replay_capacity > 0)")
+    return result.replay_buffer
+
+
+def torch_no_grad():
+    import torch
+
+    return torch.no_grad()
+
+
+class LocalSearch:
+    """A :func:`~gfn_crn.training.tb.train` callback: every ``every`` iterations, refine the rates
+    of the ``top_k`` best topologies not refined before (from ``best()``, a ``{topology: (loss,
+    network)}`` dict such as :attr:`RecordingTask.networks_best`) with ``rounds`` rounds of
+    ``popsize`` candidates each, then add the refined designs, as trajectories, to the trainer's
+    replay buffer (needs ``replay_capacity > 0``; with ``prioritized_replay`` the buffer keeps the
+    highest rewards, so refined designs stay in it). Trajectory balance is an off-policy objective,
+    so training on these trajectories keeps the reward-proportional target; what changes is that
+    the policy sees the reward a topology can reach with good rates, not only with the rates it
+    happened to sample (the local-search GFlowNet idea of Kim et al., 2024, with rate refinement
+    as the local search). Every evaluation goes through the task, so budgets count it.
+    """
+
+    def __init__(self, env, task, best, *, every: int = 25, top_k: int = 16, rounds: int = 6, popsize: int = 8,
+                 sigma0: float = 1.0, seed: int = 0):
+        self.env, self.task, self.best = env, task, best
+        self.every, self.top_k, self.rounds, self.popsize, self.sigma0 = every, top_k, rounds, popsize, sigma0
+        self.rng_seed = seed
+        self.refined: set = set()
+        self.calls = 0
+        self.evaluations = 0
+        self.injected = 0
+
+    def __call__(self, it, rec, result):
+        buffer = due_buffer(self, it, result)
+        if buffer is None:
+            return
+        ranked = sorted(self.best().items(), key=lambda kv: kv[1][0])
+        chosen = [(topo, l, n) for topo, (l, n) in ranked if topo not in self.refined][:self.top_k]
+        if not chosen:
+            return
+        r = refine(self.task, [n for _, _, n in chosen], len(chosen) * self.popsize * self.rounds,
+                   popsize=self.popsize, sigma0=self.sigma0, seed=self.rng_seed + self.calls,
+                   initial_losses=[l for _, l, _ in chosen])
+        self.refined.update(t for t, _, _ in chosen)
+        self.calls += 1
+        self.evaluations += r.evaluations
+        replay_networks(self.env, result.pb, buffer, r.networks)  # len(chosen) more evaluations
+        self.evaluations += len(r.networks)
+        self.injected += len(r.networks)
+
+
+class StructureLocalSearch:
+    """A :func:`~gfn_crn.training.tb.train` callback: local search in structure space for a
+    GFlowNet trained on a :class:`TopologyReward` (the destroy-and-rebuild move is the sampler's,
+    :meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`; this callback chooses the parents,
+    schedules the searches and replays the finds).
+
+    Every ``every`` iterations it takes the ``top_k`` best structures of the reward's cache (each
+    at most ``max_visits`` times over the run), and for each makes ``neighbours`` neighbours:
+    ``destroy`` of its added reactions, chosen at random, are removed, and the forward policy
+    completes the design from that partial state (it may add any reactions, or exit). The
+    neighbours are scored by the reward (a new structure costs its refinement's evaluations, a
+    cached one nothing) and added, as trajectories (backward rollouts of PB, reversed), to the
+    trainer's replay buffer. Trajectory balance is off-policy, so its target is unchanged; what
+    changes is that the sampler is shown the structures next to the best ones found, where good
+    structures cluster (a capable core with different other reactions).
+    """
+
+    def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
+                 neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
+                 max_visits: int = StructureSearchConfig.max_visits, seed: int = 0):
+        for name, v, lo in (("every", every, 1), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
+                            ("destroy", destroy, 1), ("max_visits", max_visits, 1)):
+            if int(v) != v or v < lo:
+                raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
+        self.env, self.reward = env, reward
+        self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
+            int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
+        self.seed = int(seed)
+        self.visits: dict[frozenset, int] = {}
+        self.calls = 0
+        self.proposed = 0
+
+    def state_dict(self) -> dict:
+        return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.visits = dict(state["visits"])
+        self.calls, self.proposed = int(state["calls"]), int(state["proposed"])
+
+    def parents(self) -> list[Network]:
+        """The best cached structures still open for a visit (best networks, best first)."""
+        r = self.reward
+        ranked = sorted((loss, k) for k, (loss, ok) in r.cache.items() if ok and k in r.best_networks
+                        and self.visits.get(k, 0) < self.max_visits)
+        return [r.best_networks[k] for _, k in ranked[:self.top_k]]
+
+    def neighbours_of(self, parents: Sequence[Network], pf) -> list[Network]:
+        """Destroy-and-rebuild neighbours of ``parents`` (``neighbours`` each, in order), by the
+        sampler's structure local search (:meth:`~gfn_crn.samplers.CRNSampler.destroy_and_rebuild`)."""
+        from ..samplers import CRNSampler
+
+        rng = np.random.default_rng([self.seed, self.calls])
+        traj = CRNSampler(pf).destroy_and_rebuild(self.env, parents, neighbours=self.neighbours, destroy=self.destroy,
+                                                  rng=rng)
+        return self.env.states_to_networks(traj.terminating_states)
+
+    def __call__(self, it, rec, result):
+        buffer = due_buffer(self, it, result)
+        if buffer is None:
+            return
+        parents = self.parents()
+        if not parents:
+            return
+        for p in parents:
+            k = structure_key(p)
+            self.visits[k] = self.visits.get(k, 0) + 1
+        nets = self.neighbours_of(parents, result.pf)
+        self.calls += 1
+        replay_networks(self.env, result.pb, buffer, nets)  # new structures are refined on the way
+        self.proposed += len(nets)
+
+
+__all__ = ["LocalSearch", "StructureLocalSearch", "replay_networks", "trajectories_for", "due_buffer"]
