@@ -60,7 +60,7 @@ class VerifySettings:
     off_grid: bool = True
     """run the off-grid check"""
     off_grid_tol: float = 0.0
-    """tolerance of the off-grid and step checks (0: the kind's default, see the module doc)"""
+    """tolerance of the off-grid and step checks (0: the kind's default, docs/verification.md)"""
     step: bool = True
     """run the disturbance-step check (tracking tasks with a disturbance input)"""
     oscillation_tol: float = 0.1
