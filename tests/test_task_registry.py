@@ -202,3 +202,26 @@ def test_ssa_kinds_refuse_settings_they_cannot_honour(kind, section, key, value)
         text + f"{key} = {value}\n"
     with pytest.raises(CRNError, match=rf"s\.toml: \[{section}\] {key} is not supported by {kind} tasks"):
         parse_task(text, source="s.toml")
+
+
+def test_tasks_import_nothing_from_verify():
+    """The verification plan types live in gfn_crn.tasks.verification: the task kinds declare their
+    checks without importing the runner above them (no tasks -> verify edge, deferred or not)."""
+    import ast
+    from pathlib import Path
+
+    import gfn_crn
+
+    tasks = Path(gfn_crn.__file__).parent / "tasks"
+    bad = []
+    for p in sorted(tasks.glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                mod = ("." * node.level) + (node.module or "")
+                names = [mod]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            bad += [f"{p.name}: {n}" for n in names if n.startswith("..verify") or n.startswith("gfn_crn.verify")]
+    assert bad == []
