@@ -3,8 +3,9 @@
 per-sample reward), simulation plus training, and the shares of simulation and policy time.
 
 The same short run (same seed, same settings) is trained twice in one process: once with the
-default simulation engine (compiled Rodas4) and once with the pure-numpy engine, so the gain of the
-faster simulator on the whole loop is a ratio between runs of this process. Simulation time is
+default simulation engine (compiled Rodas4) and once with the torch engine on the CPU (the same
+method vectorised over the batch; ``--engines`` picks others), so the gain of the faster
+simulator on the whole loop is a ratio between runs of this process. Simulation time is
 the wall time inside ``gfn_crn.sim.simulate`` (instrumented by wrapping the call the tasks make);
 "policy" time is everything else in ``Run.train`` (sampling with the policy network, the reward
 bookkeeping outside the simulator, the loss, backward pass and optimiser step, the archive).
@@ -111,7 +112,7 @@ def main(argv=None):
                          "replay, refinement); per-sample: the plain per-sample TB reward")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON and run dirs (default: temp)")
-    ap.add_argument("--engines", default="rodas,rodas-numpy", help="comma-separated; the first is the headline")
+    ap.add_argument("--engines", default="rodas,torch", help="comma-separated; the first is the headline")
     args = ap.parse_args(argv)
     args.iterations = args.iterations or (15 if args.quick else 40)
     torch.set_num_threads(1)

@@ -5,15 +5,15 @@
 {0.5, 1, 1.5}); initial concentrations 0.01; t in [0, 100] with 1000 points. In one process,
 single core (torch and BLAS limited to one thread):
 
-(a) the default engine (median of ``--repeat`` runs interleaved with (a2)): Rodas4 compiled with numba (``engine="rodas"``/``"rodas-numba"``), at
+(a) the default engine (median of ``--repeat`` runs): Rodas4 compiled with numba (``engine="rodas"``/``"rodas-numba"``), at
     batch n and at batch 64; its JIT compile (or cache load) time in this process,
-(a2) the same integrator in pure numpy (``engine="rodas-numpy"``, vectorised over all systems),
-(a3) the same integrator in torch on the CPU (``engine="torch"``, on ``--torch-n`` candidates),
+(a3) the same method in torch on the CPU (``engine="torch"``, on ``--torch-n`` candidates; the numpy
+    engine that was (a2) no longer exists),
 (b) a peer-style baseline: one scenario at a time, scipy LSODA at rtol 1e-8, a right-hand side
     looping over reaction objects in Python, no Jacobian (run on a subsample),
 (c) CVODE one system at a time (the fallback engine, subsample),
 
-and the max relative trajectory error of (a), (a2), (a3) against a tight scipy LSODA reference
+and the max relative trajectory error of (a), (a3) against a tight scipy LSODA reference
 (with the analytic Jacobian) (rtol 1e-10) on the subsample, over trajectories that neither run
 flags as diverged. Relative error of a trajectory: max over time and species of
 |y - y_ref| / (max_t |y_ref| + 1e-6). All speed ratios are between runs of this process. Rates
@@ -107,14 +107,14 @@ def timed(fn, name: str = ""):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small subsamples, under a minute")
-    ap.add_argument("--n", type=int, default=256, help="candidates for the default and numpy engines")
+    ap.add_argument("--n", type=int, default=256, help="candidates for the default engine")
     ap.add_argument("--sub", type=int, default=None, help="subsample for peer-style/CVODE/reference")
     ap.add_argument("--torch-n", type=int, default=None, help="candidates for the torch engine (default n; quick 64)")
     ap.add_argument("--rtol", type=float, default=1e-5)
     ap.add_argument("--atol", type=float, default=1e-9)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder for sim_throughput.json (default: a temp folder)")
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs of the default and numpy engines (median)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the default engine (median)")
     ap.add_argument("--cold-compile", action="store_true", help="also time a JIT compile from an empty cache")
     args = ap.parse_args(argv)
     import torch
@@ -142,22 +142,18 @@ def main(argv=None):
     if args.cold_compile:
         out["jit_cold_compile_s"] = cold_compile_seconds()
         print(f"numba kernel: cold compile (empty cache, fresh process) {out['jit_cold_compile_s']:.2f} s")
-    simulate(nets[:4], scen, t, engine="rodas-numpy")
     simulate(nets[:2], scen, t, engine="torch")
 
-    # the default and numpy engines: --repeat interleaved runs each, the median counts (the box is
-    # shared; interleaving exposes both to the same conditions; the slow paths below run long
-    # enough to average by themselves)
+    # the default engine: --repeat interleaved runs at both batch sizes, the median counts (the box
+    # is shared; the slow paths below run long enough to average by themselves)
     n64 = min(64, args.n)
-    times: dict[str, list] = {"a": [], "64": [], "np": []}
+    times: dict[str, list] = {"a": [], "64": []}
     for _ in range(args.repeat):
         res, d = timed(lambda: simulate(nets, scen, t, engine="rodas", **kw), "rodas-numba")
         times["a"].append(d)
         _, d = timed(lambda: simulate(nets[:n64], scen, t, engine="rodas", **kw), "rodas-numba_64")
         times["64"].append(d)
-        res_np, d = timed(lambda: simulate(nets, scen, t, engine="rodas-numpy", **kw), "rodas-numpy")
-        times["np"].append(d)
-    dt_a, dt_64, dt_np = (float(np.median(times[k])) for k in ("a", "64", "np"))
+    dt_a, dt_64 = (float(np.median(times[k])) for k in ("a", "64"))
     out["repeat_cpu_seconds"] = times
     assert res.stats["engine"] == "rodas-numba", res.stats["engine"]
     rate_a = args.n / dt_a
@@ -167,9 +163,6 @@ def main(argv=None):
           f"max {res.stats['steps'].max()}")
     rate_64 = n64 / dt_64
     print(f"    rodas-numba, batch {n64}: {rate_64:.1f} cand/s")
-
-    rate_np = args.n / dt_np
-    print(f"(a2) rodas-numpy, batch {args.n}: {dt_np:.2f} s, {rate_np:.1f} cand/s")
 
     res_t, dt_t = timed(lambda: simulate(nets[:torch_n], scen, t, engine="torch", device="cpu", **kw), "torch-cpu")
     rate_t = torch_n / dt_t
@@ -191,31 +184,28 @@ def main(argv=None):
         return e, int(np.sum((r.status[:sub] == OK) != (ref.status == OK)))
 
     err, flag_mismatch = err_vs_ref(res)
-    err_np, _ = err_vs_ref(res_np)
     err_t, _ = err_vs_ref(res_t) if torch_n >= sub else (np.array([np.nan]), 0)
     err_c = rel_error(res_c.y, ref.y)[(res_c.status == OK) & (ref.status == OK)]
     nt = min(torch_n, args.n)
     tv = rel_error(res_t.y, res.y[:nt])[(res_t.status == OK) & (res.status[:nt] == OK)]
-    nv = rel_error(res_np.y, res.y)[(res_np.status == OK) & (res.status == OK)]
     print(f"reference LSODA 1e-10 on {sub} candidates ({dt_r:.1f} s): rodas-numba max rel error {err.max():.2e} "
-          f"(median {np.median(err):.1e}, {err.size} trajectories), rodas-numpy {err_np.max():.2e}, "
+          f"(median {np.median(err):.1e}, {err.size} trajectories), "
           f"torch {np.nanmax(err_t):.2e}, CVODE {err_c.max():.2e}; divergence flags differing from the reference: "
           f"{flag_mismatch}")
-    print(f"engines against the default: numpy max rel diff {nv.max():.1e}, torch {tv.max():.1e}; status equal: "
-          f"numpy {bool(np.array_equal(res_np.status, res.status))}, "
-          f"torch {bool(np.array_equal(res_t.status, res.status[:nt]))}")
-    print(f"ratios: rodas-numba/peer-style = {rate_a / rate_b:.0f}x, rodas-numba/rodas-numpy = {rate_a / rate_np:.2f}x, "
-          f"rodas-numba/torch-cpu = {rate_a / rate_t:.1f}x, rodas-numpy/peer-style = {rate_np / rate_b:.0f}x, "
+    print(f"torch against the default: max rel diff {tv.max():.1e}; status equal: "
+          f"{bool(np.array_equal(res_t.status, res.status[:nt]))}")
+    print(f"ratios: rodas-numba/peer-style = {rate_a / rate_b:.0f}x, "
+          f"rodas-numba/torch-cpu = {rate_a / rate_t:.1f}x, "
           f"CVODE/peer-style = {rate_c / rate_b:.1f}x, rodas-numba/CVODE = {rate_a / rate_c:.0f}x")
     out.update({
-        "cand_per_s": {"rodas-numba": rate_a, f"rodas-numba_batch{n64}": rate_64, "rodas-numpy": rate_np,
+        "cand_per_s": {"rodas-numba": rate_a, f"rodas-numba_batch{n64}": rate_64,
                        "torch-cpu": rate_t, "peer-style": rate_b, "cvode": rate_c},
         "timing": "CPU seconds of this process (one thread per path)", "wall_seconds": WALL,
         "torch_n": torch_n, "sub": sub, "peer_sub": peer_sub,
-        "speedup_vs_peer_style": rate_a / rate_b, "speedup_vs_numpy": rate_a / rate_np,
-        "max_rel_error_vs_reference": {"rodas-numba": float(err.max()), "rodas-numpy": float(err_np.max()),
+        "speedup_vs_peer_style": rate_a / rate_b,
+        "max_rel_error_vs_reference": {"rodas-numba": float(err.max()),
                                        "torch-cpu": float(np.nanmax(err_t)), "cvode": float(err_c.max())},
-        "max_rel_diff_vs_default": {"rodas-numpy": float(nv.max()), "torch-cpu": float(tv.max())},
+        "max_rel_diff_vs_default": {"torch-cpu": float(tv.max())},
         "divergence_flags_differing": flag_mismatch,
         "status_counts": st.tolist(),
     })

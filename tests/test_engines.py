@@ -1,5 +1,6 @@
-"""The Rodas4 engines (compiled numba default, pure numpy, torch): accuracy against an independent
-scipy reference, agreement with each other, divergence flags, determinism and the fallback notice."""
+"""The Rodas4 engines (compiled numba default, torch): accuracy against an independent scipy
+reference, agreement with each other step for step, one shared definition of the method,
+divergence flags, determinism and the fallback notice."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def mixed_batch():
 @pytest.fixture(scope="module")
 def runs(mixed_batch):
     nets, scen, t = mixed_batch
-    out = {e: simulate(nets, scen, t, engine=e) for e in ("rodas", "rodas-numpy", "torch")}
+    out = {e: simulate(nets, scen, t, engine=e) for e in ("rodas", "torch")}
     out["ref"] = simulate(nets, scen, t, engine="scipy", method="LSODA", rtol=1e-10, atol=1e-12)
     return out
 
@@ -84,9 +85,8 @@ def test_engine_against_independent_scipy_reference(mixed_batch, runs, engine):
     assert np.all(res.y[~res.ok][:, -1] == 1e4)  # the rest of a stopped trajectory holds the cap
 
 
-@pytest.mark.parametrize("engine", ["rodas-numpy", "torch"])
-def test_engines_agree_with_the_default(runs, engine):
-    a, b = runs[engine], runs["rodas"]
+def test_engines_agree_with_the_default(runs):
+    a, b = runs["torch"], runs["rodas"]
     np.testing.assert_array_equal(a.status, b.status)
     np.testing.assert_array_equal(a.stats["steps"], b.stats["steps"])
     np.testing.assert_array_equal(a.stats["rejected"], b.stats["rejected"])
@@ -100,7 +100,7 @@ def test_divergence_and_failure_flagged_the_same_way_by_every_engine():
     auto = parse_network("species: X\nX -> 2 X ; k=0.5")
     nasty = parse_network("species: X Y\n2 X -> 3 X ; k=5\n0 -> Y ; k=1e6\nY -> 0 ; k=1e-6\nX + Y -> X ; k=1e6")
     t_cross = np.log(1e4 / 0.01) / 0.5
-    for engine in ("rodas", "rodas-numba", "rodas-numpy", "torch"):
+    for engine in ("rodas", "rodas-numba", "torch"):
         r = simulate(auto, [Scenario(init=0.01)], t, engine=engine)
         assert r.status[0, 0] == DIVERGED, engine
         y = r.y[0, 0, :, 0]
@@ -112,7 +112,7 @@ def test_divergence_and_failure_flagged_the_same_way_by_every_engine():
     # a step budget that cannot be met: a failure of its own cause (STEP_BUDGET), filled with cap
     net = antithetic_example()
     sc = [Scenario({"u1": 1.0, "u2": 1.0})]
-    for engine in ("rodas", "rodas-numpy", "torch"):
+    for engine in ("rodas", "torch"):
         r = simulate(net, sc, t, engine=engine, max_steps=5)
         assert r.status[0, 0] == SolverStatus.STEP_BUDGET and r.stats["steps"][0, 0] == 5, engine
         assert np.all(r.y[0, 0, -1] == 1e4)
@@ -168,7 +168,7 @@ def test_torch_engine_on_cuda_matches_the_default(mixed_batch):  # pragma: no co
     assert rel_err(a.y, b.y).max() <= 1e-6
 
 
-def test_hill_exponents_unrolled_and_general_match_numpy_and_the_reference(monkeypatch):
+def test_hill_exponents_unrolled_and_general_match_torch_and_the_reference(monkeypatch):
     """n = 1..4 (the library's exponents) are unrolled products in the kernel; any other exponent
     goes through pow (exercised by patching the compiled exponents to non-integers)."""
     text = ("species: A B C\nfixed: 0 -> A ; k=1 * u1\nA -> 0 ; k=0.5\nB -> 0 ; k=0.7\nC -> 0 ; k=0.3\n"
@@ -177,7 +177,7 @@ def test_hill_exponents_unrolled_and_general_match_numpy_and_the_reference(monke
     scen = [Scenario({"u1": u}, init=0.05) for u in (0.5, 2.0)]
     t = time_grid(30.0, 301)
     a = simulate(nets, scen, t)
-    b = simulate(nets, scen, t, engine="rodas-numpy")
+    b = simulate(nets, scen, t, engine="torch")
     ref = simulate(nets, scen, t, engine="scipy", method="LSODA", rtol=1e-10, atol=1e-12)
     assert a.ok.all() and rel_err(a.y, b.y).max() < 1e-9
     assert rel_err(a.y, ref.y).max() < 1e-4
@@ -190,12 +190,12 @@ def test_hill_exponents_unrolled_and_general_match_numpy_and_the_reference(monke
 
     monkeypatch.setattr(sim_mod, "compile_networks", odd_exponents)
     a2 = simulate(nets, scen, t)
-    b2 = simulate(nets, scen, t, engine="rodas-numpy")
+    b2 = simulate(nets, scen, t, engine="torch")
     assert a2.ok.all() and rel_err(a2.y, b2.y).max() < 1e-9
     assert rel_err(a2.y, a.y).max() > 1e-3  # the exponents did change the trajectories
 
 
-def test_missing_numba_falls_back_to_numpy_with_a_notice(monkeypatch, mixed_batch, caplog):
+def test_missing_numba_falls_back_to_torch_with_a_notice(monkeypatch, mixed_batch, caplog):
     nets, scen, t = mixed_batch
     good = simulate(nets[:4], scen, t)
     # numba cannot be imported (and the kernel module is not loaded yet)
@@ -203,19 +203,47 @@ def test_missing_numba_falls_back_to_numpy_with_a_notice(monkeypatch, mixed_batc
     monkeypatch.delitem(sys.modules, "gfn_crn.sim._rodas_kernels", raising=False)
     monkeypatch.setattr(rodas_numba, "_STATE", {"kernel": None, "error": None, "compile_s": None})
     monkeypatch.setattr(sim_mod, "_FALLBACK_WARNED", False)
-    with pytest.warns(RuntimeWarning, match="compiled Rodas kernel unavailable.*numba.*pure-numpy"):
+    with pytest.warns(RuntimeWarning, match="compiled Rodas kernel unavailable.*numba.*torch engine on the CPU"):
         res = simulate(nets[:4], scen, t)
-    assert res.stats["engine"] == "rodas-numpy"
-    assert "pure-numpy" in caplog.text
-    assert rel_err(res.y, good.y)[res.ok].max() < 1e-9
+    assert res.stats["engine"] == "torch"
+    assert "torch engine" in caplog.text
+    assert rel_err(res.y, good.y)[res.ok].max() < 1e-6
     np.testing.assert_array_equal(res.status, good.status)
     # the explicit compiled engine refuses instead of falling back
     with pytest.raises(CRNError, match="rodas-numba.*unavailable"):
         simulate(nets[:1], scen, t, engine="rodas-numba")
-    # numpy is always selectable explicitly, without a notice
-    assert simulate(nets[:1], scen, t, engine="rodas-numpy").stats["engine"] == "rodas-numpy"
+    # torch is always selectable explicitly, without a notice
+    assert simulate(nets[:1], scen, t, engine="torch").stats["engine"] == "torch"
 
 
 def test_unknown_engine_lists_the_engines():
-    with pytest.raises(CRNError, match="rodas-numba.*rodas-numpy.*torch"):
+    with pytest.raises(CRNError, match="rodas-numba.*torch"):
         simulate(antithetic_example(), [Scenario({"u1": 1.0, "u2": 1.0})], time_grid(1.0, 3), engine="euler")
+    with pytest.raises(CRNError, match="'rodas-numpy'.*removed.*use 'rodas'.*'torch'"):
+        simulate(antithetic_example(), [Scenario({"u1": 1.0, "u2": 1.0})], time_grid(1.0, 3), engine="rodas-numpy")
+
+
+def test_the_engines_hold_no_number_of_the_method():
+    """The tableau and the step control are written once (gfn_crn/sim/rodas.py): no engine module
+    spells out a coefficient or a controller constant of its own."""
+    import ast
+    from pathlib import Path
+
+    from gfn_crn.sim import rodas
+
+    method = {v for row in (*rodas.A.values(), *rodas.C.values(), rodas.D2, rodas.D3) for v in row}
+    method |= {rodas.GAMMA, rodas.SAFETY, rodas.FAC_MIN, rodas.FAC_MAX, rodas.ERR_OLD_FLOOR, rodas.NONFINITE_SHRINK,
+               rodas.PIVOT_TOL, rodas.H_MIN_REL, rodas.EPS_T_REL, rodas.INIT_TINY, rodas.INIT_MIN, rodas.INIT_FRACTION}
+    assert len(method) > 30 and 0.9 in method and 1.544 in method
+    sim_dir = Path(rodas.__file__).parent
+    for name in ("_rodas_kernels.py", "rodas_numba.py", "rodas_torch.py"):
+        tree = ast.parse((sim_dir / name).read_text())
+        nums = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)}
+        assert not nums & method, (name, sorted(nums & method))
+    # the formulas are the controller's: err = 1 keeps the step up to the safety factor
+    assert rodas.step_ratio(1.0) == pytest.approx(1 / 0.9)
+    assert rodas.step_ratio(16.0) == pytest.approx(2 / 0.9)
+    assert rodas.predicted_ratio(1.0, 1.0, 2.0, 1.0) == pytest.approx(2 / 0.9)
+    # and the compiled kernel's cache follows the method's source (stamp beside numba's cache)
+    stamp = Path(sys.modules["gfn_crn.sim._rodas_kernels"].integrate_range._cache._cache_path) / "rodas_method.sha1"
+    assert stamp.exists()

@@ -8,24 +8,22 @@ import numba as nb
 import numpy as np
 
 from .compile import ACT, CONST, LINEAR, REP
-from .rodas import A_, C_, D2, D3, GAMMA
+from .rodas import (A_ROWS, C_ROWS, D2, D3, EPS_T_REL, ERR_OLD_FLOOR, FAC_MAX, FAC_MIN, GAMMA, H_MIN_REL,
+                    INIT_DEFAULT, INIT_MIN, INIT_TINY, NONFINITE_SHRINK, PIVOT_TOL, STATUS_DIVERGED, STATUS_OK,
+                    STATUS_STEP_BUDGET, STATUS_STEP_UNDERFLOW, initial_step, predicted_ratio, step_ratio)
 
 jit = nb.njit(cache=True, error_model="numpy", nogil=True)
 # helpers are inlined into the integrator at the numba IR level (no call overhead per stage)
 jit_inline = nb.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
-
-def _table(rows: dict) -> np.ndarray:
-    """Stage coefficients as a (7, 5) array: row s holds the coefficients of stage s."""
-    out = np.zeros((7, 5))
-    for s, v in rows.items():
-        out[s, : len(v)] = v
-    return out
-
-
-ALL_A = _table(A_)   # global arrays are frozen into the compiled code as constants
-ALL_C = _table(C_)
+# the method's definition (gfn_crn.sim.rodas), compiled: global arrays and floats are frozen into
+# the compiled code as constants, the formulas inlined
+ALL_A = np.array(A_ROWS)   # (7, 5): row s holds stage s's coefficients
+ALL_C = np.array(C_ROWS)
 D2v, D3v = np.array(D2), np.array(D3)
+_step_ratio = jit_inline(step_ratio)
+_predicted_ratio = jit_inline(predicted_ratio)
+_initial_step = jit_inline(initial_step)
 _CONST, _LIN, _ACT, _REP = CONST, LINEAR, ACT, REP
 
 
@@ -176,8 +174,8 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
     G = seg_end.shape[1]
     J = ftype.shape[2]
     t_final = t_grid[T - 1]
-    eps_t = 1e-12 * max(t_final, 1.0)
-    h_min = 1e-14 * max(t_final, 1.0)
+    eps_t = EPS_T_REL * max(t_final, 1.0)
+    h_min = H_MIN_REL * max(t_final, 1.0)
     y = np.empty(N)
     f0 = np.empty(N)
     ys = np.empty(N)
@@ -227,11 +225,11 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
             d1 += (f0[i] / sc0) ** 2
         d0 = math.sqrt(d0 / N)
         d1 = math.sqrt(d1 / N)
-        if d0 > 1e-5 and d1 > 1e-5:
-            h = 0.01 * d0 / d1
+        if d0 > INIT_TINY and d1 > INIT_TINY:
+            h = _initial_step(d0, d1)
         else:
-            h = 1e-6
-        h = min(max(h, 1e-10), send)
+            h = INIT_DEFAULT
+        h = min(max(h, INIT_MIN), send)
         gi = 1
         nsteps = 0
         nrej = 0
@@ -260,7 +258,7 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
             lu_ok = True
             for k in range(N):
                 piv = M[k, k]
-                if not (abs(piv) > 1e-13 * scale):
+                if not (abs(piv) > PIVOT_TOL * scale):
                     lu_ok = False
                     break
                 inv = 1.0 / piv
@@ -315,22 +313,22 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
             nsteps += 1
             if not acc:
                 nrej += 1
-            # step-size control (Hairer's RODAS controller with Gustafsson prediction)
-            fac = min(max(math.sqrt(math.sqrt(err)) / 0.9, 1.0 / 6.0), 5.0)
+            # step-size control (gfn_crn.sim.rodas: Hairer's RODAS controller with Gustafsson prediction)
+            fac = min(max(_step_ratio(err), FAC_MIN), FAC_MAX)
             if acc and not first:
-                pred = (h_old / hh) * math.sqrt(math.sqrt(err * err / err_old)) / 0.9
+                pred = _predicted_ratio(err, err_old, h_old, hh)
                 if not math.isfinite(pred):
                     pred = 1.0
-                pred = min(max(pred, 1.0 / 6.0), 5.0)
+                pred = min(max(pred, FAC_MIN), FAC_MAX)
                 fac = max(fac, pred)
             hnew = hh / fac
             if acc and last_rej:
                 hnew = min(hnew, hh)
             if not finite:
-                hnew = hh * 0.2
+                hnew = hh * NONFINITE_SHRINK
             if acc:
                 h_old = hh
-                err_old = max(err, 0.01)
+                err_old = max(err, ERR_OLD_FLOOR)
                 first = False
             last_rej = not acc
             big = False
@@ -369,9 +367,9 @@ def integrate_range(a0, a1, y0, t_grid, seg_end, seg_coef, net_of_sys, ftype, fi
                 for g in range(gi, T):
                     for i in range(N):
                         Y[a, g, i] = cap
-                st = 1 if big else (3 if underflow else 4)  # SolverStatus: diverged, step underflow, step budget
+                st = STATUS_DIVERGED if big else (STATUS_STEP_UNDERFLOW if underflow else STATUS_STEP_BUDGET)
             elif acc and t >= t_final - eps_t:
-                st = 0
+                st = STATUS_OK
             elif acc:
                 if to_end and seg + 1 < G:
                     seg += 1

@@ -1,19 +1,18 @@
-"""The Rodas4 integrator of :mod:`gfn_crn.sim.rodas`, compiled with numba, one system at a time.
+"""The Rodas4 method of :mod:`gfn_crn.sim.rodas` compiled with numba, one system at a time (the
+default engine).
 
-Same tableau, same step-size controller, same divergence/failure rules and the same continuous
-extension as the vectorised numpy path; the difference is the loop order. numpy advances all
-systems together (one step per Python iteration, every operation a long row over the active
-set), which is bound by interpreter and temporary-array overhead: a few microseconds per
-operation whatever the row length. Here every system runs its whole integration in compiled
-code with scalar loops over species and terms, so a step of a 3-species, 7-term system costs
-about 0.6 microseconds (its stages form one dependent chain: latency, not arithmetic, bounds it)
-and a finished system costs nothing.
+The tableau, the step-size controller, the divergence/failure rules and the continuous extension
+are :mod:`gfn_crn.sim.rodas`'s, compiled in; the torch engine (:mod:`gfn_crn.sim.rodas_torch`)
+runs the same definitions vectorised over all systems. Every system runs its whole integration
+in compiled code with scalar loops over species and terms, so a step of a 3-species, 7-term
+system costs about 0.6 microseconds (its stages form one dependent chain: latency, not
+arithmetic, bounds it) and a finished system costs nothing.
 
 Kinetics are read from sparse per-term tables built from a :class:`CompiledBatch` (terms whose
 net stoichiometry is zero, padding included, are skipped). Small integer Hill exponents are
 expanded into products instead of ``pow``. The Jacobian is reused after a rejected step (same
-state, same coefficients). Results differ from the numpy path only by floating-point rounding
-(operation order), so the two agree to far below the error tolerance.
+state, same coefficients). Results differ from the torch engine only by floating-point rounding
+(operation order), so the engines agree to far below the error tolerance.
 
 Compilation is lazy (first call), cached on disk (``cache=True``), and reported through
 :func:`kernel_status`. ``error_model="numpy"`` keeps IEEE semantics (a division by zero gives inf,
@@ -48,7 +47,30 @@ def _tables(cb: CompiledBatch):
 def _build():
     from ._rodas_kernels import integrate_range
 
+    _drop_stale_cache(integrate_range)
     return integrate_range
+
+
+def _drop_stale_cache(dispatcher) -> None:
+    """numba keys its on-disk cache on the kernel module's file, but the kernel freezes the
+    method's constants from :mod:`gfn_crn.sim.rodas` into its code: after that module changes,
+    drop the cached kernel so it is compiled again (a stamp of the method's source sits beside
+    the cache)."""
+    import hashlib
+    import inspect
+    from pathlib import Path
+
+    from . import rodas
+
+    try:
+        cache = dispatcher._cache                       # numba's FunctionCache (numba is pinned)
+        stamp_file = Path(cache._cache_path) / "rodas_method.sha1"
+        stamp = hashlib.sha1(inspect.getsource(rodas).encode()).hexdigest()
+        if not stamp_file.exists() or stamp_file.read_text() != stamp:
+            cache.flush()
+            stamp_file.write_text(stamp)
+    except (AttributeError, OSError):                   # no cache to keep in step with
+        pass
 
 
 def kernel():
@@ -62,7 +84,7 @@ def kernel():
             _warmup(k)
             _STATE["compile_s"] = time.perf_counter() - t0
             _STATE["kernel"] = k
-        except Exception as e:  # noqa: BLE001 - any import/compile failure means "use numpy"
+        except Exception as e:  # noqa: BLE001 - any import/compile failure means "fall back"
             _STATE["error"] = f"{type(e).__name__}: {e}"
             raise RuntimeError(_STATE["error"]) from e
     return _STATE["kernel"]
@@ -95,9 +117,13 @@ def _warmup(k) -> None:
 
 def integrate(cb: CompiledBatch, net_of_sys, y0, t_grid, seg_end, seg_coef, *, rtol=1e-6, atol=1e-9, cap=1e4,
               max_steps=20000, progress=None, chunk: int = 512):
-    """Same contract as :func:`gfn_crn.sim.rodas.integrate` but from the compiled batch: ``y0``
-    (N, A), ``seg_end`` (A, G), ``seg_coef`` (A, G, R). Returns ``Y`` (A, T, N) already clipped
-    to [0, cap], ``status``, ``steps``, ``rejected`` and the most negative raw value ``min_raw``."""
+    """Integrate A systems of the compiled batch from ``t = 0`` over ``t_grid`` (T,).
+
+    ``net_of_sys`` (A,) the network of each system; ``y0`` (N, A); ``seg_end`` (A, G) end time of
+    each input segment (the last equals ``t_grid[-1]``, unused trailing entries too);
+    ``seg_coef`` (A, G, R) term coefficients in each segment. Returns ``Y`` (A, T, N) already
+    clipped to [0, cap], ``status`` (A,), ``steps`` (A,), ``rejected`` (A,) and the most negative
+    raw value ``min_raw``."""
     k = kernel()
     tabs = _tables(cb)
     N, A = y0.shape

@@ -1,9 +1,13 @@
-"""The Rodas4 integrator of :mod:`gfn_crn.sim.rodas` in torch, for large batches on an accelerator.
+"""The Rodas4 method of :mod:`gfn_crn.sim.rodas` in torch, for large batches on an accelerator.
 
-A line-by-line port of the vectorised numpy engine: the same tableau, per-system step-size
-control (Hairer's RODAS controller with Gustafsson prediction), divergence/failure rules,
-active-set compaction and continuous (dense) output, on tensors of shape (N, A) (species,
-active systems; batch last) in float64 on any torch device.
+Every system advances together, one step per loop iteration, on tensors of shape (N, A)
+(species, active systems; batch last) in float64 on any torch device; each system keeps its own
+time, step size and error control, and systems that finish, diverge or fail leave the active set
+(compaction, once an eighth of the rows has retired). The tableau, the step-size controller
+(Hairer's RODAS controller with Gustafsson prediction), the initial step, the divergence/failure
+rules and the continuous (dense) output are :mod:`gfn_crn.sim.rodas`'s, the same definitions the
+compiled engine runs. Linear algebra is written out over the species (N is small: 2..8): LU
+without pivoting of ``M = I/(gamma h) - J``.
 
 Device-clean: no numpy round trips and no per-system ``.item()`` inside the step loop. Each loop
 iteration synchronises with the host twice (the largest number of grid points any system
@@ -21,7 +25,9 @@ from __future__ import annotations
 import torch
 
 from .compile import ACT, LINEAR, REP, CompiledBatch
-from .rodas import A_, C_, D2, D3, GAMMA, STATUS_DIVERGED, STATUS_OK, STATUS_STEP_BUDGET, STATUS_STEP_UNDERFLOW
+from .rodas import (A as STAGE_A, C as STAGE_C, D2, D3, EPS_T_REL, ERR_OLD_FLOOR, FAC_MAX, FAC_MIN, GAMMA, H_MIN_REL, INIT_DEFAULT,
+                    INIT_MIN, INIT_TINY, NONFINITE_SHRINK, PIVOT_TOL, STATUS_DIVERGED, STATUS_OK, STATUS_STEP_BUDGET,
+                    STATUS_STEP_UNDERFLOW, initial_step, predicted_ratio, step_ratio)
 
 DT = torch.float64
 
@@ -105,7 +111,7 @@ def _lu_inplace(M: torch.Tensor, N: int) -> torch.Tensor:
     ok = torch.ones(M.shape[2], dtype=torch.bool, device=M.device)
     for k in range(N):
         piv = M[k, k].clone()
-        ok &= piv.abs() > 1e-13 * scale
+        ok &= piv.abs() > PIVOT_TOL * scale
         inv = 1.0 / torch.where(piv == 0, torch.ones_like(piv), piv)
         for i in range(k + 1, N):
             l = M[i, k] * inv
@@ -128,9 +134,9 @@ def _lu_solve(LU: torch.Tensor, b: torch.Tensor, N: int) -> torch.Tensor:
 
 def integrate(cb: CompiledBatch, net_of_sys, y0, t_grid, seg_end, seg_coef, *, rtol=1e-6, atol=1e-9, cap=1e4,
               max_steps=20000, device="cpu", progress=None):
-    """Same contract as :func:`gfn_crn.sim.rodas.integrate`, from the compiled batch: ``y0`` (N, A),
-    ``seg_end`` (A, G), ``seg_coef`` (A, G, R) (numpy or torch). Returns numpy ``Y`` (A, T, N),
-    ``status``, ``steps``, ``rejected``: the only host transfers are the inputs and the results."""
+    """Same contract as :func:`gfn_crn.sim.rodas_numba.integrate` (inputs numpy or torch), without
+    ``min_raw`` and unclipped: returns numpy ``Y`` (A, T, N), ``status``, ``steps``, ``rejected``;
+    the only host transfers are the inputs and the results."""
     dev = torch.device(device)
 
     def tt(x, dtype=DT):
@@ -144,11 +150,11 @@ def integrate(cb: CompiledBatch, net_of_sys, y0, t_grid, seg_end, seg_coef, *, r
     T = t_grid.numel()
     G = seg_end.shape[1]
     t_final = float(t_grid[-1])  # one transfer before the loop
-    a_coef = {s: tt(v) for s, v in A_.items()}
-    c_coef = {s: tt(v) for s, v in C_.items()}
+    a_coef = {s: tt(v) for s, v in STAGE_A.items()}
+    c_coef = {s: tt(v) for s, v in STAGE_C.items()}
     d2, d3 = tt(D2), tt(D3)
-    eps_t = 1e-12 * max(t_final, 1.0)
-    h_min = 1e-14 * max(t_final, 1.0)
+    eps_t = EPS_T_REL * max(t_final, 1.0)
+    h_min = H_MIN_REL * max(t_final, 1.0)
     i64 = dict(dtype=torch.long, device=dev)
 
     Yflat = torch.empty(A0 * T + 1, N, dtype=DT, device=dev)  # the extra row absorbs masked writes
@@ -176,9 +182,9 @@ def integrate(cb: CompiledBatch, net_of_sys, y0, t_grid, seg_end, seg_coef, *, r
     sc0 = atol + rtol * y.abs()
     d0 = ((y / sc0) ** 2).mean(0).sqrt()
     d1 = ((f0 / sc0) ** 2).mean(0).sqrt()
-    h = torch.where((d0 > 1e-5) & (d1 > 1e-5), 0.01 * d0 / torch.where(d1 > 0, d1, torch.ones_like(d1)),
-                    torch.full_like(d0, 1e-6))
-    h = torch.minimum(h.clamp_min(1e-10), send)
+    h = torch.where((d0 > INIT_TINY) & (d1 > INIT_TINY), initial_step(d0, torch.where(d1 > 0, d1, torch.ones_like(d1))),
+                    torch.full_like(d0, INIT_DEFAULT))
+    h = torch.minimum(h.clamp_min(INIT_MIN), send)
     live = torch.ones(A0, dtype=torch.bool, device=dev)
     A = A0
     while A:
@@ -211,16 +217,16 @@ def integrate(cb: CompiledBatch, net_of_sys, y0, t_grid, seg_end, seg_coef, *, r
         steps += live.long()
         rejects += (~acc & live).long()
 
-        # ---- step-size control
-        fac = (err ** 0.25 / 0.9).clamp(1.0 / 6.0, 5.0)
-        pred = (h_old / hh) * (err**2 / err_old) ** 0.25 / 0.9
-        pred = torch.where(torch.isfinite(pred), pred, torch.ones_like(pred)).clamp(1.0 / 6.0, 5.0)
+        # ---- step-size control (gfn_crn.sim.rodas)
+        fac = step_ratio(err).clamp(FAC_MIN, FAC_MAX)
+        pred = predicted_ratio(err, err_old, h_old, hh)
+        pred = torch.where(torch.isfinite(pred), pred, torch.ones_like(pred)).clamp(FAC_MIN, FAC_MAX)
         fac = torch.where(acc & ~first, torch.maximum(fac, pred), fac)
         hnew = hh / fac
         hnew = torch.where(acc & last_rej, torch.minimum(hnew, hh), hnew)
-        hnew = torch.where(~finite, hh * 0.2, hnew)
+        hnew = torch.where(~finite, hh * NONFINITE_SHRINK, hnew)
         h_old = torch.where(acc, hh, h_old)
-        err_old = torch.where(acc, err.clamp_min(0.01), err_old)
+        err_old = torch.where(acc, err.clamp_min(ERR_OLD_FLOOR), err_old)
         first = first & ~acc
         last_rej = ~acc
 

@@ -2,14 +2,14 @@
 
 Engines (user guide: ``docs/engines.md``):
 
-* ``"rodas"`` (default): Rodas4 (order 4, L-stable, per-system step control, dense output),
-  compiled with numba (``"rodas-numba"``, :mod:`gfn_crn.sim.rodas_numba`); if numba is missing or
-  fails to compile, the pure-numpy path with a one-time warning.
+* ``"rodas"`` (default): Rodas4 (order 4, L-stable, per-system step control, dense output; the
+  method is defined once in :mod:`gfn_crn.sim.rodas`), compiled with numba (``"rodas-numba"``,
+  :mod:`gfn_crn.sim.rodas_numba`); if numba fails to load or compile, the torch engine on the CPU
+  with a one-time warning.
 * ``"rodas-numba"``: the compiled path only (raises :class:`CRNError` if it cannot be used).
-* ``"rodas-numpy"``: every system of the batch integrated together by the vectorised numpy
-  Rodas4 of :mod:`gfn_crn.sim.rodas` (per-system steps, compaction).
-* ``"torch"``: the same integrator in torch (:mod:`gfn_crn.sim.rodas_torch`) on ``device``
-  (``"cpu"`` or ``"cuda"``), for large batches on an accelerator.
+* ``"torch"``: the same method in torch (:mod:`gfn_crn.sim.rodas_torch`), every system of the
+  batch advancing together, on ``device`` (``"cpu"`` or ``"cuda"``), for large batches on an
+  accelerator.
 * ``"cvode"``: SUNDIALS CVODE (BDF of order <= 2 at a tenth of ``rtol``, dense, analytic
   Jacobian) through scikit-sundae, one system at a time: the robust fallback. It stops at the cap
   and after ``max_steps`` steps like the default engine (see :func:`_solve_cvode`).
@@ -49,7 +49,10 @@ from .status import STATUS_NAMES, FAILURES, SolverStatus, is_failure  # noqa: F4
 OK = rodas.STATUS_OK
 DIVERGED = rodas.STATUS_DIVERGED
 FAILED = rodas.STATUS_FAILED  # one of the failure codes (gfn_crn.sim.status.FAILURES); test with is_failure
-ENGINES = ("rodas", "rodas-numba", "rodas-numpy", "torch", "cvode", "scipy")
+ENGINES = ("rodas", "rodas-numba", "torch", "cvode", "scipy")
+#: engines that no longer exist, and what to use instead
+REMOVED_ENGINES = {"rodas-numpy": "the numpy Rodas4 was removed (numba is a pinned dependency): use 'rodas' "
+                                  "(compiled) or 'torch' (the same method vectorised over the batch)"}
 
 _log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ def _check_device(device) -> None:
 def _warn_fallback(why: str) -> None:
     global _FALLBACK_WARNED
     _FALLBACK_WARNED = True
-    msg = f"gfn_crn.sim: compiled Rodas kernel unavailable ({why}); using the pure-numpy engine (slower)"
+    msg = f"gfn_crn.sim: compiled Rodas kernel unavailable ({why}); using the torch engine on the CPU (slower)"
     _log.warning(msg)
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
@@ -194,11 +197,13 @@ def simulate(
     threshold; ``max_steps`` the step budget per system (rodas, cvode); ``method`` the scipy method
     (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes;
     ``device`` the torch device (``engine="torch"`` only). ``stats["engine"]`` names the engine
-    that actually ran (``"rodas-numba"`` or ``"rodas-numpy"`` for ``"rodas"``).
+    that actually ran (``"rodas-numba"``, or ``"torch"`` after a fallback, for ``"rodas"``).
     """
     if isinstance(networks, Network):
         networks = [networks]
     networks = list(networks)
+    if engine in REMOVED_ENGINES:
+        raise CRNError(f"engine {engine!r}: {REMOVED_ENGINES[engine]}")
     if engine not in ENGINES:
         raise CRNError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     for name, v in (("rtol", rtol), ("atol", atol), ("cap", cap)):
@@ -211,10 +216,10 @@ def simulate(
     if workers is not None and workers > 1 and len(networks) > 1:
         return _simulate_parallel(networks, scenarios, t, workers, engine=engine, rtol=rtol, atol=atol,
                                   cap=cap, max_steps=max_steps, method=method, device=device)
+    if engine == "rodas":
+        engine, device = ("rodas-numba", device) if _compiled_available() else ("torch", "cpu")
     if engine == "torch":
         _check_device(device)
-    if engine == "rodas":
-        engine = "rodas-numba" if _compiled_available() else "rodas-numpy"
     elif engine == "rodas-numba":
         from . import rodas_numba
 
@@ -252,11 +257,6 @@ def simulate(
             Y, status, steps, rej = rodas_torch.integrate(
                 cb, net_of_sys, y0_sys, t, seg_end_sys, coef_sys, rtol=rtol, atol=atol, cap=cap,
                 max_steps=max_steps, device=device, progress=bar.update if bar else None)
-        elif engine == "rodas-numpy":
-            kin = Kinetics(cb, net_of_sys, coef_sys[:, 0])
-            Y, status, steps, rej = rodas.integrate(
-                kin, y0_sys, t, seg_end_sys, coef_sys, rtol=rtol, atol=atol, cap=cap, max_steps=max_steps,
-                progress=bar.update if bar else None)
         else:
             Y = np.empty((B * S, t.size, N))
             status = np.zeros(B * S, dtype=np.int8)

@@ -199,7 +199,7 @@ class Task:
     """
 
     kind = "base"
-    verify_settings = None  # the task file's [verify] table (gfn_crn.verify.VerifySettings); None: defaults
+    verify_settings = None  # the task file's [verify] table (gfn_crn.tasks.verification.VerifySettings); None: defaults
     default_beta = 30.0
     default_loss_cap = 1.0
     default_good_threshold = 0.01
@@ -446,6 +446,21 @@ class Task:
         from .plots import plot_result
 
         return plot_result(self, result, b, path)
+
+    def figure(self, result: TaskResult, b: int = 0):
+        """The figure :meth:`plot` titles and saves: each kind draws its own view (base: the
+        outputs over time, one panel per scenario)."""
+        from .plots import outputs_figure
+
+        return outputs_figure(self, result, b)
+
+    def verification_plan(self, settings):
+        """The checks beyond the loss (a :class:`~gfn_crn.tasks.verification.VerificationPlan`)
+        under ``settings`` (:class:`~gfn_crn.tasks.verification.VerifySettings`). Base: none of
+        its own (every task gets the runner's ``bounded`` check)."""
+        from .verification import VerificationPlan
+
+        return VerificationPlan()
 
 
 def _num(v):

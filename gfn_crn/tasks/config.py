@@ -37,7 +37,7 @@ A task file::
     [sim]                       # optional: engine, rtol, atol, cap, max_steps, device
     rtol = 1e-6
 
-    [verify]                    # optional: checks beyond the loss (gfn_crn.verify.VerifySettings)
+    [verify]                    # optional: checks beyond the loss (gfn_crn.tasks.verification)
     horizon = 10                # long horizon in units of t_f; cap, settle_tol, off_grid_tol, ...
 
 Input values in ``[scenarios].inputs`` may be numbers or piecewise-constant inputs written as
@@ -64,6 +64,7 @@ from . import stochastic as _stochastic  # noqa: F401
 from .base import Task
 from .kinds import REGISTRY, Section, KindInput, kind_names, lookup, read_init
 from .prior import LogParameterPrior
+from .verification import VerifySettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,8 +117,7 @@ def _template(sec: _Section, base_dir: Path) -> Template:
 
 def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
     """Build a task from a parsed TOML document (see the module docstring); its ``[verify]``
-    table becomes ``task.verify_settings`` (:class:`gfn_crn.verify.VerifySettings`)."""
-    from ..verify.checks import VerifySettings
+    table becomes ``task.verify_settings`` (:class:`gfn_crn.tasks.verification.VerifySettings`)."""
 
     if isinstance(cfg, Mapping) and "verify" in cfg:
         cfg = dict(cfg)

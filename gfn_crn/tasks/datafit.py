@@ -192,6 +192,21 @@ class DataFitTask(Task):
         n = sum(len(r) for r in self._series)
         return f"fit of {n} observed series in {len(self.experiments)} experiment(s)"
 
+    def figure(self, result, b: int = 0):
+        """Simulated species against the observations, one panel per experiment."""
+        from .plots import panel_grid
+
+        fig, axes = panel_grid(self.n_scenarios)
+        for s, ax in enumerate(axes):
+            e = self.experiments[s]
+            for i, (sp, v) in enumerate(e.values.items()):
+                ax.plot(self.t, result.sim.output(sp)[b, s], color=f"C{i}", lw=1.2, label=f"{sp} model")
+                ax.plot(e.times, v, "o", color=f"C{i}", ms=3, label=f"{sp} data")
+            ax.set_title(f"{self.scenario_label(s)} (loss {result.scenario_loss[b, s]:.3g})", fontsize=8)
+            ax.legend(fontsize=7)
+            ax.tick_params(labelsize=7)
+        return fig
+
 
 class TraceTask(Task):
     """One species should pass through target values at given times (see the module docstring).
@@ -250,6 +265,20 @@ class TraceTask(Task):
         if self.description:
             return self.description
         return f"trace of {self.trace_times.size} points, best of {len(self.candidate_species)} species"
+
+    def figure(self, result, b: int = 0):
+        """The candidate species against the trace, the best one bold."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        best = int(result.details["best_species"][b, 0])
+        for j, sp in enumerate(self.candidate_species):
+            ax.plot(self.t, result.sim.output(sp)[b, 0], lw=2 if j == best else 0.8, alpha=1 if j == best else 0.4,
+                    label=sp + (" (best)" if j == best else ""))
+        ax.plot(self.trace_times, self.trace_values, "ks", ms=5, label="trace")
+        ax.set_xlabel("t")
+        ax.legend(fontsize=8)
+        return fig
 
 
 # ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)

@@ -144,6 +144,27 @@ class HabituationTask(Task):
         s = f"habituation of {self.output} to {self.n_pulses} pulses of {self.input}"
         return s + (f" with recovery after {self.rest}" if self.rest is not None else "")
 
+    def figure(self, result, b: int = 0):
+        """The output with the ON windows shaded and the per-pulse peaks marked."""
+        from .plots import panel_grid, status_suffix
+
+        fig, axes = panel_grid(self.n_scenarios)
+        peaks, base = result.details["peaks"][b], result.details["baselines"][b]
+        for s, ax in enumerate(axes):
+            y = result.sim.output(self.output)[b, s]
+            ax.plot(self.t, y, lw=1.2, color="C0")
+            for a, c in zip(self.t_on, self.t_off):
+                ax.axvspan(a, c, color="orange", alpha=0.2, lw=0)
+            for k in range(self.n_pulses):
+                m = self._masks[k]
+                i = np.flatnonzero(m)[np.argmax(y[m])]
+                ax.plot(self.t[i], base[s, k] + peaks[s, k], "rv", ms=5)
+            ax.set_title(f"{self.scenario_label(s)}: max ratio {result.details['max_ratio'][b, s]:.3f}"
+                         f" (loss {result.scenario_loss[b, s]:.3g}){status_suffix(result, b, s)}", fontsize=8)
+            ax.set_xlabel("t", fontsize=8)
+            ax.tick_params(labelsize=7)
+        return fig
+
 
 # ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)
 @register("habituation", keys={"input", "n_pulses", "start", "width", "gap", "high", "low", "other_inputs", "rest",

@@ -10,8 +10,11 @@ A kind module (``tracking.py``, ``oscillator.py``, ...) registers every kind it 
 :func:`gfn_crn.tasks.config.task_from_dict` reads what every task file shares (``kind``,
 ``[template]``, ``[scenarios]``, ``[time]``, ``[reward]``, ``[sim]``; see
 :mod:`gfn_crn.tasks.config`), checks the ``[task]`` table against the kind's ``keys`` and calls
-its builder with a :class:`KindInput`. Adding a kind is one module (the Task subclass and its
-builder) plus its import in :mod:`gfn_crn.tasks.config`, which loads the built-in kind modules.
+its builder with a :class:`KindInput`. The Task subclass holds the rest of the kind's behaviour:
+its loss, its plot (``figure``) and its verification plan (``verification_plan``,
+:mod:`gfn_crn.tasks.verification`). Adding a kind is one module (the Task subclass and its
+builder); a built-in one is also imported in :mod:`gfn_crn.tasks.config`, which loads the
+built-in kind modules.
 
 This module depends on :mod:`gfn_crn.crn` and :mod:`gfn_crn.sim` only, so kind modules can
 import it without a cycle.

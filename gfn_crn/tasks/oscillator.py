@@ -32,6 +32,7 @@ reward of a non-oscillator; ``good_threshold = 0.05``; ``floor = -(10 * 3 + 40) 
 
 from __future__ import annotations
 
+import itertools
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -42,6 +43,8 @@ from ..sim import Scenario
 from .base import Task, check_expr_names
 from .expr import Expr
 from .kinds import KindInput, register
+from .verification import CheckSpec, Trajectories, VerificationPlan, input_grid, nan_to_inf, off_grid_values, \
+    scenario_check
 
 PAD = 8
 MIN_CYCLES = 1.5
@@ -257,6 +260,84 @@ class OscillatorTask(Task):
         if self.mean_spec is not None:
             parts.append(f"mean {self.mean_spec}")
         return f"oscillator of {self.output} with " + " and ".join(parts)
+
+    # ---------------------------------------------------------------- plot and verification
+    def figure(self, result, b: int = 0):
+        """The output per scenario, the analysis window shaded, f / f* / r1 / d in the title."""
+        from .plots import panel_grid, status_suffix
+
+        fig, axes = panel_grid(self.n_scenarios)
+        d = result.details
+        for s, ax in enumerate(axes):
+            ax.plot(self.t, result.sim.output(self.output)[b, s], lw=1.2)
+            ax.axvspan(self.t[0], self.t0, color="grey", alpha=0.15, lw=0)
+            ft = "-" if self.target_frequency is None else f"{self.target_frequency[s]:.3g}"
+            txt = (f"f {d['frequency'][b, s]:.3g} (f* {ft}), r1 {d['r1'][b, s]:.3f}, d {d['damping'][b, s]:.3f}"
+                   if d["oscillating"][b, s] else f"no oscillation (f* {ft})")
+            ax.set_title(f"{self.scenario_label(s)}: {txt}{status_suffix(result, b, s)}", fontsize=8)
+            if self.target_mean is not None:
+                ax.axhline(self.target_mean[s], color="k", ls="--", lw=0.8)
+            ax.set_xlabel("t", fontsize=8)
+            ax.tick_params(labelsize=7)
+        return fig
+
+    def verification_plan(self, s) -> VerificationPlan:
+        """``persists``: the oscillation of the output in the last window of the long horizon has
+        the frequency and amplitude of the first analysis window (relative, ``oscillation_tol``).
+        With a frequency target of constant inputs, ``off_grid``: every combination of the
+        inputs' off-grid values whose target frequency is > 0, judged on the second half of the
+        long horizon (off-grid frequencies may be far below the training ones, and the training
+        window would hold too few of their cycles): the largest relative frequency error,
+        tolerance ``oscillation_tol``. The long horizon keeps the training grid's spacing."""
+        plan = VerificationPlan([self._persists(s)], n_points=int(round(s.horizon * (self.t.size - 1))) + 1)
+        grid = input_grid(self) if self.frequency_spec is not None else None
+        if grid:
+            init = self.scenarios[0].init
+            vals = {u: list(s.inputs.get(u, off_grid_values(g) or g)) for u, g in grid.items()}
+            names = list(vals)
+            scen = [Scenario(dict(zip(names, c)), init, label=", ".join(f"{u}={x:g}" for u, x in zip(names, c)))
+                    for c in itertools.product(*[vals[u] for u in names])]
+            from .base import scenario_env
+
+            e = self.frequency_spec if isinstance(self.frequency_spec, Expr) else Expr(self.frequency_spec,
+                                                                                       "frequency")
+            env = scenario_env(scen, self.t, self.template.species)
+            f = np.broadcast_to(e(env), (len(scen), self.t.size))[:, 0].astype(float)
+            keep = f > 0
+            if keep.any():
+                plan.checks.append(self._off_grid([sc for sc, k in zip(scen, keep) if k], f[keep], s))
+        return plan
+
+    def _persists(self, s) -> CheckSpec:
+        t_f, w = float(self.t[-1]), float(self.t[-1]) - self.t0
+        T = s.horizon * t_f
+        want = np.ones(self.n_scenarios, dtype=bool) if self.target_frequency is None else self.target_frequency > 0
+
+        def judge(tr: Trajectories):
+            dt = float(tr.t[1] - tr.t[0])
+            i0 = int(np.searchsorted(tr.t, self.t0 - 1e-9))
+            i1 = int(np.searchsorted(tr.t, t_f + 1e-9))
+            j0 = int(np.searchsorted(tr.t, T - w - 1e-9))
+            first = oscillation_metrics(tr.y[:, :, i0:i1, self._out], dt, self.amplitude_floor, self.relative_floor)
+            last = oscillation_metrics(tr.y[:, :, j0:, self._out], dt, self.amplitude_floor, self.relative_floor)
+            df = np.abs(last["frequency"] / first["frequency"] - 1)
+            da = np.abs(last["amplitude"] / first["amplitude"] - 1)
+            v = np.where(first["oscillating"] & last["oscillating"], np.maximum(df, da), np.inf)
+            return nan_to_inf(np.where(want[None], v, 0.0)).max(axis=1)
+
+        return CheckSpec("persists", judge, s.oscillation_tol,
+                         "frequency and amplitude of the last window vs the first (relative)")
+
+    def _off_grid(self, scen, f, s) -> CheckSpec:
+        T = s.horizon * float(self.t[-1])
+
+        def errors(tr: Trajectories):
+            half = int(np.searchsorted(tr.t, T / 2))
+            dt = float(tr.t[1] - tr.t[0])
+            met = oscillation_metrics(tr.y[:, :, half:, self._out], dt, self.amplitude_floor, self.relative_floor)
+            return np.where(met["oscillating"], np.abs(met["frequency"] - f[None]) / f[None], np.inf)
+
+        return scenario_check(scen, errors, s.oscillation_tol)
 
 
 # ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)

@@ -38,10 +38,13 @@ import numpy as np
 
 from ..crn.errors import CRNError
 from ..crn.network import Template
-from ..sim import Scenario
+from ..sim import PiecewiseConstant, Scenario
 from .base import Task, eval_on_scenarios, make_weights
 from .expr import Expr
 from .kinds import KindInput, Section, read_init, register
+from .verification import (CheckSpec, Trajectories, VerificationPlan, constant_inputs, final_output_check, input_grid,
+                           middle, nan_to_inf, off_grid_tolerance, off_grid_values, rel_error, settled_check,
+                           target_scale)
 
 REL_EPS = 1e-6
 SETTLE_TOL = 0.01   # drift below this costs nothing (settle_weight term)
@@ -151,6 +154,107 @@ class TrackingTask(Task):
             return self.description
         return f"tracking of {self.target_spec} over {self.n_scenarios} scenarios"
 
+    # ---------------------------------------------------------------- plot and verification
+    def figure(self, result, b: int = 0):
+        """Output vs target over time, one panel per scenario (inputs in the title, pulse inputs
+        shaded)."""
+        from .plots import outputs_figure
+
+        return outputs_figure(self, result, b, targets=self.R)
+
+    def target_inputs(self) -> set[str]:
+        """The inputs the target depends on (``{"t"}``: it depends on time; ``{"array"}``: the
+        target is an array)."""
+        spec = self.target_spec
+        specs = spec.values() if isinstance(spec, Mapping) else [spec]
+        used: set[str] = set()
+        for x in specs:
+            if isinstance(x, (str, Expr)):
+                e = x if isinstance(x, Expr) else Expr(x, "target")
+                used |= set(e.inputs())
+                if "t" in e.names:
+                    return {"t"}
+            elif not isinstance(x, (int, float)):
+                return {"array"}
+        return used
+
+    def targets_at(self, scenarios) -> np.ndarray:
+        """(S, O) targets at the end of new scenarios."""
+        t = np.linspace(0.0, float(self.t[-1]), 3)
+        probe = TrackingTask(self.template, scenarios, t, self.target_spec, weights="uniform", prior=None)
+        return probe.R[:, -1, :]
+
+    def steady(self) -> bool:
+        """Whether a good design settles: a time-independent target on constant inputs."""
+        return not (self.target_inputs() & {"t"}) and all(constant_inputs(sc) is not None for sc in self.scenarios)
+
+    def off_grid_scenarios(self, s, grid) -> list[Scenario]:
+        """Every combination of the off-grid values of every input (``[verify] inputs`` replace
+        the derived ones); above 64 combinations, one input at a time, the others at their
+        middle training value."""
+        init = self.scenarios[0].init
+        vals = {u: list(s.inputs.get(u, off_grid_values(g) or g)) for u, g in grid.items()}
+        names = list(vals)
+        combos = list(itertools.product(*[vals[u] for u in names]))
+        if len(combos) > 64:
+            combos = []
+            for i, u in enumerate(names):
+                for v in vals[u]:
+                    combos.append(tuple(v if j == i else middle(grid[w]) for j, w in enumerate(names)))
+        return [Scenario(dict(zip(names, c)), init,
+                         label=", ".join(f"{u}={x:g}" for u, x in zip(names, c)) + " (off grid)") for c in combos]
+
+    def disturbances(self, grid, used) -> list[str]:
+        """Inputs the target does not depend on, with at least two training values."""
+        return [u for u in grid if u not in used and len(grid[u]) >= 2]
+
+    def verification_plan(self, s) -> VerificationPlan:
+        """``settled`` (when :meth:`steady`); for targets of constant inputs, ``off_grid`` (the
+        largest error of the outputs at the end of the long horizon relative to ``max(|target|,
+        0.1 x the largest training target)``, tolerance the good threshold) and ``step`` (each
+        disturbance input switches between its smallest and largest training value halfway,
+        the others at their middle value; the same error before the switch and at the end)."""
+        plan = VerificationPlan()
+        if self.steady():
+            plan.checks.append(settled_check(self, s))
+        grid, used = input_grid(self), self.target_inputs()
+        if grid is None or used & {"t", "array"}:
+            return plan
+        tol, scale = off_grid_tolerance(self, s), 0.1 * target_scale(self)
+        scen = self.off_grid_scenarios(s, grid)
+        if scen:
+            targ = self.targets_at(scen)
+            plan.checks.append(final_output_check(self, scen, lambda fin: rel_error(fin, targ, scale), tol))
+        dist = self.disturbances(grid, used)
+        if dist:
+            plan.checks.append(self._step_check(s, grid, dist, tol, scale))
+        return plan
+
+    def _step_check(self, s, grid, dist, tol, scale) -> CheckSpec:
+        init = self.scenarios[0].init
+        steps = []
+        t_switch = s.horizon * float(self.t[-1]) / 2
+        for u in dist:
+            lo, hi = grid[u][0], grid[u][-1]
+            base = {w: middle(g) for w, g in grid.items() if w != u}
+            for a, b in ((lo, hi), (hi, lo)):
+                pc = PiecewiseConstant((0.0, t_switch), (a, b))
+                steps.append((Scenario({**base, u: pc}, init, label=f"{u}: {a:g} -> {b:g} at t={t_switch:g}"),
+                              Scenario({**base, u: a}, init), Scenario({**base, u: b}, init)))
+        before = self.targets_at([x[1] for x in steps])
+        after = self.targets_at([x[2] for x in steps])
+        oidx = list(self._oidx)
+
+        def judge(tr: Trajectories):
+            i_sw = int(np.searchsorted(tr.t, t_switch)) - 1
+            e = np.maximum(rel_error(tr.y[:, :, i_sw, :][..., oidx], before, scale),
+                           rel_error(tr.y[:, :, -1, :][..., oidx], after, scale))
+            return nan_to_inf(e).max(axis=1)
+
+        return CheckSpec("step", judge, tol,
+                         f"{len(steps)} disturbance steps at t={t_switch:g}; error before the step and at the end",
+                         scenarios=[x[0] for x in steps], group="step", setting="step")
+
 
 class LogicTask(TrackingTask):
     """A logic gate: outputs follow ``output_high * f(bits)`` over the truth table.
@@ -232,6 +336,43 @@ class LogicTask(TrackingTask):
         ex = "; ".join(f"{o} = {t}" for o, t in self.expression_text.items())
         return f"logic gate {ex} over {len(self.truth_inputs)} inputs ({self.n_scenarios} rows)"
 
+    def figure(self, result, b: int = 0):
+        """Final output per truth-table row against the target (bars)."""
+        import matplotlib.pyplot as plt
+
+        from .plots import final_bars
+
+        fig, ax = plt.subplots(figsize=(max(5, 0.55 * self.n_scenarios + 2), 3.8))
+        x = np.arange(self.n_scenarios)
+        final_bars(ax, x, self, result.details["final_output"][b], [f"{n} at t={self.t[-1]:g}" for n in self.outputs],
+                   300)
+        ax.set_xticks(x)
+        ax.set_xticklabels(["".join(str(int(v)) for v in row) for row in self.bits], fontsize=8)
+        ax.set_xlabel("inputs " + " ".join(self.truth_inputs) + " (bits)")
+        acc = result.details["accuracy"][b]
+        ax.set_title(" ; ".join(f"{o} = {e}" for o, e in self.expression_text.items()) + f"   accuracy {acc:.0%}",
+                     fontsize=9)
+        ax.legend(fontsize=8)
+        return fig
+
+    def verification_plan(self, s) -> VerificationPlan:
+        """``settled``, and ``off_grid``: the truth table with the high level at 0.75 and 1.5 x
+        ``high``, judged on the answer (the share of rows with an output on the wrong side of
+        ``output_high / 2`` at the end of the long horizon; tolerance 0)."""
+        init = self.scenarios[0].init
+        scen, targ = [], []
+        for lev in (0.75 * self.high, 1.5 * self.high):
+            for row, tr in zip(self.bits, self.truth):
+                scen.append(Scenario({u: (lev if b else self.low) for u, b in zip(self.truth_inputs, row)}, init,
+                                     label=" ".join(f"{u}={int(b)}" for u, b in zip(self.truth_inputs, row))
+                                     + f" (high={lev:g})"))
+                targ.append(tr * self.output_high)
+        targ = np.asarray(targ, dtype=float)
+        half = self.output_high / 2
+        wrong = final_output_check(self, scen, lambda fin: ((fin > half) != (targ[None] > half)).any(axis=-1)
+                                   .astype(float), off_grid_tolerance(self, s, 0.0), reduce="mean")
+        return VerificationPlan([settled_check(self, s), wrong])
+
 
 class DoseResponseTask(TrackingTask):
     """The output's response to a range of doses of one input follows a target curve.
@@ -274,6 +415,41 @@ class DoseResponseTask(TrackingTask):
         if self.description:
             return self.description
         return f"dose response of {self.input} ({len(self.doses)} doses) toward {self.target_spec}"
+
+    def figure(self, result, b: int = 0):
+        """Final output vs dose against the target curve, plus the time courses."""
+        import matplotlib.pyplot as plt
+
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+        fin = result.details["final_output"][b]
+        for o, name in enumerate(self.outputs):
+            a1.plot(self.doses, fin[:, o], "o-", label=f"{name} at t={self.t[-1]:g}")
+            a1.plot(self.doses, self.R[:, -1, o], "k--", label="target")
+        if self.doses.min() > 0 and self.doses.max() / self.doses.min() > 20:
+            a1.set_xscale("log")
+        a1.set_xlabel(f"dose {self.input}")
+        a1.set_ylabel("output")
+        a1.legend(fontsize=8)
+        cmap = plt.get_cmap("viridis")
+        for s in range(self.n_scenarios):
+            a2.plot(self.t, result.sim.output(self.outputs[0])[b, s], color=cmap(s / max(self.n_scenarios - 1, 1)),
+                    lw=1)
+        a2.set_xlabel("t")
+        a2.set_title(f"{self.outputs[0]} over time (dark: low dose)", fontsize=9)
+        return fig
+
+    def steady(self) -> bool:
+        return True
+
+    def off_grid_scenarios(self, s, grid) -> list[Scenario]:
+        """The off-grid doses (the other inputs as trained)."""
+        init = self.scenarios[0].init
+        other = {k: v for k, v in constant_inputs(self.scenarios[0]).items() if k != self.input}
+        doses = list(s.inputs.get(self.input, off_grid_values(self.doses)))
+        return [Scenario({self.input: d, **other}, init, label=f"{self.input}={d:g} (off grid)") for d in doses]
+
+    def disturbances(self, grid, used) -> list[str]:
+        return []
 
 
 class ClassificationTask(TrackingTask):
@@ -350,6 +526,43 @@ class ClassificationTask(TrackingTask):
         if self.description:
             return self.description
         return f"classification of {self.n_scenarios} initial conditions into {len(self.outputs)} classes"
+
+    def figure(self, result, b: int = 0):
+        """Final outputs per example (grouped bars), the target class marked."""
+        import matplotlib.pyplot as plt
+
+        from .plots import final_bars
+
+        fig, ax = plt.subplots(figsize=(max(5, 0.8 * self.n_scenarios + 2), 3.8))
+        x = np.arange(self.n_scenarios)
+        final_bars(ax, x, self, result.details["final_output"][b], list(self.outputs), 200)
+        labels = []
+        for sc, c in zip(self.scenarios, self.classes):
+            init = sc.init if not isinstance(sc.init, dict) else {k: v for k, v in sc.init.items() if v != 0.01}
+            lab = ", ".join(f"{k}={v:g}" for k, v in init.items()) if isinstance(init, dict) else f"{init:g}"
+            labels.append(f"{lab}\n-> {self.outputs[c]}")
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_title(f"final outputs per example; accuracy {result.details['accuracy'][b]:.0%}", fontsize=9)
+        ax.legend(fontsize=8)
+        return fig
+
+    def verification_plan(self, s) -> VerificationPlan:
+        """``settled``, and ``off_grid``: every example's initial concentrations times 0.9 and
+        1.1, judged on the answer (the share of examples whose largest output at the end of the
+        long horizon is not their class; tolerance 0)."""
+        scen, targ = [], []
+        R = self.R[:, -1, :]
+        for f in (0.9, 1.1):
+            for i, sc in enumerate(self.scenarios):
+                x0 = sc.init_vector(self.template.species) * f
+                scen.append(Scenario(dict(sc.inputs), dict(zip(self.template.species, x0.tolist())),
+                                     label=f"example {i}, init x{f:g}"))
+                targ.append(R[i])
+        want = np.argmax(np.asarray(targ), axis=-1)
+        wrong = final_output_check(self, scen, lambda fin: (np.argmax(fin, axis=-1) != want[None]).astype(float),
+                                   off_grid_tolerance(self, s, 0.0), reduce="mean")
+        return VerificationPlan([settled_check(self, s), wrong])
 
 
 # ------------------------------------------------------------------ task files (gfn_crn.tasks.kinds)

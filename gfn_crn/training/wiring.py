@@ -50,7 +50,8 @@ def cheap_screen(task) -> Callable:
     stay for the final verification), as ``screen(networks, losses) -> passed``."""
     from dataclasses import replace
 
-    from ..verify.checks import VerifySettings, verify_batch
+    from ..tasks.verification import VerifySettings
+    from ..verify.checks import verify_batch
 
     settings = replace(getattr(task, "verify_settings", None) or VerifySettings(), off_grid=False, step=False)
 

@@ -1,7 +1,8 @@
 """Verification of designs beyond the training loss, minimal cores and mechanisms.
 
-* :func:`verify` / :func:`verify_batch`: bounded, settled (or persisting), off-grid and
-  disturbance-step checks (:mod:`gfn_crn.verify.checks`).
+* :func:`verify` / :func:`verify_batch`: the ``bounded`` check and each task's own verification
+  plan (settled, persists, off-grid, step, ...: :mod:`gfn_crn.tasks.verification`), run by
+  :mod:`gfn_crn.verify.checks`.
 * :func:`minimal_core`, :func:`mechanism_key`, :func:`group_mechanisms`: what a design needs,
   and which designs are the same mechanism (:mod:`gfn_crn.verify.mechanisms`).
 
