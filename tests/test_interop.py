@@ -359,3 +359,35 @@ def test_task_adopts_a_foreign_model_splitting_template_and_design(tmp_path):
     wrong = from_antimony(text.replace("R1_k = 1;", "R1_k = 2;"))
     with pytest.raises(CRNError, match=r"template reaction with other parameters"):
         task.adopt(wrong)
+
+
+def test_cli_evaluate_simulate_verify_take_antimony_and_sbml(tmp_path, capsys):
+    """The same design as text, foreign Antimony and foreign SBML gives the same loss."""
+    import json
+
+    from gfn_crn.cli import main
+
+    design = example("antithetic")
+    files = {"crn": tmp_path / "design.crn", "antimony": tmp_path / "design.antimony",
+             "sbml": tmp_path / "design.xml"}
+    files["crn"].write_text(design.to_text())
+    files["antimony"].write_text(strip_to_foreign_antimony(to_antimony(design)))
+    files["sbml"].write_text(strip_annotations(to_sbml(design)))
+    losses = {}
+    for kind, path in files.items():
+        assert main(["evaluate", "--task", "rpa", str(path), "--json"]) == 0
+        losses[kind] = json.loads(capsys.readouterr().out)["loss"]
+    assert losses["crn"] < 0.01
+    assert losses["antimony"] == losses["crn"] == losses["sbml"]
+    assert main(["simulate", str(files["antimony"]), "--inputs", "u1=1,u2=0.5", "--t-final", "20",
+                 "--points", "5", "--json"]) == 0
+    sim_ant = json.loads(capsys.readouterr().out)
+    assert main(["simulate", str(files["crn"]), "--inputs", "u1=1,u2=0.5", "--t-final", "20",
+                 "--points", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scenarios"] == sim_ant["scenarios"]
+    assert main(["verify", "--task", "rpa", str(files["sbml"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(losses["crn"], rel=1e-12)
+    bad = tmp_path / "bad.xml"
+    bad.write_text(_with(_event))
+    assert main(["evaluate", "--task", "rpa", str(bad)]) == 2
+    assert "event 'kick'" in capsys.readouterr().err
