@@ -391,3 +391,83 @@ def test_cli_evaluate_simulate_verify_take_antimony_and_sbml(tmp_path, capsys):
     bad.write_text(_with(_event))
     assert main(["evaluate", "--task", "rpa", str(bad)]) == 2
     assert "event 'kick'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- a template from a model file
+PLANT_SBML_TASK = '''
+kind = "tracking"
+max_reactions = 6
+[template]
+file = "plant.xml"
+outputs = ["X2"]
+inputs = ["u2"]
+controller = ["Z1", "Z2"]
+fixed = ["0 -> Z1 ; k=1 * u1"]
+[scenarios]
+inputs = { u1 = [0.5, 1.5], u2 = [1.0] }
+[time]
+t_f = 10
+n_t = 51
+[task]
+target = "u1"
+'''
+
+
+def test_task_template_from_a_foreign_sbml_file(tmp_path):
+    from gfn_crn.tasks import load_task
+    from gfn_crn.tasks.config import TEMPLATE_KEYS  # noqa: F401  (the keys are documented in docs/formats.md)
+
+    plant = from_antimony("model plant()\n  J1: X1 -> X1 + X2; kp * u2 * X1\n  J2: X2 -> ; 0.5 * X2\n"
+                          "  kp = 2; u2 = 1\nend\n")
+    (tmp_path / "plant.xml").write_text(strip_annotations(to_sbml(plant)))
+    (tmp_path / "t.toml").write_text(PLANT_SBML_TASK)
+    task = load_task(tmp_path / "t.toml")
+    want = parse_network("species: X1 X2 Z1 Z2\noutputs: X2\ninputs: u2\nfixed: X1 -> X1 + X2 ; k=2 * u2\n"
+                         "fixed: X2 -> 0 ; k=0.5\nfixed: 0 -> Z1 ; k=1 * u1\n").template
+    assert task.template == want
+    assert task.max_reactions == 6 and task.n_scenarios == 2
+    # the shorthand template = "file": here a model gfn_crn wrote, whose template (outputs, fixed
+    # reactions) it records; its added reactions are not the template's
+    from gfn_crn.crn import Network
+
+    ours = Network(task.template, (ReactionInstance(mass_action(["Z2"], []), (0.7,)),))
+    (tmp_path / "ours.xml").write_text(to_sbml(ours))
+    (tmp_path / "s.toml").write_text('kind = "tracking"\ntemplate = "ours.xml"\n[scenarios]\n'
+                                     'inputs = { u1 = [1.0], u2 = [1.0] }\n[task]\ntarget = "u1"\n')
+    assert load_task(tmp_path / "s.toml").template == task.template
+    # errors name the key and the culprit
+    for bad, match in ((PLANT_SBML_TASK.replace('controller = ["Z1", "Z2"]', 'controller = ["X1"]'),
+                        r"controller species \['X1'\] are already"),
+                       (PLANT_SBML_TASK.replace('inputs = ["u2"]', 'inputs = ["u7"]'), r"input u7 is not a parameter"),
+                       (PLANT_SBML_TASK.replace('"0 -> Z1 ; k=1 * u1"', '"0 -> Q ; k=1"'), r"unknown species 'Q'"),
+                       (PLANT_SBML_TASK.replace("max_reactions = 6", "max_reactions = 0"), r"max_reactions must be"),
+                       (PLANT_SBML_TASK.replace('outputs = ["X2"]', 'outputs = ["Y"]'), r"plant.xml: output 'Y'")):
+        (tmp_path / "bad.toml").write_text(bad)
+        with pytest.raises(CRNError, match=match):
+            load_task(tmp_path / "bad.toml")
+
+
+def test_rpa_plant_preset_is_built_from_its_antimony_model():
+    from gfn_crn.tasks import load_task
+    from gfn_crn.tasks.presets import preset_dir
+    from gfn_crn.training.config import resolve_config
+
+    task = load_task("rpa-plant")
+    t = task.template
+    assert t.species == ("X1", "X2", "Z1", "Z2", "Z3", "Z4") and t.outputs == ("X2",)
+    assert t.inputs == ("u1", "u2", "u3") and task.n_scenarios == 27 and task.max_reactions == 8
+    plant = from_antimony((preset_dir() / "rpa-plant.antimony").read_text(), inputs={"d1": "u2", "d2": "u3"},
+                          fixed="all")
+    assert t.fixed[:3] == plant.template.fixed and t.fixed[3] == parse_network(
+        "species: Z1\nfixed: 0 -> Z1 ; k=1 * u1\n").template.fixed[0]
+    assert [i.reaction.input for i in t.fixed] == ["u2", "u3", None, "u1"]
+    assert resolve_config(None, None, {"task": "rpa-plant"}).max_reactions == 8
+    assert resolve_config(None, None, {"task": "rpa-plant", "max_reactions": 3}).max_reactions == 3
+    assert resolve_config(None, None, {"task": "rpa"}).max_reactions == 5
+    # an antithetic controller on the plant tracks the reference (a design the task can score)
+    design = task.adopt(parse_network("species: X1 X2 Z1 Z2\nZ1 -> Z1 + X1 ; k=3\nX2 -> X2 + Z2 ; k=1\n"
+                                      "Z1 + Z2 -> 0 ; k=10\n"))
+    res = task.evaluate([design])
+    assert res.valid[0] and res.loss[0] < 0.3
+    empty = task.evaluate([task.adopt(parse_network("species: X1\n"))])
+    assert empty.loss[0] > 2 * res.loss[0]

@@ -37,7 +37,7 @@ from .network import Network, Template
 from .reactions import DEGRADATION, HILL, MASS_ACTION, KINDS, Reaction, ReactionInstance, make_complex
 from .textio import format_number
 
-__all__ = ["to_antimony", "to_sbml", "from_sbml", "save_exports", "sbml_errors", "GFN_NS", "DEFAULT_INIT"]
+__all__ = ["to_antimony", "to_sbml", "from_sbml", "is_gfn_sbml", "save_exports", "sbml_errors", "GFN_NS", "DEFAULT_INIT"]
 
 #: Namespace of the ``gfn_crn`` SBML annotations.
 GFN_NS = "https://github.com/gfn-crn/gfn_crn/sbml/1"
@@ -394,6 +394,13 @@ def _gfn_attrs(libsbml, sbase, tag: str) -> dict[str, str] | None:
             attrs = child.getAttributes()
             return {attrs.getName(j): attrs.getValue(j) for j in range(attrs.getLength())}
     return None
+
+
+def is_gfn_sbml(text: str) -> bool:
+    """Whether an SBML text carries gfn_crn's model annotation (written by :func:`to_sbml`)."""
+    libsbml = _lib()
+    model = libsbml.readSBMLFromString(text).getModel()
+    return model is not None and _gfn_attrs(libsbml, model, "network") is not None
 
 
 def from_sbml(text: str, name: str | None = None, *, outputs=None, inputs=None, fixed=None) -> Network:

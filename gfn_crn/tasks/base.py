@@ -200,6 +200,7 @@ class Task:
 
     kind = "base"
     verify_settings = None  # the task file's [verify] table (gfn_crn.verify.VerifySettings); None: defaults
+    max_reactions = None  # the task file's max_reactions: the design size it is meant for (gfn-crn train's default)
     default_beta = 30.0
     default_loss_cap = 1.0
     default_good_threshold = 0.01
