@@ -471,3 +471,29 @@ def test_rpa_plant_preset_is_built_from_its_antimony_model():
     assert res.valid[0] and res.loss[0] < 0.3
     empty = task.evaluate([task.adopt(parse_network("species: X1\n"))])
     assert empty.loss[0] > 2 * res.loss[0]
+
+
+def test_docs_antimony_design_reads_and_verifies(tmp_path):
+    """The modeller's design shown in docs/formats.md: read, split from the rpa template, verified."""
+    from pathlib import Path
+
+    from gfn_crn.tasks import load_task
+    from gfn_crn.verify import verify
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text()
+    (block,) = re.findall(r"```\n(model design\(\).*?end)\n```", doc, re.S)
+    p = tmp_path / "design.antimony"
+    p.write_text(block + "\n")
+    task = load_task("rpa")
+    net = task.adopt(load_network(p))
+    assert net.reactions == parse_network("species: X1 Z1 Z2\nZ1 -> Z1 + X1 ; k=3.11312\nX1 -> Z2 ; k=1.00065\n"
+                                          "Z1 + Z2 -> 0 ; k=1.03465\n").reactions
+    v = verify(task, net)
+    assert v.verified and v.loss < task.good_threshold
+    # the plant shown there is the preset's file
+    from gfn_crn.tasks.presets import preset_dir
+
+    shipped = [ln.strip() for ln in (preset_dir() / "rpa-plant.antimony").read_text().splitlines()
+               if ln.strip() and not ln.startswith("//")]
+    (plant,) = re.findall(r"```\n(model plant\(\).*?end)\n```", doc, re.S)
+    assert [ln.strip() for ln in plant.splitlines()] == shipped
