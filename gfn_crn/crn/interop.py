@@ -250,8 +250,6 @@ def _hill(law, ctx: _Ctx, products):
         raise ctx.fail("species factors outside the Hill terms (not Hill production)")
     if m.input and b_input:
         raise ctx.fail("inputs on both the basal and the Hill term")
-    if b_input and b == 0:
-        raise ctx.fail("an input on a zero basal rate")
     return b, m.const, (m.input or b_input), ("V" if m.input else "b" if b_input else None), acts, reps
 
 

@@ -5,6 +5,7 @@ A task file::
     kind = "tracking"           # tracking | logic | dose_response | oscillator | habituation
                                 # | classification | data_fit | trace
     name = "rpa"                # optional (default: the file's stem)
+    max_reactions = 5           # optional: the design size it is meant for (gfn-crn train's default)
     description = "..."         # optional, one line
 
     [template]                  # exactly one of text / file / example
@@ -15,8 +16,14 @@ A task file::
     fixed: X1 -> 0 ; k=1 * u2
     '''
     # file = "my_template.txt"  # a network file; its species, outputs and fixed: lines
+    # file = "plant.xml"        # an SBML (.xml, .sbml) or Antimony (.ant, .antimony) model: from
+                                # another tool, every reaction is a template reaction
     # example = "antithetic"    # a built-in example's template
     # outputs = ["X1"]          # optional override of the outputs
+    # inputs = { d = "u2" }     # model parameters that are inputs (SBML/Antimony files only)
+    # controller = ["Z1", "Z2"] # species added for the designs (the library is built over all)
+    # fixed = "0 -> Z1 ; k=1 * u1"  # more template reactions, in the text format
+    # (template = "plant.xml" at the top level is short for [template] file = "plant.xml")
 
     [scenarios]                 # tracking / oscillator: a grid (or zip = true) of input values
     inputs = { u1 = [0.5, 1.0, 1.5], u2 = [0.5, 1.0, 1.5] }
