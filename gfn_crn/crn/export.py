@@ -35,7 +35,7 @@ from typing import Mapping
 from .errors import CRNError
 from .network import Network, Template
 from .reactions import DEGRADATION, HILL, MASS_ACTION, KINDS, Reaction, ReactionInstance, make_complex
-from .textio import format_number
+from .reaction_text import format_number
 
 __all__ = ["to_antimony", "to_sbml", "from_sbml", "is_gfn_sbml", "save_exports", "sbml_errors", "GFN_NS", "DEFAULT_INIT"]
 
@@ -55,11 +55,9 @@ _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # ---------------------------------------------------------------------------- helpers
 def _lib():
-    try:
-        import libsbml
-    except ImportError as e:  # pragma: no cover - libsbml is a dependency
-        raise CRNError("SBML export needs python-libsbml (pip install python-libsbml)") from e
-    return libsbml
+    from .interop import sbml_lib
+
+    return sbml_lib()
 
 
 def _init_values(net: Network, init) -> dict[str, float]:

@@ -42,6 +42,15 @@ SBML_SUFFIXES = (".xml", ".sbml")
 ANTIMONY_SUFFIXES = (".ant", ".antimony")
 
 
+def sbml_lib():
+    """The libsbml module (python-libsbml, a dependency)."""
+    try:
+        import libsbml
+    except ImportError as e:  # pragma: no cover - libsbml is a dependency
+        raise CRNError("SBML needs python-libsbml (pip install python-libsbml)") from e
+    return libsbml
+
+
 # ---------------------------------------------------------------------------- expressions
 # a kinetic law as nested tuples: ("num", v) | ("name", id) | (op, child, ...) with op in
 # times, divide, plus, minus, power; anything else is refused where it is met
@@ -286,7 +295,7 @@ def _reaction(rx, ctx: _Ctx, libsbml, law_tree):
         for s in set(reactants) | set(change):
             p = reactants.get(s, 0) + change.get(s, 0)
             if p < 0:
-                raise ctx.fail(f"the law does not depend on {s} as the reaction consumes it (not mass action)")
+                raise ctx.fail(f"the reaction consumes {s} but its law does not depend on {s} enough (not mass action)")
             if p:
                 prods[s] = p
         if m.const <= 0 or not math.isfinite(m.const):
@@ -380,9 +389,7 @@ def read_sbml(text: str, name: str | None = None, *, outputs: Sequence[str] | No
     global parameter values (the Antimony reader gives the exact numbers the text wrote).
     ``declared_inputs``: the template's declared inputs (default: every input parameter).
     """
-    from .export import _lib
-
-    libsbml = _lib()
+    libsbml = sbml_lib()
     doc = libsbml.readSBMLFromString(text)
     fatal = [doc.getError(i) for i in range(doc.getNumErrors())
              if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
