@@ -49,7 +49,7 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("simulate", "simulate a network file (text or JSON)", "gfn_crn.cli:add_simulate_arguments"),
+    Command("simulate", "simulate a network file (text, JSON, SBML or Antimony)", "gfn_crn.cli:add_simulate_arguments"),
     Command("demo", "the main job: a short training run on the rpa task; prints the top designs",
             "gfn_crn.training.cli:add_demo_arguments"),
     Command("train", "train a CRN generator on a task; writes a run directory",

@@ -12,7 +12,7 @@ from gfn_crn.tasks import DataFitTask, list_presets, load_task, parse_task
 from gfn_crn.cli import main as cli_main
 
 PRESETS = ["rpa", "logic-and3", "logic-4", "oscillator", "dose-response", "habituation", "classifier", "trace",
-           "ssa_tracking", "ssa_robust", "rpa2"]
+           "ssa_tracking", "ssa_robust", "rpa-plant", "rpa2"]
 
 RPA_LIKE = '''
 kind = "tracking"
@@ -179,6 +179,7 @@ def test_rpa2_preset_the_two_species_setting():
 
     task = load_task("rpa2")
     assert task.template.species == ("X", "Z") and task.good_threshold == 0.01 and task.n_scenarios == 9
+    assert task.max_reactions == 4
     net = task.adopt(parse_network("""species: X Z
 outputs: X
 fixed: Z -> 0 ; k=1 * u1

@@ -35,9 +35,9 @@ from typing import Mapping
 from .errors import CRNError
 from .network import Network, Template
 from .reactions import DEGRADATION, HILL, MASS_ACTION, KINDS, Reaction, ReactionInstance, make_complex
-from .textio import format_number
+from .reaction_text import format_number
 
-__all__ = ["to_antimony", "to_sbml", "from_sbml", "save_exports", "sbml_errors", "GFN_NS", "DEFAULT_INIT"]
+__all__ = ["to_antimony", "to_sbml", "from_sbml", "is_gfn_sbml", "save_exports", "sbml_errors", "GFN_NS", "DEFAULT_INIT"]
 
 #: Namespace of the ``gfn_crn`` SBML annotations.
 GFN_NS = "https://github.com/gfn-crn/gfn_crn/sbml/1"
@@ -55,11 +55,9 @@ _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # ---------------------------------------------------------------------------- helpers
 def _lib():
-    try:
-        import libsbml
-    except ImportError as e:  # pragma: no cover - libsbml is a dependency
-        raise CRNError("SBML export needs python-libsbml (pip install python-libsbml)") from e
-    return libsbml
+    from .interop import sbml_lib
+
+    return sbml_lib()
 
 
 def _init_values(net: Network, init) -> dict[str, float]:
@@ -173,7 +171,11 @@ def to_antimony(net: Network, inputs: Mapping[str, float] | None = None, init=No
     suffixes = {n for inst in insts for n in _param_names(inst)}
     rp = _reaction_prefix(len(insts), taken, suffixes)
     lines = [f"// gfn_crn network{': ' + net.name if net.name else ''}"]
-    lines.append(f"// outputs: {' '.join(net.outputs) or '(none)'}; inputs: {' '.join(net.inputs) or '(none)'}")
+    # read back by gfn_crn.crn.interop.from_antimony: the template that Antimony cannot say
+    nfix = len(net.template.fixed)
+    lines.append(f"// outputs: {' '.join(net.outputs) or '(none)'}; inputs: {' '.join(net.inputs) or '(none)'}; "
+                 f"declared inputs: {' '.join(net.template.declared_inputs) or '(none)'}; "
+                 f"fixed reactions: {' '.join(f'{rp}{i}' for i in range(1, nfix + 1)) or '(none)'}")
     lines.append(f"model {_model_id(net)}()")
     lines.append(f"  compartment {comp} = 1;")
     lines.append("  species " + ", ".join(f"{s} in {comp}" for s in net.species) + ";")
@@ -392,12 +394,24 @@ def _gfn_attrs(libsbml, sbase, tag: str) -> dict[str, str] | None:
     return None
 
 
-def from_sbml(text: str, name: str | None = None) -> Network:
-    """Rebuild a network from SBML written by :func:`to_sbml`.
+def is_gfn_sbml(text: str) -> bool:
+    """Whether an SBML text carries gfn_crn's model annotation (written by :func:`to_sbml`)."""
+    libsbml = _lib()
+    model = libsbml.readSBMLFromString(text).getModel()
+    return model is not None and _gfn_attrs(libsbml, model, "network") is not None
 
-    The ``gfn_crn`` annotations give each reaction's kind, input channel and template membership
-    and the model's outputs; species (in document order), stoichiometry, regulators (modifier SBO
-    terms) and parameter values (kinetic-law local parameters) are read from the SBML model.
+
+def from_sbml(text: str, name: str | None = None, *, outputs=None, inputs=None, fixed=None) -> Network:
+    """A network from SBML.
+
+    SBML written by :func:`to_sbml` (with its ``gfn_crn`` annotations) is rebuilt exactly: the
+    annotations give each reaction's kind, input channel and template membership and the model's
+    outputs; species (in document order), stoichiometry, regulators (modifier SBO terms) and
+    parameter values (kinetic-law local parameters) are read from the SBML model.
+
+    SBML from any other tool (no annotation), or any SBML when ``outputs``, ``inputs`` or
+    ``fixed`` is given, is read by recognising its kinetic laws
+    (:func:`gfn_crn.crn.interop.read_sbml`, which documents the rules and the arguments).
     """
     libsbml = _lib()
     doc = libsbml.readSBMLFromString(text)
@@ -409,8 +423,16 @@ def from_sbml(text: str, name: str | None = None) -> Network:
     if model is None:
         raise CRNError("the SBML document has no model")
     mattrs = _gfn_attrs(libsbml, model, "network")
-    if mattrs is None:
-        raise CRNError("the SBML model has no gfn_crn annotation (only SBML written by gfn_crn can be read back)")
+    if mattrs is None or outputs is not None or inputs is not None or fixed is not None:
+        from .interop import read_sbml
+
+        if mattrs is not None:  # our own file read with overrides: what is not overridden comes from it
+            if outputs is None:
+                outputs = mattrs.get("outputs", "").split()
+            if fixed is None:
+                fixed = [model.getReaction(i).getId() for i in range(model.getNumReactions())
+                         if (_gfn_attrs(libsbml, model.getReaction(i), "reaction") or {}).get("part") == "fixed"]
+        return read_sbml(text, name, outputs=outputs, inputs=inputs, fixed=fixed)
     lp = mattrs.get("param_prefix", "")
     species = [model.getSpecies(i).getId() for i in range(model.getNumSpecies())]
     fixed: list[ReactionInstance] = []

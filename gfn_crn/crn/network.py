@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .errors import CRNError
-from .limits import Limits, current_limits, read_text
+from .limits import Limits, current_limits
 from .reaction_text import _listing, _short_repr, format_reaction, parse_reaction, reaction_from_dict, reaction_to_dict
 from .reactions import Reaction, ReactionInstance
 from .species import INPUT_RE, SPECIES_RE, check_input_name, check_species_name, input_sort_key
@@ -322,23 +322,3 @@ def network_from_json(text: str, limits: Limits | None = None) -> Network:
     except RecursionError:
         raise CRNError("invalid JSON: nested too deeply") from None
     return network_from_dict(d, limits)
-
-
-def load_network(path, limits: Limits | None = None) -> Network:
-    """Read a network from a ``.json`` or text file.
-
-    Every problem raises :class:`CRNError` naming the file: missing, a directory, not UTF-8 text,
-    over the size, species or reaction limits (:mod:`gfn_crn.crn.limits`; the size is checked
-    before the file is read), or malformed (with the line).
-    """
-    from pathlib import Path
-
-    p = Path(path)
-    lim = current_limits(limits)
-    text = read_text(p, "network file", lim)
-    try:
-        if p.suffix == ".json":
-            return network_from_json(text, lim)
-        return parse_network(text, name=p.stem, limits=lim)
-    except CRNError as e:
-        raise CRNError(f"{p}: {e}") from None

@@ -22,9 +22,9 @@ Numbers are written with Python's shortest round-trip repr, so format -> parse i
 
 from __future__ import annotations
 
+from .files import load_network
 from .network import (
     format_network,
-    load_network,
     network_from_dict,
     network_from_json,
     network_to_dict,

@@ -200,6 +200,7 @@ class Task:
 
     kind = "base"
     verify_settings = None  # the task file's [verify] table (gfn_crn.tasks.verification.VerifySettings); None: defaults
+    max_reactions = None  # the task file's max_reactions: the design size it is meant for (gfn-crn train's default)
     default_beta = 30.0
     default_loss_cap = 1.0
     default_good_threshold = 0.01
@@ -309,7 +310,18 @@ class Task:
             if t.outputs and t.outputs != self.template.outputs:
                 raise CRNError(f"network outputs {list(t.outputs)} differ from task {self.name!r}'s "
                                f"outputs {list(self.template.outputs)}")
-            return Network(self.template, network.reactions, network.name)
+            # a model from another tool (SBML, Antimony) lists the template's reactions with the
+            # design's: those that match the template are its fixed reactions, the rest the design
+            fixed = {i.reaction.signature: i for i in self.template.fixed}
+            design = []
+            for inst in network.reactions:
+                tmpl = fixed.get(inst.reaction.signature)
+                if tmpl is None:
+                    design.append(inst)
+                elif tmpl != inst:
+                    raise CRNError(f"reaction '{inst.reaction.describe()}' is task {self.name!r}'s template "
+                                   f"reaction with other parameters ({inst.params} vs the template's {tmpl.params})")
+            return Network(self.template, tuple(design), network.name)
         diff = t.diff(self.template)
         raise CRNError(f"the network's template (its 'fixed:' lines) differs from task {self.name!r}'s: "
                        + "; ".join(f"{d}" for d in diff).replace("the first", "the network")

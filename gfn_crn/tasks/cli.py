@@ -33,8 +33,9 @@ def add_evaluate_arguments(e) -> None:
                      "details. An invalid design (diverged or failed) has no loss: it shows '-' (JSON null).")
     e.add_argument("--task", required=True, metavar="PRESET_OR_TOML", help="a preset name or a TOML task file")
     e.add_argument("network", metavar="NETWORK_FILE",
-                   help="a network (text or .json); its fixed: lines must match the task's template, "
-                        "or be absent (the task's template is used)")
+                   help="a network: text, .json, SBML (.xml, .sbml) or Antimony (.ant, .antimony); its fixed: lines must "
+                        "match the task's template, or be absent (the task's template is used; in an SBML or "
+                        "Antimony model from another tool, the reactions equal to the template's are its own)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the output against the target")
     e.add_argument("--overwrite", action="store_true", help="replace the --plot file if it exists")

@@ -5,6 +5,7 @@ A task file::
     kind = "tracking"           # tracking | logic | dose_response | oscillator | habituation
                                 # | classification | data_fit | trace
     name = "rpa"                # optional (default: the file's stem)
+    max_reactions = 5           # optional: the design size it is meant for (gfn-crn train's default)
     description = "..."         # optional, one line
 
     [template]                  # exactly one of text / file / example
@@ -15,8 +16,14 @@ A task file::
     fixed: X1 -> 0 ; k=1 * u2
     '''
     # file = "my_template.txt"  # a network file; its species, outputs and fixed: lines
+    # file = "plant.xml"        # an SBML (.xml, .sbml) or Antimony (.ant, .antimony) model: from
+                                # another tool, every reaction is a template reaction
     # example = "antithetic"    # a built-in example's template
     # outputs = ["X1"]          # optional override of the outputs
+    # inputs = { d = "u2" }     # model parameters that are inputs (SBML/Antimony files only)
+    # controller = ["Z1", "Z2"] # species added for the designs (the library is built over all)
+    # fixed = "0 -> Z1 ; k=1 * u1"  # more template reactions, in the text format
+    # (template = "plant.xml" at the top level is short for [template] file = "plant.xml")
 
     [scenarios]                 # tracking / oscillator: a grid (or zip = true) of input values
     inputs = { u1 = [0.5, 1.0, 1.5], u2 = [0.5, 1.0, 1.5] }
@@ -74,10 +81,43 @@ else:  # pragma: no cover - Python 3.10
 #: the registered kind names (tracking, logic, dose_response, ... and the ssa_* kinds)
 KINDS = kind_names()
 
-TOP_KEYS = {"kind", "name", "description", "template", "scenarios", "time", "task", "reward", "sim"}
+TOP_KEYS = {"kind", "name", "description", "template", "scenarios", "time", "task", "reward", "sim", "max_reactions"}
 #: [task] keys of each kind (from the registry)
 TASK_KEYS = {name: set(k.task_keys) for name, k in REGISTRY.items()}
 _Section = Section  # the name this module used before the registry
+
+
+MODEL_SUFFIXES = (".xml", ".sbml", ".ant", ".antimony")
+TEMPLATE_KEYS = {"text", "file", "example", "outputs", "inputs", "controller", "fixed"}
+
+
+def _model_template(p: Path, sec: _Section) -> Template:
+    """The template of an SBML or Antimony model file: a model of another tool (no gfn_crn marks)
+    is the process itself, every reaction a template reaction; one gfn_crn wrote keeps its own
+    template. ``outputs`` and ``inputs`` (a list of input names, or a table parameter -> input)
+    say what the model cannot."""
+    from ..crn.export import from_sbml, is_gfn_sbml
+    from ..crn.interop import from_antimony
+    from ..crn.limits import read_text
+
+    text = read_text(p, "template file")
+    outs = sec.get("outputs") if "outputs" in sec else None
+    ins = sec.get("inputs") if "inputs" in sec else None
+    if ins is not None and not (isinstance(ins, list) and all(isinstance(u, str) for u in ins)) and not (
+            isinstance(ins, Mapping) and all(isinstance(v, str) for v in ins.values())):
+        raise sec.err(f"inputs must be a list of input names or a table parameter = \"u1\", got {ins!r}")
+    if outs is not None and not (isinstance(outs, list) and all(isinstance(o, str) for o in outs)):
+        raise sec.err(f"outputs must be a list of species names, got {outs!r}")
+    try:
+        if p.suffix.lower() in (".xml", ".sbml"):
+            ours = is_gfn_sbml(text)
+            net = from_sbml(text, name=p.stem, outputs=outs, inputs=ins, fixed=None if ours else "all")
+        else:
+            ours = text.startswith("// gfn_crn network")
+            net = from_antimony(text, name=p.stem, outputs=outs, inputs=ins, fixed=None if ours else "all")
+    except CRNError as e:
+        raise CRNError(f"{p.name}: {e}") from None
+    return net.template
 
 
 def _template(sec: _Section, base_dir: Path) -> Template:
@@ -86,6 +126,7 @@ def _template(sec: _Section, base_dir: Path) -> Template:
     srcs = [k for k in ("text", "file", "example") if k in sec]
     if len(srcs) != 1:
         raise sec.err(f"needs exactly one of text, file, example (got {srcs or 'none'})")
+    model = False
     try:
         if "text" in sec:
             net = parse_network(str(sec.get("text")))
@@ -94,7 +135,11 @@ def _template(sec: _Section, base_dir: Path) -> Template:
             p = p if p.is_absolute() else base_dir / p
             if not p.exists():
                 raise CRNError(f"template file {str(p)!r} does not exist")
-            net = load_network(p)
+            model = p.suffix.lower() in MODEL_SUFFIXES
+            if model:
+                t = _model_template(p, sec)
+            else:
+                net = load_network(p)
         else:
             examples = {"antithetic": antithetic_example}
             ex = sec.get("example")
@@ -103,16 +148,47 @@ def _template(sec: _Section, base_dir: Path) -> Template:
             net = examples[ex]()
     except CRNError as e:
         raise sec.err(f"template: {e}") from None
-    t = net.template
-    if "outputs" in sec:
-        outs = sec.get("outputs")
-        if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
-            raise sec.err(f"outputs must be a list of species names, got {outs!r}")
-        try:
-            t = Template(t.species, tuple(outs), t.fixed, t.declared_inputs)
-        except CRNError as e:
-            raise sec.err(str(e)) from None
+    if not model:
+        if "inputs" in sec:
+            raise sec.err("inputs (which model parameters are inputs) is for SBML or Antimony template files "
+                          f"({', '.join(MODEL_SUFFIXES)})")
+        t = net.template
+        if "outputs" in sec:
+            outs = sec.get("outputs")
+            if not isinstance(outs, list) or not all(isinstance(o, str) for o in outs):
+                raise sec.err(f"outputs must be a list of species names, got {outs!r}")
+            try:
+                t = Template(t.species, tuple(outs), t.fixed, t.declared_inputs)
+            except CRNError as e:
+                raise sec.err(str(e)) from None
+    if "controller" in sec or "fixed" in sec:
+        t = _extend_template(t, sec)
     return t
+
+
+def _extend_template(t: Template, sec: _Section) -> Template:
+    """The controller species the task adds to the template (the library is built over all of
+    them) and extra template reactions in the text format (``fixed = "0 -> Z1 ; k=1 * u1"``)."""
+    from ..crn import parse_network
+
+    ctrl = sec.get("controller") if "controller" in sec else []
+    if not isinstance(ctrl, list) or not all(isinstance(c, str) for c in ctrl):
+        raise sec.err(f"controller must be a list of species names, got {ctrl!r}")
+    twice = sorted(set(ctrl) & set(t.species))
+    if twice:
+        raise sec.err(f"controller species {twice} are already the template's")
+    species = tuple(t.species) + tuple(ctrl)
+    lines = sec.get("fixed") if "fixed" in sec else ""
+    if isinstance(lines, list) and all(isinstance(x, str) for x in lines):
+        lines = "\n".join(lines)
+    if not isinstance(lines, str):
+        raise sec.err(f"fixed must be reactions in the text format (a string or a list of strings), got {lines!r}")
+    try:
+        extra = parse_network("species: " + " ".join(species) + "\n"
+                              + "".join(f"fixed: {x}\n" for x in lines.splitlines() if x.split("#")[0].strip()))
+        return Template(species, t.outputs, t.fixed + extra.template.fixed, t.declared_inputs)
+    except CRNError as e:
+        raise sec.err(f"template: {e.reason if e.line else e}" + (f" [{e.text.strip()}]" if e.line else "")) from None
 
 
 def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
@@ -126,7 +202,32 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
         settings = VerifySettings()
     task = _build_task(cfg, base_dir, source)
     task.verify_settings = settings
+    task.max_reactions = design_size(cfg, source)
     return task
+
+
+def design_size(cfg: Mapping, source: str = "<task>") -> int | None:
+    """A task file's top-level ``max_reactions`` (the design size the task is meant for, the
+    default of ``gfn-crn train --max-reactions``), or None."""
+    v = cfg.get("max_reactions") if isinstance(cfg, Mapping) else None
+    if v is None:
+        return None
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise CRNError(f"{source}: max_reactions must be an integer >= 1, got {v!r}")
+    return v
+
+
+def task_design_size(name_or_path) -> int | None:
+    """The ``max_reactions`` of a preset or task file, read without building the task (None when
+    it has none or cannot be read: loading the task reports that)."""
+    from .presets import PRESETS
+
+    key = str(name_or_path)
+    try:
+        text = PRESETS[key] if key in PRESETS else Path(key).read_text()
+        return design_size(tomllib.loads(text), key)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
 
 
 def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
@@ -148,8 +249,10 @@ def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>"
     if "template" not in cfg:
         raise CRNError(f"{source}: missing [template] (text, file or example)")
     try:
-        template = _template(Section(cfg["template"], "template", {"text", "file", "example", "outputs"}, source),
-                             base_dir)
+        tsrc = cfg["template"]
+        if isinstance(tsrc, str):  # template = "plant.xml": the file's species, outputs and reactions
+            tsrc = {"file": tsrc}
+        template = _template(Section(tsrc, "template", TEMPLATE_KEYS, source), base_dir)
         scen = Section(cfg.get("scenarios"), "scenarios", {"inputs", "init", "zip"} if kind.grid else {"init"},
                        source)
         tsec = Section(cfg.get("time"), "time", {"t_f", "n_t", "points"}, source)
@@ -214,11 +317,11 @@ def parse_task(text: str, base_dir: str | Path = ".", source: str = "<task>") ->
 
 def load_task(name_or_path: str | Path) -> Task:
     """A preset by name (see :func:`list_presets`) or a TOML task file."""
-    from .presets import PRESETS
+    from .presets import PRESETS, preset_dir
 
     key = str(name_or_path)
-    if key in PRESETS:
-        return parse_task(PRESETS[key], source=key)
+    if key in PRESETS:  # a preset's files (a template model) lie beside it in the package
+        return parse_task(PRESETS[key], base_dir=preset_dir(), source=key)
     p = Path(key)
     if not p.exists():
         raise CRNError(f"{key!r} is neither a preset ({', '.join(PRESETS)}) nor an existing task file")

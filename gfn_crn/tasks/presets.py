@@ -33,6 +33,14 @@ def _read_presets() -> dict[str, str]:
 PRESETS: dict[str, str] = _read_presets()
 
 
+def preset_dir():
+    """The folder of the preset files (relative paths in a preset, such as a template model, are
+    relative to it)."""
+    from pathlib import Path
+
+    return Path(str(resources.files(__package__).joinpath(PRESET_DIR)))
+
+
 def list_presets() -> list[tuple[str, str]]:
     """(name, one-line description) for every preset."""
     out = []
@@ -41,4 +49,4 @@ def list_presets() -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["PRESETS", "list_presets", "PRESET_DIR"]
+__all__ = ["PRESETS", "list_presets", "PRESET_DIR", "preset_dir"]

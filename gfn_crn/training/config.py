@@ -238,7 +238,8 @@ class RunConfig:
     library: str = setting("mass_action", "comma-separated parts: mass_action (order <= 2), hill or hill:R (Hill "
                                           "production, <= R regulators, default 1), degradation (active "
                                           "degradation); over the template's species")
-    max_reactions: int = setting(5, "at most this many added reactions per design")
+    max_reactions: int = setting(5, "at most this many added reactions per design (default: the task file's "
+                                    "max_reactions where it has one, else 5)")
     min_reactions: int = setting(1, "the exit action is allowed once this many are present")
     order: str = setting("free", "canonical (increasing library index, one trajectory per design) or free "
                                       "(any order)")
@@ -526,6 +527,13 @@ def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Op
     given = set(k for k, v in (overrides or {}).items() if v is not None)
     if config_file:
         given |= set(_read_toml_keys(config_file))
+    if "max_reactions" not in given and not (preset and "max_reactions" in PRESETS[preset]):
+        # a task made for a design size (its file's max_reactions, e.g. rpa-plant's 8) sets the default
+        from ..tasks.config import task_design_size
+
+        size = task_design_size(config.task)
+        if size is not None:
+            config = apply_overrides(config, {"max_reactions": size}, f"task {config.task}")
     if config.algorithm == "reinforce" and config.search.every and "structure_search_every" not in given:
         # the default recipe's structure search drives the TB sampler; REINFORCE runs without it
         # unless asked (where it is refused by validate), and config.toml records the 0

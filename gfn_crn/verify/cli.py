@@ -23,7 +23,7 @@ def add_verify_arguments(v) -> None:
                      "whether it is verified (loss below the task's good threshold and every check passed), and "
                      "its core (the reactions left after greedily removing those it does not need).")
     v.add_argument("--task", required=True, metavar="PRESET_OR_TOML", help="a preset name or a TOML task file")
-    v.add_argument("network", metavar="NETWORK_FILE", help="a network (text or .json)")
+    v.add_argument("network", metavar="NETWORK_FILE", help="a network: text, .json, SBML (.xml, .sbml) or Antimony (.ant, .antimony)")
     v.add_argument("--json", action="store_true",
                    help="print JSON: loss, valid, verified, checks, core (network text), core_loss")
     v.add_argument("--plot", metavar="OUT.png", help="draw the long-horizon, off-grid and step time courses")
