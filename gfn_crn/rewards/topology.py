@@ -84,18 +84,25 @@ class TopologyReward(Wrapper):
     """
 
     def __init__(self, task, *, rounds: int = DEFAULT_ROUNDS, popsize: int = DEFAULT_POPSIZE,
-                 sigma0: float = DEFAULT_SIGMA, seed: int = 0, screen=None, screen_below: float = 0.0):
+                 sigma0: float = DEFAULT_SIGMA, seed: int = 0, screen=None, screen_below: float = 0.0,
+                 promote_below: float = 0.0, promote_rounds: int = 0):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
             raise CRNError(f"TopologyReward popsize must be an integer >= 1, got {popsize!r}")
         if not (math.isfinite(sigma0) and sigma0 > 0):
             raise CRNError(f"TopologyReward sigma0 must be positive and finite, got {sigma0!r}")
+        if not (math.isfinite(promote_below) and promote_below >= 0):
+            raise CRNError(f"TopologyReward promote_below must be >= 0 and finite, got {promote_below!r}")
+        if int(promote_rounds) != promote_rounds or promote_rounds < 0:
+            raise CRNError(f"TopologyReward promote_rounds must be an integer >= 0, got {promote_rounds!r}")
         if not (math.isfinite(screen_below) and screen_below >= 0):
             raise CRNError(f"TopologyReward screen_below must be >= 0 and finite, got {screen_below!r}")
         super().__init__(task)
         self.rounds, self.popsize, self.sigma0, self.seed = int(rounds), int(popsize), float(sigma0), int(seed)
         self.screen, self.screen_below = screen, float(screen_below)
+        self.promote_below, self.promote_rounds = float(promote_below), int(promote_rounds)
+        self.promoted = 0   # structures that got the second fidelity
         self.screened: dict[frozenset, bool] = {}   # structure -> passed the screen
         self.screen_evaluations = 0
         self.cache: dict[frozenset, tuple[float, bool]] = {}
@@ -141,6 +148,8 @@ class TopologyReward(Wrapper):
                     raise RuntimeError("refinement dropped structures")
                 found, losses = r.networks, r.losses
                 self.evaluations += r.evaluations
+            if self.promote_below > 0 and self.promote_rounds > 0:
+                found, losses = self._promote(todo, list(found), np.asarray(losses, dtype=float))
             cap = float(self.task.loss_cap)
             for k, net, loss in zip(todo, found, losses):
                 ok = bool(np.isfinite(loss))  # +inf: no valid design in the refinement
@@ -176,6 +185,25 @@ class TopologyReward(Wrapper):
         S = int(self.task.n_scenarios)
         return TaskResult(loss, log_reward.astype(float), valid, reason.astype(str), lp,
                           np.full((len(networks), S), np.nan), None)
+
+    def _promote(self, keys, found: list, losses: np.ndarray):
+        """The second fidelity: structures whose first-stage loss is below ``promote_below`` times
+        the good threshold get ``promote_rounds`` more rounds, continuing from their best rates
+        (draws seeded by the structure: still a function of the structure alone)."""
+        bar = self.promote_below * float(self.task.good_threshold)
+        idx = [i for i, l in enumerate(losses) if np.isfinite(l) and l < bar]
+        if not idx:
+            return found, losses
+        r = refine(self.inner, [found[i] for i in idx], len(idx) * self.promote_rounds * self.popsize,
+                   popsize=self.popsize, sigma0=self.sigma0, initial_losses=losses[idx],
+                   seed=[structure_seed(keys[i], self.seed + 104729) for i in idx], max_rounds=self.promote_rounds)
+        self.evaluations += r.evaluations
+        self.promoted += len(idx)
+        losses = losses.copy()
+        for j, i in enumerate(idx):
+            if r.losses[j] < losses[i]:
+                found[i], losses[i] = r.networks[j], r.losses[j]
+        return found, losses
 
     @property
     def screening(self) -> bool:
@@ -214,7 +242,8 @@ class TopologyReward(Wrapper):
         ``task`` (default the same task): for scoring that must not change this object."""
         other = TopologyReward(self.inner if task is None else task, rounds=self.rounds, popsize=self.popsize,
                                sigma0=self.sigma0, seed=self.seed, screen=self.screen,
-                               screen_below=self.screen_below)
+                               screen_below=self.screen_below, promote_below=self.promote_below,
+                               promote_rounds=self.promote_rounds)
         other.load_state_dict(self.state_dict())
         return other
 
@@ -229,6 +258,7 @@ class TopologyReward(Wrapper):
         return {"cache": dict(self.cache), "best_networks": dict(self.best_networks),
                 "evaluations": self.evaluations, "hits": self.hits, "requests": self.requests,
                 "screened": dict(self.screened), "screen_evaluations": self.screen_evaluations,
+                "promoted": self.promoted,
                 "settings": (self.rounds, self.popsize, self.sigma0, self.seed)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -241,6 +271,7 @@ class TopologyReward(Wrapper):
         self.evaluations, self.hits, self.requests = int(state["evaluations"]), int(state["hits"]), int(state["requests"])
         self.screened = dict(state.get("screened", {}))   # checkpoints written before the screen: none
         self.screen_evaluations = int(state.get("screen_evaluations", 0))
+        self.promoted = int(state.get("promoted", 0))
 
     def __repr__(self) -> str:
         return (f"TopologyReward({self.inner!r}, rounds={self.rounds}, popsize={self.popsize}, "

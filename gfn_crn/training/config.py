@@ -188,6 +188,12 @@ class TopologyConfig:
     rounds: int = setting(1, "topology reward: refinement rounds per new structure (0: the prior's mode only)")
     popsize: int = setting(8, "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)")
     sigma: float = setting(0.5, "topology reward: initial step of the refinement, in ln k")
+    promote_below: float = setting(0.0, "topology reward: a new structure whose loss after the first rounds is "
+                                         "below this multiple of the good threshold gets promote_rounds more "
+                                         "rounds (a second fidelity for promising structures; 0 = off)",
+                                   key="promote_below")
+    promote_rounds: int = setting(3, "topology reward: rounds of the second fidelity (promote_below)",
+                                  key="promote_rounds")
     screen_below: float = setting(0.0, "topology reward: screen every new structure whose refined loss is below "
                                        "this multiple of the good threshold with the cheap verification checks "
                                        "(bounded, settled over the long horizon); one that fails scores like a "
@@ -308,6 +314,9 @@ class RunConfig:
         need(tp.rounds >= 0, f"topology_rounds must be >= 0, got {tp.rounds}")
         need(tp.popsize >= 1, f"topology_popsize must be >= 1, got {tp.popsize}")
         need(tp.sigma > 0 and math.isfinite(tp.sigma), f"topology_sigma must be positive, got {tp.sigma}")
+        need(tp.promote_below >= 0 and math.isfinite(tp.promote_below),
+             f"promote_below must be >= 0 and finite, got {tp.promote_below}")
+        need(tp.promote_rounds >= 0, f"promote_rounds must be >= 0, got {tp.promote_rounds}")
         need(tp.screen_below >= 0 and math.isfinite(tp.screen_below),
              f"screen_below must be >= 0 and finite, got {tp.screen_below}")
         need(s.every >= 0, f"structure_search_every must be >= 0, got {s.every}")

@@ -81,7 +81,9 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
         topology = TopologyReward(recorder, rounds=config.topology.rounds, popsize=config.topology.popsize,
                                   sigma0=config.topology.sigma, seed=config.train.seed,
                                   screen=cheap_screen(base) if config.topology.screen_below > 0 else None,
-                                  screen_below=config.topology.screen_below)
+                                  screen_below=config.topology.screen_below,
+                                  promote_below=config.topology.promote_below,
+                                  promote_rounds=config.topology.promote_rounds)
         scorer = topology
     library = build_library(config.library, base.template.species)
     from ..envs import CRNEnv
