@@ -266,3 +266,21 @@ def test_archive_refinement_skips_designs_the_screen_refuses(rpa):
     none = ArchiveRefinement(RecordingTask(rpa), arch, every=1, top_k=2, rounds=1, popsize=4,
                              admit=lambda n, l: [False] * len(n))
     assert none(0) == 0
+
+
+def test_promotion_refines_only_promising_structures_further(rpa):
+    """With rounds = 0 and promote_below, a structure whose loss at the prior's mode is below
+    the bar gets promote_rounds x popsize more evaluations and keeps the better of the two, one
+    above the bar costs a single evaluation; the result does not depend on the batch mates."""
+    core, source = _nets(rpa, [(CORE, (1.0, 1.0, 1.0)), (SOURCE, (1.0,))])
+    one = TopologyReward(rpa, rounds=0, popsize=4)
+    l1, _ = one.structure_losses([core, source])
+    assert one.evaluations == 2 and l1[0] < 0.1 < l1[1]          # 0.005 and 1.55 at k = 1
+    pro = TopologyReward(rpa, rounds=0, popsize=4, promote_below=10.0, promote_rounds=2)   # bar 0.1
+    l2, _ = pro.structure_losses([core, source])
+    assert pro.evaluations == 2 + 2 * 4 and pro.promoted == 1
+    assert l2[0] <= l1[0] and l2[1] == l1[1]
+    alone = TopologyReward(rpa, rounds=0, popsize=4, promote_below=10.0, promote_rounds=2)
+    assert alone.structure_losses([core])[0][0] == l2[0]
+    with pytest.raises(CRNError, match="promote_rounds"):
+        TopologyReward(rpa, promote_rounds=-1)
