@@ -37,7 +37,7 @@ from ..crn.reactions import Reaction, make_complex
 
 MAX_SYMMETRY_SPECIES = 8
 #: Evaluations of the rate refinement per candidate removal in :func:`chemical_core`.
-CORE_REFINE_EVALS = 256
+CORE_REFINE_EVALS = 512
 
 
 def _rename_complex(c, perm: dict):
