@@ -103,9 +103,6 @@ def parse_assignments(text: str, what: str) -> dict[str, float]:
     return out
 
 
-_parse_assignments = parse_assignments  # the old private name
-
-
 def check_plot_path(path, overwrite: bool, flag: str = "--plot") -> Path:
     """A figure path: a format matplotlib writes, and no existing file replaced without ``--overwrite``."""
     from .outputs import check_new_file

@@ -85,3 +85,21 @@ def test_replay_updates_add_optimizer_steps_without_reward_calls():
         train(rpa_env(), plain_tb(n_iterations=1, batch_size=4, hidden=16, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
     with pytest.raises(ValueError, match="at least one batch"):  # too small: the updates could never run
         train(rpa_env(), plain_tb(n_iterations=1, batch_size=8, hidden=16, replay_capacity=4, replay_updates=1, lr_logZ=0.05, **ON_POLICY))
+
+
+def test_the_trainer_takes_its_schedule_as_an_argument():
+    from gfn_crn.training import Trainer
+
+    seen = []
+
+    def schedule(it):
+        seen.append(it)
+        return {"temperature": 3.0}
+
+    cfg = plain_tb(n_iterations=2, batch_size=4, hidden=16, seed=0)
+    default = Trainer(rpa_env(), cfg)
+    assert default.schedule(0) == cfg.policy_kwargs(0)
+    t = Trainer(rpa_env(), cfg, schedule=schedule)
+    t.step()
+    t.step()
+    assert seen == [0, 1] and t.history[0]["temperature"] == 3.0
