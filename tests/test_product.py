@@ -55,6 +55,7 @@ def _strip(rows):
 
 
 # ---------------------------------------------------------------------------- CLI end to end
+@pytest.mark.slow
 def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "--task", tiny_task, "--iterations", "5", "--batch-size", "8", "--max-reactions", "3", *plain_args(),
@@ -128,6 +129,7 @@ def load_config_file_roundtrip(c, tmp=Path("/tmp")):
 
 
 # ---------------------------------------------------------------------------- resume
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [dict(), dict(order="free", replay_capacity=16, replay_fraction=0.5),
                                 dict(topology_reward=True, topology_rounds=1, topology_popsize=3, replay_capacity=16,
                                      prioritized_replay=True, replay_updates=1, order="free",

@@ -89,6 +89,7 @@ def _rel_err(y, yref):
     return (np.abs(y - yref) / scale).max(axis=(-1, -2))
 
 
+@pytest.mark.slow
 def test_trajectories_against_tight_scipy_reference():
     """24 random networks (all kinds; 8 of them stiff with rates up to 1e3), 2 scenarios each."""
     rng = np.random.default_rng(2024)

@@ -1,6 +1,7 @@
 """TB training: a short run on a synthetic reward, determinism, log Z set-up, replay."""
 
 import numpy as np
+import pytest
 import torch
 
 from gfn_crn.crn import antithetic_example, mass_action_library
@@ -15,6 +16,7 @@ def rpa_env(order="canonical", max_reactions=5, **kw):
     return CRNEnv(lib, tmpl, RandomQuadraticReward(lib, seed=3), order=order, max_reactions=max_reactions, **kw)
 
 
+@pytest.mark.slow
 def test_short_training_run_improves_the_reward():
     env = rpa_env()
     cfg = plain_tb(n_iterations=150, batch_size=32, hidden=64, lr=3e-3, lr_logZ=0.1, seed=1,
