@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from ..crn.errors import CRNError
+from ..crn.limits import check_simulation_size
 from ..crn.network import Network
 from . import rodas
 from .compile import CompiledBatch, compile_networks
@@ -185,6 +186,7 @@ def simulate(
     workers: int | None = None,
     progress: bool = False,
     device: str = "cpu",
+    max_memory_mb: float | None = None,
 ) -> SimResult:
     """Simulate every network under every scenario on the time grid ``t`` (starting at 0).
 
@@ -195,6 +197,9 @@ def simulate(
     (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes;
     ``device`` the torch device (``engine="torch"`` only). ``stats["engine"]`` names the engine
     that actually ran (``"rodas-numba"`` or ``"rodas-numpy"`` for ``"rodas"``).
+    ``max_memory_mb``: the largest trajectory array (networks x scenarios x points x species
+    float64) the call may allocate, checked before any work (default ``GFN_CRN_MAX_SIM_MB`` or
+    2,000 MB; :func:`gfn_crn.crn.limits.check_simulation_size`).
     """
     if isinstance(networks, Network):
         networks = [networks]
@@ -208,9 +213,11 @@ def simulate(
     cb = compile_networks(networks)
     species = cb.species
     scenarios = _check_scenarios(scenarios, species, cb.inputs)
+    check_simulation_size(cb.B, len(scenarios), t.size, cb.N, max_memory_mb)
     if workers is not None and workers > 1 and len(networks) > 1:
         return _simulate_parallel(networks, scenarios, t, workers, engine=engine, rtol=rtol, atol=atol,
-                                  cap=cap, max_steps=max_steps, method=method, device=device)
+                                  cap=cap, max_steps=max_steps, method=method, device=device,
+                                  max_memory_mb=max_memory_mb)
     if engine == "torch":
         _check_device(device)
     if engine == "rodas":
