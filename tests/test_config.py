@@ -232,3 +232,25 @@ def test_cli_doc_lists_every_train_flag():
     listed = set(re.findall(r"`(--[a-z-]+)", para))
     flags = {s for a in _train_parser()._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
     assert listed == flags, f"docs/cli.md misses {sorted(flags - listed)}, lists unknown {sorted(listed - flags)}"
+
+
+def test_one_validator_words_every_source_the_same(tmp_path):
+    """A boolean where a number belongs is refused the same way in a run config, a task file's
+    table and a [verify] table: one validator (gfn_crn.crn.settings.check_value) reads them all."""
+    from gfn_crn.tasks.kinds import Section
+    from gfn_crn.verify import VerifySettings
+
+    p = tmp_path / "c.toml"
+    p.write_text("lr = true\n")
+    with pytest.raises(CRNError, match=f"^{re.escape(str(p))}: lr must be a finite number, got True$"):
+        load_config_file(p)
+    with pytest.raises(CRNError, match=r"^t.toml: \[reward\] beta must be a finite number, got True$"):
+        Section({"beta": True}, "reward", {"beta"}, "t.toml").number("beta")
+    with pytest.raises(CRNError, match=r"^t.toml: \[verify\].cap must be a finite number, got True$"):
+        VerifySettings.from_dict({"cap": True}, "t.toml: [verify]")
+    # and the bounds declared with a [verify] key
+    with pytest.raises(CRNError, match=r"\[verify\].n_points must be 0 or an integer >= 11, got 5"):
+        VerifySettings.from_dict({"n_points": 5})
+    assert VerifySettings.from_dict({"n_points": 11, "settle_atol": 0}).n_points == 11
+    with pytest.raises(CRNError, match=r"\[verify\].settle_window must be in \(0, 1\), got 1"):
+        VerifySettings.from_dict({"settle_window": 1})
