@@ -111,7 +111,7 @@ def test_train_flags_are_the_declared_ones():
     for flag, key in declared.items():
         assert FIELD_DOCS[key] in helps[flag] and f"(default {RunConfig().get(key)}" in helps[flag]
     # choices are the declarations' (ALGORITHMS, ORDERS), not a copy
-    from gfn_crn.envs.crn_env import ORDERS
+    from gfn_crn.envs import ORDERS
     from gfn_crn.training.config import ALGORITHMS, setting_spec
 
     assert setting_spec("order").choices == ORDERS and setting_spec("algorithm").choices == ALGORITHMS
@@ -254,3 +254,9 @@ def test_one_validator_words_every_source_the_same(tmp_path):
     assert VerifySettings.from_dict({"n_points": 11, "settle_atol": 0}).n_points == 11
     with pytest.raises(CRNError, match=r"\[verify\].settle_window must be in \(0, 1\), got 1"):
         VerifySettings.from_dict({"settle_window": 1})
+
+
+def test_the_settings_import_no_torch():
+    """Reading and writing settings (config.toml, the docs table) stays light: no torch import."""
+    code = "import sys, gfn_crn.training.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

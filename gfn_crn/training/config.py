@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from ..crn.errors import CRNError
 from ..crn.settings import Spec, check_value, setting, spec_of
-from ..envs.crn_env import ORDERS
+from ..crn.library import ORDERS
 
 if sys.version_info >= (3, 11):
     import tomllib
