@@ -123,6 +123,8 @@ def test_train_flags_are_the_declared_ones():
     (["--algorithm", "ppo"], "--algorithm must be one of tb, reinforce"),
     (["--max-minutes", "nan"], "--max-minutes must be a finite number"),
     (["--iterations", "1.5"], "--iterations must be an integer"),
+    (["--iterations", "inf"], "--iterations must be a finite integer"),  # was an OverflowError
+    (["--set", "batch_size=1e400"], "--set: batch_size must be a finite integer"),
 ])
 def test_flag_values_are_checked_against_the_declarations(argv, message, capsys):
     from gfn_crn.cli import main

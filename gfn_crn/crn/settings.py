@@ -20,6 +20,7 @@ layer may use it.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Callable, Mapping, Optional
 
@@ -108,7 +109,7 @@ def check_value(value: Any, label: str, spec: Spec, *, text: bool = False) -> An
             raise bad("true or false")
         v: Any = value
     elif kind in ("int", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)) or (
                 isinstance(value, str) and not text):
             raise bad("an integer" if kind == "int" else "a finite number")
         try:
@@ -120,7 +121,7 @@ def check_value(value: Any, label: str, spec: Spec, *, text: bool = False) -> An
         if kind == "int":
             if x != int(x):
                 raise bad("an integer")
-            v = int(value) if isinstance(value, int) else int(x)
+            v = int(value) if isinstance(value, numbers.Integral) else int(x)
         else:
             v = x
         for op, bound, ok in (("ge", spec.ge, lambda a, b: a >= b), ("gt", spec.gt, lambda a, b: a > b),
