@@ -118,12 +118,12 @@ def test_train_flags_are_the_declared_ones():
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--batch-size", "0"], "--batch-size must be >= 1, got '0'"),
-    (["--order", "sideways"], "--order must be one of canonical, free, got 'sideways'"),
-    (["--algorithm", "ppo"], "--algorithm must be one of tb, reinforce"),
-    (["--max-minutes", "nan"], "--max-minutes must be a finite number"),
-    (["--iterations", "1.5"], "--iterations must be an integer"),
-    (["--iterations", "inf"], "--iterations must be a finite integer"),  # was an OverflowError
+    (["--batch-size", "0"], "argument --batch-size: must be >= 1, got '0'"),
+    (["--order", "sideways"], "argument --order: must be one of canonical, free, got 'sideways'"),
+    (["--algorithm", "ppo"], "argument --algorithm: must be one of tb, reinforce"),
+    (["--max-minutes", "nan"], "argument --max-minutes: must be a finite number"),
+    (["--iterations", "1.5"], "argument --iterations: must be an integer"),
+    (["--iterations", "inf"], "argument --iterations: must be a finite integer"),  # was an OverflowError
     (["--set", "batch_size=1e400"], "--set: batch_size must be a finite integer"),
 ])
 def test_flag_values_are_checked_against_the_declarations(argv, message, capsys):

@@ -260,9 +260,9 @@ def _flag_type(key: str, flag: str):
 
     def conv(text: str):
         try:
-            return check_value(text, flag, spec, text=True)
-        except CRNError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+            return check_value(text, "", spec, text=True)
+        except CRNError as e:  # argparse prefixes "argument --flag:"
+            raise argparse.ArgumentTypeError(str(e).strip()) from None
 
     conv.__name__ = spec.kind
     return conv
