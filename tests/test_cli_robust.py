@@ -167,7 +167,7 @@ def test_simulation_size_guard_names_the_numbers_and_can_be_raised(monkeypatch, 
     values = 4 * 3 * 50_001 * n
     t0 = time.perf_counter()
     with pytest.raises(CRNError, match=(rf"4 networks x 3 scenarios x 50001 time points x {n} species = {values:,} "
-                                        rf"values, {values * 8 / 1e6:,.0f} MB .* more than the limit of 10 MB.*"
+                                        rf"values, {values * 8 / 1e6:,.1f} MB .* more than the limit of 10 MB.*"
                                         r"GFN_CRN_MAX_SIM_MB=.*max_memory_mb")):
         simulate([net] * 4, scen, t, max_memory_mb=10)
     assert time.perf_counter() - t0 < 1.0  # refused before the integration

@@ -114,7 +114,7 @@ def check_simulation_size(networks: int, scenarios: int, points: int, species: i
     mb = values * 8 / 1e6
     if mb > limit:
         raise CRNError(f"simulation too large: {networks} networks x {scenarios} scenarios x {points} time points x "
-                       f"{species} species = {values:,} values, {mb:,.0f} MB of trajectories, more than the limit of "
+                       f"{species} species = {values:,} values, {mb:,.1f} MB of trajectories, more than the limit of "
                        f"{limit:,g} MB; simulate fewer networks at a time (chunk_size, batch_size) or fewer points, "
                        f"or raise the limit (set {ENV_SIM_MB}={mb * 1.01 + 1:.0f}, or pass max_memory_mb)")
 
