@@ -262,3 +262,22 @@ def test_the_settings_import_no_torch():
     """Reading and writing settings (config.toml, the docs table) stays light: no torch import."""
     code = "import sys, gfn_crn.training.config; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_verify_table_in_the_docs_is_the_declared_one():
+    """docs/verification.md lists every [verify] key at its declared default."""
+    from dataclasses import fields as dc_fields
+
+    from gfn_crn.verify import VerifySettings
+
+    text = (DOCS / "verification.md").read_text(encoding="utf-8")
+    block = text.split("```toml\n[verify]\n", 1)[1].split("```", 1)[0]
+    listed = dict(re.findall(r"^(\w+) = (.+?)\s+#", block, re.M))
+    d = VerifySettings()
+    assert set(listed) == {f.name for f in dc_fields(VerifySettings)}
+    for key, value in listed.items():
+        if key == "inputs":  # an example, not the default
+            continue
+        default = getattr(d, key)
+        assert (value == ("true" if default else "false")) if isinstance(default, bool) else \
+            float(value) == default, f"docs/verification.md: {key} = {value}, the default is {default}"
