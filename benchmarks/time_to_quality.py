@@ -65,9 +65,10 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="3 seeds at the demo's budget, in a temporary folder")
     args = ap.parse_args(argv)
     if args.quick:
-        from gfn_crn.training.cli import DEMO_SETTINGS
+        from gfn_crn.training.cli import DEMO_PRESET
+        from gfn_crn.training.config import PRESETS
 
-        args.seeds, args.budget = [0, 1, 2], int(DEMO_SETTINGS["max_evaluations"])
+        args.seeds, args.budget = [0, 1, 2], int(PRESETS[DEMO_PRESET]["max_evaluations"])
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ttq_"))
     out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -104,7 +104,6 @@ def parse_assignments(text: str, what: str) -> dict[str, float]:
     return out
 
 
-_parse_assignments = parse_assignments  # the old private name
 
 
 # ---------------------------------------------------------------------------- simulate

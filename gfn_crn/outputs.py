@@ -25,7 +25,8 @@ from .crn.errors import CRNError
 
 #: files (glob patterns) that make a directory a gfn-crn run directory, beside ``config.toml``
 RUN_MARKERS = ("metrics.jsonl", "checkpoint.pt", "checkpoint.prev.pt")
-#: every name a run writes at its top level (``gfn_crn/training/run.py`` lists them)
+#: every name a run writes at its top level, temporary files included (``gfn_crn/training/run.py`` lists
+#: them; ``tests/test_product.py`` checks this list against what a CLI run, resume and sample write)
 RUN_FILES = ("config.toml", "metrics.jsonl", "checkpoint.pt", "checkpoint.pt.tmp", "checkpoint.prev.pt",
              "archive.json", "archive.txt", "samples.jsonl", "sampled_*.jsonl", "designs", "*.png",
              "summary.json", "report.md", "mechanisms.json", "archive.json.tmp", "archive.txt.tmp", "metrics.jsonl.tmp")

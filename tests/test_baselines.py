@@ -167,6 +167,7 @@ def test_reinforce_replay_respects_the_evaluation_budget():
     assert 400 <= task.n_evaluations < 400 + 16 + 8
 
 
+@pytest.mark.slow
 def test_reinforce_run_directory_cli_and_bit_for_bit_resume(tmp_path, capsys):
     """``gfn-crn train --algorithm reinforce`` writes the same run directory as a TB run, and a
     reinforce run (with replay) resumed from its checkpoint continues bit-for-bit."""
@@ -329,3 +330,48 @@ def test_archive_replay_buffer_feeds_local_search_finds_to_reinforce_replay():
                          1, archive, 0)
     assert rec["best_loss"] > 0.001 and rec["replayed"] == 2   # the batch holds no good design (seeded)
     assert replayed_log_prob() > lp0 + 0.05
+
+
+def _even(net) -> bool:
+    import zlib
+
+    return zlib.crc32(repr(sorted(str(i.reaction.signature) for i in net.reactions)).encode()) % 2 == 0
+
+
+class _AboveCapTask(_PresenceTask):
+    """Designs of an even checksum are valid with a loss far above the cap (5); the others
+    are invalid (their stored loss is the cap, 1, as the tasks store it)."""
+
+    def evaluate(self, networks):
+        r = super().evaluate(networks)
+        r.valid = np.array([_even(n) for n in networks])
+        r.loss = np.where(r.valid, 5.0 + 0.01 * np.arange(len(networks)), self.loss_cap)
+        r.log_reward = np.where(r.valid, -30.0, self.floor)
+        return r
+
+
+def test_reinforce_elites_rank_invalid_designs_last():
+    """An invalid design stored at the loss cap must not beat a valid one whose loss is above the
+    cap: the elite, its baseline and the replay archive see valid designs first."""
+    import torch
+
+    from gfn_crn.estimators import CRNPolicyEstimator
+    from gfn_crn.samplers import CRNSampler
+    from gfn_crn.training.reinforce import ReplayArchive, rank_order, ranking_losses, reinforce_step
+    from gfn_crn.training.tb import seed_everything
+
+    loss = ranking_losses([5.0, 1.0, 7.0, 1.0], [True, False, True, False], cap=1.0)
+    assert loss.tolist() == [5.0, 7.0, 7.0, 7.0]
+    assert rank_order(loss, [True, False, True, False]).tolist() == [0, 2, 1, 3]
+
+    env, lib = _env()
+    task = _AboveCapTask(env.template, lib[40])
+    env.task = task
+    seed_everything(0)
+    pf = CRNPolicyEstimator(env, hidden=16, n_layers=1)
+    archive = ReplayArchive(env, capacity=64)
+    rec = reinforce_step(env, task, pf, torch.optim.Adam(pf.parameters(), lr=1e-3), CRNSampler(pf),
+                         ReinforceConfig(batch_size=16, replay=True), 4, archive, 0)
+    assert 0 < rec["valid_fraction"] < 1          # the batch holds both kinds
+    assert rec["best_loss"] >= 5.0 and rec["baseline"] >= 5.0
+    assert len(archive) > 0 and all(_even(e[1]) for e in archive.entries.values())

@@ -152,6 +152,38 @@ def test_time_point_limit(monkeypatch):
     assert time_grid(1.0, 150_000).size == 150_000
 
 
+def test_simulation_size_guard_names_the_numbers_and_can_be_raised(monkeypatch, capsys, tmp_path):
+    """A batch whose trajectories (networks x scenarios x points x species float64) would not fit
+    is refused before any work, naming every factor; max_memory_mb or GFN_CRN_MAX_SIM_MB allow it."""
+    import time
+
+    from gfn_crn.crn import antithetic_example
+    from gfn_crn.sim import Scenario, simulate, time_grid
+
+    net = antithetic_example()
+    scen = [Scenario({"u1": 1.0 + i, "u2": 0.5}) for i in range(3)]
+    t = time_grid(10.0, 50_001)
+    n = len(net.species)
+    values = 4 * 3 * 50_001 * n
+    t0 = time.perf_counter()
+    with pytest.raises(CRNError, match=(rf"4 networks x 3 scenarios x 50001 time points x {n} species = {values:,} "
+                                        rf"values, {values * 8 / 1e6:,.1f} MB .* more than the limit of 10 MB.*"
+                                        r"GFN_CRN_MAX_SIM_MB=.*max_memory_mb")):
+        simulate([net] * 4, scen, t, max_memory_mb=10)
+    assert time.perf_counter() - t0 < 1.0  # refused before the integration
+    monkeypatch.setenv("GFN_CRN_MAX_SIM_MB", "1")
+    with pytest.raises(CRNError, match="more than the limit of 1 MB"):
+        simulate([net], scen[:1], t)
+    small = simulate([net], scen[:1], time_grid(10.0, 101))  # 101 x species values: well under 1 MB
+    assert small.y.shape == (1, 1, 101, n)
+    assert simulate([net], scen[:1], t, max_memory_mb=100).ok.all()  # the argument overrides the variable
+    # the command line reports it in one line (the variable still says 1 MB)
+    f = tmp_path / "net.crn"
+    f.write_text(ANTITHETIC_TEXT)
+    assert main(["simulate", str(f), "--inputs", "u1=1,u2=0.5", "--points", "50001"]) == 2
+    assert "simulation too large" in capsys.readouterr().err
+
+
 def test_duplicate_detection_is_linear(monkeypatch):
     """The old parser rebuilt the set of declared species for every line: 369k lines x 3,000
     species took 88 s to report a duplicate. Count the sets built from the species list."""

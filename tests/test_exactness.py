@@ -32,6 +32,7 @@ def table_env(order, M=5, max_r=3, seed=1):
     return env, sets, np.array([table[s] for s in sets])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order,iters,tol", [("canonical", 600, 0.02), ("free", 1000, 0.03)])
 def test_exact_terminal_distribution_matches_normalised_reward(order, iters, tol):
     env, sets, lr = table_env(order)
@@ -63,6 +64,7 @@ def product_density_env(order, seed=2):
     return CRNEnv(lib, tmpl, R, order=order, max_reactions=2, min_reactions=0), R
 
 
+@pytest.mark.slow
 def test_learned_logZ_matches_closed_form_with_continuous_parameters():
     env, R = product_density_env("canonical")
     res = train(env, plain_tb(n_iterations=400, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0, **ON_POLICY))
@@ -70,6 +72,7 @@ def test_learned_logZ_matches_closed_form_with_continuous_parameters():
     assert abs(logZ - R.log_Z) < 0.05, (logZ, R.log_Z)
 
 
+@pytest.mark.slow
 def test_off_policy_training_reaches_the_same_logZ():
     env, R = product_density_env("free")
     explore = dict(temperature_start=2.0, temperature_end=2.0, epsilon_start=0.1, epsilon_end=0.1,
@@ -82,6 +85,7 @@ def test_off_policy_training_reaches_the_same_logZ():
     assert abs(z_on - z_off) < 0.05
 
 
+@pytest.mark.slow
 def test_free_order_with_learned_backward_policy_is_exact_too():
     env, sets, lr = table_env("free")
     res = train(env, plain_tb(n_iterations=900, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.1, seed=0,

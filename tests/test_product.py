@@ -55,8 +55,13 @@ def _strip(rows):
 
 
 # ---------------------------------------------------------------------------- CLI end to end
-def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
+@pytest.mark.slow
+def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
+    # every file a run writes, temporary ones included (they are renamed into place)
+    real_replace, renamed = os.replace, []
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.extend([Path(src), Path(dst)]),
+                                                         real_replace(src, dst))[1])
     rc = main(["train", "--task", tiny_task, "--iterations", "5", "--batch-size", "8", "--max-reactions", "3", *plain_args(),
                "--set", "hidden=16", "--set", "final_samples=16", "--set", "plot_top=1", "--set", "export_top=2",
                "--out", str(out), "--no-progress"])
@@ -96,6 +101,18 @@ def test_cli_train_top_sample_export_resume(tiny_task, tmp_path, capsys):
     assert [r["iteration"] for r in read_metrics(out / "metrics.jsonl")] == list(range(7))
     assert main(["train", "--resume", str(out), "--batch-size", "4"]) == 2
     assert "cannot be changed" in capsys.readouterr().err
+
+    # RUN_FILES (the names --allow-nonempty never lets a run replace) lists what a run writes:
+    # every name now in the directory and every temporary name it used, and nothing else
+    from fnmatch import fnmatchcase
+
+    from gfn_crn.outputs import RUN_FILES, clashes
+
+    written = set(os.listdir(out)) | {p.name for p in renamed if p.parent == out}
+    assert all(p.parent in (out, out / "designs") for p in renamed), renamed
+    assert {n for n in written if not any(fnmatchcase(n, pat) for pat in RUN_FILES)} == set()
+    assert sorted(os.listdir(out)) == clashes(out)
+    assert [pat for pat in RUN_FILES if not any(fnmatchcase(n, pat) for n in written)] == []
     # a second run into the same directory is refused
     assert main(["train", "--task", tiny_task, "--out", str(out), "--iterations", "1"]) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -128,6 +145,7 @@ def load_config_file_roundtrip(c, tmp=Path("/tmp")):
 
 
 # ---------------------------------------------------------------------------- resume
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [dict(), dict(order="free", replay_capacity=16, replay_fraction=0.5),
                                 dict(topology_reward=True, topology_rounds=1, topology_popsize=3, replay_capacity=16,
                                      prioritized_replay=True, replay_updates=1, order="free",

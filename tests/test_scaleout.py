@@ -20,6 +20,9 @@ from gfn_crn.tasks import load_task
 sys.path.insert(0, str(Path(__file__).parent))
 from _scaleout_workers import CrashingTask, FailingTask, UnloadableTask, ddp_worker, synthetic_env  # noqa: E402
 
+#: worker pools, gloo ranks, torchrun: 8-82 s each
+pytestmark = pytest.mark.slow
+
 FIELDS = ("loss", "log_reward", "valid", "reason", "log_prior")
 
 

@@ -89,6 +89,7 @@ def _rel_err(y, yref):
     return (np.abs(y - yref) / scale).max(axis=(-1, -2))
 
 
+@pytest.mark.slow
 def test_trajectories_against_tight_scipy_reference():
     """24 random networks (all kinds; 8 of them stiff with rates up to 1e3), 2 scenarios each."""
     rng = np.random.default_rng(2024)
@@ -204,6 +205,35 @@ def test_fallback_engines_agree(engine):
     assert _rel_err(a.y, b.y).max() < 1e-4
     div = simulate(parse_network("species: X\nX -> 2 X ; k=1"), [Scenario()], t, engine=engine)
     assert div.status[0, 0] == DIVERGED
+
+
+def test_scipy_engine_has_a_step_budget():
+    """solve_ivp has no step limit: an oscillator at rtol 1e-8 over a long horizon took 140,000
+    steps. The scipy engine stops after max_steps like the others: status step_budget (a failure),
+    the points it reached kept, the rest at the cap."""
+    import time
+
+    from gfn_crn.sim.status import STATUS_NAMES, SolverStatus, is_failure
+
+    lv = parse_network("species: X Y\nX -> 2 X ; k=1\nX + Y -> 2 Y ; k=1\nY -> 0 ; k=1")
+    scen = [Scenario({}, {"X": 1.0, "Y": 0.5})]
+    t = time_grid(1000.0, 1001)
+    t0 = time.perf_counter()
+    r = simulate(lv, scen, t, engine="scipy", rtol=1e-8, atol=1e-12, max_steps=300)
+    assert time.perf_counter() - t0 < 5.0
+    assert r.status[0, 0] == SolverStatus.STEP_BUDGET and STATUS_NAMES[int(r.status[0, 0])] == "step_budget"
+    assert is_failure(r.status).all() and not r.ok.any()
+    y = r.y[0, 0]
+    reached = int(np.sum(y[:, 0] < 1e4))
+    assert 1 < reached < t.size and np.all(y[reached:] == 1e4)
+    # the points it reached are those of an integration with room to spare
+    full = simulate(lv, scen, t[:reached], engine="scipy", rtol=1e-8, atol=1e-12, max_steps=10**6)
+    assert full.ok.all()
+    np.testing.assert_allclose(y[:reached], full.y[0, 0], rtol=1e-6, atol=1e-9)
+    # the budget counts the steps of all segments of a system (inputs that switch make segments)
+    sw = simulate(antithetic_example(), [Scenario({"u1": PiecewiseConstant((0.0, 10.0), (1.0, 2.0)), "u2": 1.0})],
+                  time_grid(20.0, 201), engine="scipy", rtol=1e-8, atol=1e-10, max_steps=30)
+    assert sw.status[0, 0] == SolverStatus.STEP_BUDGET
 
 
 def test_workers_give_the_same_results():

@@ -331,6 +331,7 @@ def test_ssa_task_budget_failure_gets_floor_and_task_file_errors(tmp_path):
     assert load_task("rpa").kind == "tracking"                 # everything else goes to the base loader
 
 
+@pytest.mark.slow
 def test_ssa_presets_antithetic_beats_template_and_plot(tmp_path):
     for name, cls in (("ssa_tracking", SSATrackingTask), ("ssa_robust", SSARobustTask)):
         task = load_task(name)

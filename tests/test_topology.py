@@ -143,6 +143,7 @@ def test_rates_outside_the_prior_and_bad_settings(rpa):
         TopologyReward(rpa, sigma0=float("nan"))
 
 
+@pytest.mark.slow
 def test_trajectory_balance_learns_the_structure_marginal(rpa):
     """With log R = reward(L*(T)) + log prior(k) and a normalised prior, the target's marginal over
     structures is proportional to exp(reward(L*(T))) and log Z = logsumexp over structures: the

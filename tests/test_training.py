@@ -1,6 +1,7 @@
 """TB training: a short run on a synthetic reward, determinism, log Z set-up, replay."""
 
 import numpy as np
+import pytest
 import torch
 
 from gfn_crn.crn import antithetic_example, mass_action_library
@@ -15,6 +16,7 @@ def rpa_env(order="canonical", max_reactions=5, **kw):
     return CRNEnv(lib, tmpl, RandomQuadraticReward(lib, seed=3), order=order, max_reactions=max_reactions, **kw)
 
 
+@pytest.mark.slow
 def test_short_training_run_improves_the_reward():
     env = rpa_env()
     cfg = plain_tb(n_iterations=150, batch_size=32, hidden=64, lr=3e-3, lr_logZ=0.1, seed=1,
@@ -113,3 +115,21 @@ def test_archive_records_what_found_each_design(tmp_path):
     assert Archive.from_dict(run.archive.to_dict()).top(1)[0].source == e.source   # saved and read back
     with pytest.raises(CRNError, match="unknown source 'magic'"):
         run.archive.update([e.network], [0.1], [True], source="magic")
+
+
+def test_the_trainer_takes_its_schedule_as_an_argument():
+    from gfn_crn.training import Trainer
+
+    seen = []
+
+    def schedule(it):
+        seen.append(it)
+        return {"temperature": 3.0}
+
+    cfg = plain_tb(n_iterations=2, batch_size=4, hidden=16, seed=0)
+    default = Trainer(rpa_env(), cfg)
+    assert default.schedule(0) == cfg.policy_kwargs(0)
+    t = Trainer(rpa_env(), cfg, schedule=schedule)
+    t.step()
+    t.step()
+    assert seen == [0, 1] and t.history[0]["temperature"] == 3.0

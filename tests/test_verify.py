@@ -61,6 +61,7 @@ def _anti_rhs(k, u1, u2):
     return f
 
 
+@pytest.mark.slow
 def test_checks_agree_with_an_independent_scipy_solve(rpa):
     """The off-grid value (largest relative error at t = 1000) and the bounded value (largest
     concentration) recomputed with a hand-written right-hand side and scipy's Radau."""
@@ -166,6 +167,7 @@ def _osc_task(freq):
     return OscillatorTask(tpl, [Scenario({}, {"X1": 1.0})], time_grid(100, 1001), frequency=freq, t0=20)
 
 
+@pytest.mark.slow
 def test_repressilator_passes_the_oscillator_checks():
     net = parse_network(REPRESSILATOR)
     probe = _osc_task(0.1)
@@ -215,6 +217,7 @@ def test_minimal_core_with_refinement_is_no_larger(rpa):
     assert refined.evaluations > plain.evaluations
 
 
+@pytest.mark.slow
 def test_run_writes_mechanisms_and_top_shows_them(tmp_path, capsys):
     """A run whose archive holds the antithetic design, the same plus a spectator, and an
     unbounded design: mechanisms.json, summary.json, report.md and `gfn-crn top` count 2 verified

@@ -24,6 +24,11 @@ from .errors import CRNError
 from .reactions import Reaction, degradation, hill, make_complex, mass_action
 from .species import check_species_name
 
+#: the orders in which a generator may add a design's library reactions: ``canonical`` (increasing
+#: library index, one trajectory per design) or ``free`` (any order); :class:`gfn_crn.envs.CRNEnv`
+#: takes one, and the run setting ``order`` offers these (declared here, below torch)
+ORDERS = ("canonical", "free")
+
 
 class ReactionLibrary:
     """An ordered, duplicate-free list of reactions over a fixed set of species.

@@ -14,7 +14,12 @@ file size         4 MB       ``GFN_CRN_MAX_FILE_MB``
 species           500        ``GFN_CRN_MAX_SPECIES``
 reactions         20,000     ``GFN_CRN_MAX_REACTIONS``
 time points       100,000    ``GFN_CRN_MAX_POINTS``
+simulation size   2,000 MB   ``GFN_CRN_MAX_SIM_MB``
 ================  =========  ===========================
+
+The simulation-size limit guards one ``simulate`` call: its trajectories are networks x
+scenarios x points x species float64 values, allocated at once (``simulate(max_memory_mb=...)``
+overrides it for one call).
 
 The time-point limit guards ``--points`` and task files' ``n_t``: every trajectory is stored at
 every point, so 10^8 points is 800 MB per species and scenario.
@@ -37,10 +42,12 @@ ENV_FILE_MB = "GFN_CRN_MAX_FILE_MB"
 ENV_SPECIES = "GFN_CRN_MAX_SPECIES"
 ENV_REACTIONS = "GFN_CRN_MAX_REACTIONS"
 ENV_POINTS = "GFN_CRN_MAX_POINTS"
+ENV_SIM_MB = "GFN_CRN_MAX_SIM_MB"
 DEFAULT_FILE_MB = 4.0
 DEFAULT_SPECIES = 500
 DEFAULT_REACTIONS = 20_000
 DEFAULT_POINTS = 100_000
+DEFAULT_SIM_MB = 2000.0
 
 
 def _env_number(name: str, default: float, integer: bool) -> float:
@@ -96,6 +103,22 @@ def check_points(n, what: str = "time grid") -> None:
                        f"(set {ENV_POINTS}={int(n)} to allow it)")
 
 
+def check_simulation_size(networks: int, scenarios: int, points: int, species: int,
+                          max_mb: float | None = None) -> None:
+    """Raise before a simulation whose trajectories (networks x scenarios x points x species
+    float64 values, what one ``simulate`` call returns) would take more than ``max_mb`` MB
+    (default: ``GFN_CRN_MAX_SIM_MB``, else 2,000 MB). The error names every factor and both ways to
+    raise the limit."""
+    limit = _env_number(ENV_SIM_MB, DEFAULT_SIM_MB, False) if max_mb is None else float(max_mb)
+    values = int(networks) * int(scenarios) * int(points) * int(species)
+    mb = values * 8 / 1e6
+    if mb > limit:
+        raise CRNError(f"simulation too large: {networks} networks x {scenarios} scenarios x {points} time points x "
+                       f"{species} species = {values:,} values, {mb:,.1f} MB of trajectories, more than the limit of "
+                       f"{limit:,g} MB; simulate fewer networks at a time (chunk_size, batch_size) or fewer points, "
+                       f"or raise the limit (set {ENV_SIM_MB}={mb * 1.01 + 1:.0f}, or pass max_memory_mb)")
+
+
 def current_limits(limits: Limits | None = None) -> Limits:
     return limits if limits is not None else Limits.from_env()
 
@@ -132,4 +155,4 @@ def read_text(path, what: str = "file", limits: Limits | None = None) -> str:
         raise CRNError(f"{what} {p} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
 
 
-__all__ = ["Limits", "current_limits", "read_text", "check_points", "ENV_POINTS", "ENV_FILE_MB", "ENV_SPECIES", "ENV_REACTIONS"]
+__all__ = ["Limits", "current_limits", "read_text", "check_points", "check_simulation_size", "ENV_SIM_MB", "ENV_POINTS", "ENV_FILE_MB", "ENV_SPECIES", "ENV_REACTIONS"]

@@ -48,14 +48,13 @@ from gfn.env import Env, NonValidActionsError
 from gfn.states import States
 
 from ..crn.errors import CRNError
-from ..crn.library import ReactionLibrary
+from ..crn.library import ORDERS, ReactionLibrary
 from ..crn.network import Network, Template
 from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
 from ..rewards.env_reward import EnvReward
 from ..tasks.prior import LogParameterPrior
 from .spec import CRNActionSpec
 
-ORDERS = ("canonical", "free")
 
 #: A reward callable: a batch of networks -> (log_reward (B,), valid (B,)).
 RewardFn = Callable[[list], tuple]

@@ -14,7 +14,8 @@ Engines (user guide: ``docs/engines.md``):
   Jacobian) through scikit-sundae, one system at a time: the robust fallback. It stops at the cap
   and after ``max_steps`` steps like the default engine (see :func:`_solve_cvode`).
 * ``"scipy"``: ``scipy.integrate.solve_ivp`` (``Radau`` by default), one system at a time: the
-  independent reference used by the tests (tight tolerances).
+  independent reference used by the tests (tight tolerances). It stops at the cap and after
+  ``max_steps`` steps too (see :func:`_solve_scipy`).
 
 A trajectory whose largest concentration reaches ``cap`` (default 1e4) or turns non-finite is
 stopped, the rest of its points are set to ``cap`` and its status is ``DIVERGED``; a solver
@@ -39,6 +40,7 @@ from typing import Sequence
 import numpy as np
 
 from ..crn.errors import CRNError
+from ..crn.limits import check_simulation_size
 from ..crn.network import Network
 from . import rodas
 from .compile import CompiledBatch, compile_networks
@@ -49,6 +51,7 @@ from .status import STATUS_NAMES, FAILURES, SolverStatus, is_failure  # noqa: F4
 OK = rodas.STATUS_OK
 DIVERGED = rodas.STATUS_DIVERGED
 FAILED = rodas.STATUS_FAILED  # one of the failure codes (gfn_crn.sim.status.FAILURES); test with is_failure
+STEP_BUDGET = int(SolverStatus.STEP_BUDGET)  # the step budget (max_steps) was spent: a failure
 ENGINES = ("rodas", "rodas-numba", "torch", "cvode", "scipy")
 #: engines that no longer exist, and what to use instead
 REMOVED_ENGINES = {"rodas-numpy": "the numpy Rodas4 was removed (numba is a pinned dependency): use 'rodas' "
@@ -188,16 +191,20 @@ def simulate(
     workers: int | None = None,
     progress: bool = False,
     device: str = "cpu",
+    max_memory_mb: float | None = None,
 ) -> SimResult:
     """Simulate every network under every scenario on the time grid ``t`` (starting at 0).
 
     ``rtol``/``atol`` are the local error tolerances of the engine (the default rtol 1e-5 gives
     trajectories within ~2e-5 relative of a rtol-1e-10 reference on random RPA candidates, see
     ``benchmarks/RESULTS.md``); ``cap`` the divergence
-    threshold; ``max_steps`` the step budget per system (rodas, cvode); ``method`` the scipy method
+    threshold; ``max_steps`` the step budget per system (every engine); ``method`` the scipy method
     (``engine="scipy"``); ``workers`` > 1 splits the networks over that many processes;
     ``device`` the torch device (``engine="torch"`` only). ``stats["engine"]`` names the engine
     that actually ran (``"rodas-numba"``, or ``"torch"`` after a fallback, for ``"rodas"``).
+    ``max_memory_mb``: the largest trajectory array (networks x scenarios x points x species
+    float64) the call may allocate, checked before any work (default ``GFN_CRN_MAX_SIM_MB`` or
+    2,000 MB; :func:`gfn_crn.crn.limits.check_simulation_size`).
     """
     if isinstance(networks, Network):
         networks = [networks]
@@ -213,9 +220,11 @@ def simulate(
     cb = compile_networks(networks)
     species = cb.species
     scenarios = _check_scenarios(scenarios, species, cb.inputs)
+    check_simulation_size(cb.B, len(scenarios), t.size, cb.N, max_memory_mb)
     if workers is not None and workers > 1 and len(networks) > 1:
         return _simulate_parallel(networks, scenarios, t, workers, engine=engine, rtol=rtol, atol=atol,
-                                  cap=cap, max_steps=max_steps, method=method, device=device)
+                                  cap=cap, max_steps=max_steps, method=method, device=device,
+                                  max_memory_mb=max_memory_mb)
     if engine == "rodas":
         engine, device = ("rodas-numba", device) if _compiled_available() else ("torch", "cpu")
     if engine == "torch":
@@ -262,7 +271,7 @@ def simulate(
             status = np.zeros(B * S, dtype=np.int8)
             steps = np.zeros(B * S, dtype=np.int64)
             rej = np.zeros(B * S, dtype=np.int64)
-            solve_one = _solve_scipy if engine == "scipy" else partial(_solve_cvode, max_steps=max_steps)
+            solve_one = partial(_solve_scipy if engine == "scipy" else _solve_cvode, max_steps=max_steps)
             for a in range(B * S):
                 Y[a], status[a], steps[a] = solve_one(
                     cb, int(net_of_sys[a]), y0_sys[:, a], t, seg_end_sys[a], coef_sys[a], rtol, atol, cap, method)
@@ -321,8 +330,19 @@ def _solve_segments(cb, b, y0, t, seg_end, seg_coef, cap, solve_segment):
     return Y, OK, nsteps
 
 
-def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
+def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method, max_steps=20000):
+    """One system with ``scipy.integrate.solve_ivp``, segment by segment.
+
+    Gives up like the other engines: a terminal event stops the integration as soon as the largest
+    concentration reaches ``cap`` or turns non-finite (``DIVERGED``), and a second one once the
+    system has taken ``max_steps`` steps over all its segments (``STEP_BUDGET``, a failure; solve_ivp
+    has no step limit of its own, and a stiff random candidate at rtol 1e-8 ran for minutes).
+    Events are evaluated once per accepted step (and a few times more while a root is located), so
+    the count is the steps taken. The number of right-hand-side evaluations is returned."""
     from scipy.integrate import solve_ivp
+
+    budget = max(int(max_steps), 1)
+    steps = {"used": 0, "t_last": 0.0, "stop": None}  # over all segments of this system
 
     def seg(kin, y, t0, t1, t_eval):
         def f(_, x):
@@ -334,20 +354,35 @@ def _solve_scipy(cb, b, y0, t, seg_end, seg_coef, rtol, atol, cap, method):
         def blowup(_, x):
             return cap - np.max(np.abs(x)) if np.all(np.isfinite(x)) else -1.0
 
+        def out_of_steps(t, _x):
+            # positive while steps are left; once the budget is spent, a root in the middle of the
+            # step that spent it (the event is a function of t then, as solve_ivp's root finder needs)
+            if steps["stop"] is None:
+                steps["used"] += 1
+                if steps["used"] <= budget:
+                    steps["t_last"] = t
+                    return 1.0
+                steps["stop"] = 0.5 * (steps["t_last"] + t)
+            return steps["stop"] - t
+
         blowup.terminal = True
+        out_of_steps.terminal = True
         # evaluate at the segment end too (it is the next segment's start), then drop it
         extra = not (t_eval.size and t_eval[-1] == t1)
         t_out = np.append(t_eval, t1) if extra else t_eval
         try:
             with np.errstate(all="ignore"):
                 sol = solve_ivp(f, (t0, t1), y, method=method, t_eval=t_out, rtol=rtol, atol=atol,
-                                jac=jac if method in ("Radau", "BDF", "LSODA") else None, events=blowup)
+                                jac=jac if method in ("Radau", "BDF", "LSODA") else None,
+                                events=[blowup, out_of_steps])
         except Exception:  # noqa: BLE001 - a bad candidate must never raise
             return FAILED, np.empty((0, y.size)), y, 0
         n = int(getattr(sol, "nfev", 0))
         # solve_ivp returns an empty list, not an array, when no output time was reached
         Y = np.asarray(sol.y, dtype=float).reshape(y.size, -1)
         ys = Y.T[: t_eval.size]
+        if sol.status == 1 and len(sol.t_events[1]) and not len(sol.t_events[0]):
+            return STEP_BUDGET, ys[: np.sum(np.all(np.isfinite(ys), axis=1))], y, n
         if sol.status == 1 or (ys.size and not np.all(np.isfinite(ys))):
             return DIVERGED, ys[: np.sum(np.all(np.isfinite(ys), axis=1))], y, n
         if sol.status != 0 or Y.shape[1] < t_out.size:

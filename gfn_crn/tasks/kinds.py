@@ -22,7 +22,6 @@ import it without a cycle.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
@@ -30,6 +29,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from ..crn.errors import CRNError
+from ..crn.settings import Spec, check_value
 from ..sim import PiecewiseConstant, scenario_grid, scenario_zip
 
 #: the [task] keys of the tracking-style losses (``loss=True`` kinds)
@@ -56,18 +56,11 @@ class Section:
         return key in self.d
 
     def number(self, key, default=None, positive=False, integer=False):
+        """``key`` as a finite float (or int), read by the settings' one typed validator."""
         if key not in self.d:
             return default
-        v = self.d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise CRNError(f"{self.source}: [{self.where}] {key} must be a finite number, got {v!r}")
-        if positive and v <= 0:
-            raise CRNError(f"{self.source}: [{self.where}] {key} must be > 0, got {v!r}")
-        if integer:
-            if int(v) != v:
-                raise CRNError(f"{self.source}: [{self.where}] {key} must be an integer, got {v!r}")
-            return int(v)
-        return float(v)
+        return check_value(self.d[key], f"{self.source}: [{self.where}] {key}",
+                           Spec("int" if integer else "float", gt=0 if positive else None))
 
     def numbers(self, key, default=None):
         if key not in self.d:

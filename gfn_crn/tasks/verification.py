@@ -21,6 +21,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from ..crn.errors import CRNError
+from ..crn.settings import read_table, setting
 from ..sim import PiecewiseConstant, Scenario
 
 
@@ -40,84 +41,49 @@ class Check:
                 "passed": bool(self.passed), "detail": self.detail}
 
 
+def _off_grid_inputs(v, label: str) -> dict:
+    """``[verify] inputs``: input -> off-grid values (finite, >= 0)."""
+    if not isinstance(v, Mapping):
+        raise CRNError(f"{label} must be a table of input -> [values]")
+    vals = {}
+    for u, xs in v.items():
+        try:
+            arr = [float(x) for x in (xs if isinstance(xs, (list, tuple)) else [xs])]
+        except (TypeError, ValueError):
+            raise CRNError(f"{label}.{u} must be numbers, got {xs!r}") from None
+        if not arr or not all(math.isfinite(x) and x >= 0 for x in arr):
+            raise CRNError(f"{label}.{u} must be finite values >= 0, got {xs!r}")
+        vals[str(u)] = tuple(arr)
+    return vals
+
+
 @dataclass(frozen=True)
 class VerifySettings:
     """The ``[verify]`` table of a task file (every key optional)."""
 
-    horizon: float = 10.0
-    """the long horizon, in units of the task's final time"""
-    n_points: int = 0
-    """output points on the long horizon (0: 2001, or the task's spacing for oscillators)"""
-    cap: float = 1e3
-    """every species must stay below this concentration"""
-    settle_window: float = 0.1
-    """the final fraction of the long horizon over which species must have stopped moving"""
-    settle_tol: float = 1e-2
-    """largest relative change over that window"""
-    settle_atol: float = 0.0
-    """concentration added to the denominator, so species near zero do not count (0: 5% of the
-    largest training target, or 0.05 where the task has none)"""
-    off_grid: bool = True
-    """run the off-grid check"""
-    off_grid_tol: float = 0.0
-    """tolerance of the off-grid and step checks (0: the kind's default, docs/verification.md)"""
-    step: bool = True
-    """run the disturbance-step check (tracking tasks with a disturbance input)"""
-    oscillation_tol: float = 0.1
-    """relative tolerance of the oscillator checks (frequency and amplitude)"""
-    inputs: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    """explicit off-grid values per input (replace the derived ones for that input)"""
+    horizon: float = setting(10.0, "the long horizon, in units of the task's final time", ge=1)
+    n_points: int = setting(0, "output points on the long horizon (0: 2001, or the task's spacing for oscillators)",
+                            ge=0, check=lambda v: None if v == 0 or v >= 11 else "0 or an integer >= 11")
+    cap: float = setting(1e3, "every species must stay below this concentration", gt=0)
+    settle_window: float = setting(0.1, "the final fraction of the long horizon over which species must have "
+                                        "stopped moving", gt=0, lt=1)
+    settle_tol: float = setting(1e-2, "largest relative change over that window", gt=0)
+    settle_atol: float = setting(0.0, "concentration added to the denominator, so species near zero do not count "
+                                      "(0: 5% of the largest training target, or 0.05 where the task has none)", ge=0)
+    off_grid: bool = setting(True, "run the off-grid check")
+    off_grid_tol: float = setting(0.0, "tolerance of the off-grid and step checks (0: the kind's default, see the "
+                                       "module doc)", ge=0)
+    step: bool = setting(True, "run the disturbance-step check (tracking tasks with a disturbance input)")
+    oscillation_tol: float = setting(0.1, "relative tolerance of the oscillator checks (frequency and amplitude)",
+                                     gt=0)
+    inputs: Mapping[str, Sequence[float]] = setting(
+        doc="explicit off-grid values per input (replace the derived ones for that input)", default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Mapping | None, where: str = "[verify]") -> "VerifySettings":
-        if d is None:
-            return cls()
-        if not isinstance(d, Mapping):
-            raise CRNError(f"{where} must be a table, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise CRNError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {', '.join(sorted(known))})")
-        out = {}
-        for f in fields(cls):
-            if f.name not in d:
-                continue
-            v = d[f.name]
-            if f.name == "inputs":
-                if not isinstance(v, Mapping):
-                    raise CRNError(f"{where}.inputs must be a table of input -> [values]")
-                vals = {}
-                for u, xs in v.items():
-                    try:
-                        arr = [float(x) for x in (xs if isinstance(xs, (list, tuple)) else [xs])]
-                    except (TypeError, ValueError):
-                        raise CRNError(f"{where}.inputs.{u} must be numbers, got {xs!r}") from None
-                    if not arr or not all(math.isfinite(x) and x >= 0 for x in arr):
-                        raise CRNError(f"{where}.inputs.{u} must be finite values >= 0, got {xs!r}")
-                    vals[str(u)] = tuple(arr)
-                out["inputs"] = vals
-                continue
-            if isinstance(f.default, bool):
-                if not isinstance(v, bool):
-                    raise CRNError(f"{where}.{f.name} must be true or false, got {v!r}")
-                out[f.name] = v
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise CRNError(f"{where}.{f.name} must be a finite number, got {v!r}")
-            if f.name == "n_points":
-                if int(v) != v or (v != 0 and v < 11):
-                    raise CRNError(f"{where}.n_points must be 0 or an integer >= 11, got {v!r}")
-                out[f.name] = int(v)
-                continue
-            if v < 0 or (v == 0 and f.name not in ("off_grid_tol", "settle_atol")):
-                raise CRNError(f"{where}.{f.name} must be > 0, got {v!r}")
-            out[f.name] = float(v)
-        s = cls(**out)
-        if s.horizon < 1:
-            raise CRNError(f"{where}.horizon must be >= 1 (a multiple of the task's final time), got {s.horizon}")
-        if not 0 < s.settle_window < 1:
-            raise CRNError(f"{where}.settle_window must lie in (0, 1), got {s.settle_window}")
-        return s
+        """The settings of a ``[verify]`` table, each value read by the settings' one typed validator
+        (:func:`gfn_crn.crn.settings.read_table`); errors name ``where`` and the key."""
+        return cls(**read_table(cls, d, where, custom={"inputs": _off_grid_inputs}))
 
     def to_dict(self) -> dict:
         d = asdict(self)

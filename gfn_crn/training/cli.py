@@ -4,7 +4,7 @@
                   [--max-reactions 5] [--order canonical|free] [--iterations 1000] [--batch-size 64]
                   [--seed 0] [--out DIR] [--preset quick|paper] [--config FILE.toml]
                   [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--topology-reward] [--no-progress]
-    gfn-crn train --resume DIR [--iterations N] [--max-minutes M] [--workers N]
+    gfn-crn train --resume DIR [--iterations N] [--max-evaluations N] [--max-minutes M] [--workers N]
     torchrun --standalone --nproc_per_node=N -m gfn_crn.cli train ...   (data-parallel)
     gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl]
     gfn-crn top DIR [-k 10] [--json]
@@ -22,25 +22,28 @@ from pathlib import Path
 
 from ..crn.errors import CRNError
 
-#: settings of the ``gfn-crn demo`` run (rpa; a few minutes on 2 cores)
-#: the demo: the default recipe (no other settings) at a fixed evaluation budget and seed, so its
-#: result does not depend on the machine's speed or load. The seed is chosen: of seeds 0-4 at this
-#: budget, 1 and 3 end with a verified design (1 after 13,677 evaluations); benchmarks/RESULTS.md
-#: ("The default recipe") has every seed
-DEMO_SETTINGS = {
-    "task": "rpa", "seed": 1, "max_evaluations": 20480, "checkpoint_every": 50, "final_samples": 256,
-    "plot_top": 3, "export_top": 5,
-}
+#: the ``gfn-crn demo`` run: the default recipe at the ``quick`` preset's evaluation budget, at a
+#: fixed seed, so its result does not depend on the machine's speed or load. The seed is chosen: of
+#: seeds 0-4 at this budget, 1 and 3 end with a verified design (1 after 13,677 evaluations);
+#: benchmarks/RESULTS.md ("The default recipe") has every seed
+DEMO_PRESET = "quick"
+DEMO_SETTINGS = {"task": "rpa", "seed": 1}
+
+#: ``gfn-crn train`` flags that are not settings of their own (``--per-sample-reward`` sets two)
+#: and that a resumed run refuses, like every setting not in RESUMABLE
+_RUN_ONLY_FLAGS = ("preset", "config", "out", "set", "per_sample_reward")
+
+
+def _dest(flag: str) -> str:
+    return flag[2:].replace("-", "_")
 
 
 def _override_args(args) -> dict:
-    out = {
-        "task": args.task, "library": args.library, "max_reactions": args.max_reactions, "order": args.order,
-        "iterations": args.iterations, "batch_size": args.batch_size, "seed": args.seed,
-        "max_minutes": args.max_minutes, "workers": args.workers, "algorithm": args.algorithm,
-        "topology_reward": True if args.topology_reward else None,
-        "max_evaluations": args.max_evaluations,
-    }
+    """The command line's settings: each setting's own flag, ``--per-sample-reward``, then ``--set``
+    (checked against the declarations here, so that an error names ``--set``)."""
+    from .config import coerce_setting, flag_settings
+
+    out = {key: getattr(args, _dest(flag)) for key, flag, _ in flag_settings()}
     if args.per_sample_reward:
         if args.topology_reward:
             raise CRNError("--per-sample-reward and --topology-reward contradict each other")
@@ -49,8 +52,30 @@ def _override_args(args) -> dict:
         if "=" not in item:
             raise CRNError(f"--set: expected KEY=VALUE, got {item!r}")
         k, v = (x.strip() for x in item.split("=", 1))
-        out[k] = v
+        out[k] = coerce_setting(k, v, "--set")
     return out
+
+
+def _resume_guard(args) -> dict:
+    """The settings a ``--resume`` may change (RESUMABLE, from the declarations); any other flag is
+    an error naming it."""
+    from .config import RESUMABLE, flag_settings
+
+    given, changed = {}, []
+    for key, flag, _ in flag_settings():
+        v = getattr(args, _dest(flag))
+        if v is None:
+            continue
+        if key in RESUMABLE:
+            given[key] = v
+        else:
+            changed.append(flag)
+    changed += [f"--{name.replace('_', '-')}" for name in _RUN_ONLY_FLAGS if getattr(args, name)]
+    if changed:
+        allowed = ", ".join(flag for key, flag, _ in flag_settings() if key in RESUMABLE)
+        raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
+                       f"changed (only {allowed})")
+    return given
 
 
 def _cmd_train(args) -> int:
@@ -94,16 +119,7 @@ def _train(args, dist) -> int:
             print(msg, file=sys.stderr)
 
     if args.resume:
-        changed = [f"--{k.replace('_', '-')}" for k in ("task", "library", "max_reactions", "order", "batch_size",
-                                                         "seed", "preset", "config", "out", "algorithm",
-                                                         "topology_reward")
-                   if getattr(args, k) is not None] + (["--set"] if args.set else [])
-        if changed:
-            raise CRNError(f"--resume continues the run with its saved settings; {', '.join(changed)} cannot be "
-                           f"changed (only --iterations, --max-minutes and --workers)")
-        run = Run.load(args.resume, iterations=args.iterations, max_minutes=args.max_minutes, workers=args.workers,
-                       max_evaluations=args.max_evaluations,
-                       warn=lambda m: print(m, file=sys.stderr), dist=dist)
+        run = Run.load(args.resume, **_resume_guard(args), warn=lambda m: print(m, file=sys.stderr), dist=dist)
         say(f"resuming {run.dir} at iteration {run.iteration} of {run.config.train.n_iterations}")
     else:
         config = resolve_config(args.preset, args.config, _override_args(args))
@@ -211,7 +227,7 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     from .config import resolve_config
     from .run import Run
 
-    config = resolve_config(overrides={**DEMO_SETTINGS, **(settings or {})})
+    config = resolve_config(DEMO_PRESET, overrides={**DEMO_SETTINGS, **(settings or {})})
     print(f"gfn-crn demo: the default recipe on the rpa task (robust perfect adaptation), "
           f"{config.max_evaluations:,} candidate evaluations, seed {config.train.seed} -> {out}/", flush=True)
     run = Run.create(config, out, overwrite=True)
@@ -234,33 +250,42 @@ def run_demo(out="demo_out", settings: dict | None = None) -> int:
     return 0
 
 
+def _flag_type(key: str, flag: str):
+    """An argparse ``type`` that reads a flag's value as its setting is declared (type, choices,
+    bounds); the error names the flag."""
+    from ..crn.settings import check_value
+    from .config import setting_spec
+
+    spec = setting_spec(key)
+
+    def conv(text: str):
+        try:
+            return check_value(text, "", spec, text=True)
+        except CRNError as e:  # argparse prefixes "argument --flag:"
+            raise argparse.ArgumentTypeError(str(e).strip()) from None
+
+    conv.__name__ = spec.kind
+    return conv
+
+
 def add_train_arguments(t) -> None:
-    """``gfn-crn train`` (imports the run settings, hence torch: training needs it anyway)."""
-    from .config import FIELD_DOCS, PRESETS, RunConfig
+    """``gfn-crn train`` (imports the run settings, hence torch: training needs it anyway). The
+    flags of the settings come from their declarations (:func:`gfn_crn.training.config.flag_settings`)."""
+    from .config import PRESETS, RunConfig, flag_settings, setting_spec
 
     d = RunConfig()
     t.description = ("Train a GFlowNet that samples CRN designs for a task. Settings: defaults < --preset < --config "
                      "< flags/--set. The run directory holds config.toml, metrics.jsonl, checkpoints, the archive, "
                      "plots and report.md. Ctrl-C stops after the current iteration and saves.")
-    t.add_argument("--task", default=None, help=f"preset name or task TOML file (default {d.task})")
-    t.add_argument("--library", default=None, help=f"{FIELD_DOCS['library']} (default {d.library})")
-    t.add_argument("--max-reactions", type=int, default=None, help=f"(default {d.max_reactions})")
-    t.add_argument("--order", choices=["canonical", "free"], default=None, help=f"(default {d.order})")
-    t.add_argument("--algorithm", choices=["tb", "reinforce"], default=None,
-                   help=f"tb: the GFlowNet; reinforce: the REINFORCE baseline (default {d.algorithm})")
-    t.add_argument("--iterations", type=int, default=None, help=f"(default {d.train.n_iterations}; with --resume: the new total)")
-    t.add_argument("--batch-size", type=int, default=None, help=f"(default {d.train.batch_size})")
-    t.add_argument("--seed", type=int, default=None, help=f"(default {d.train.seed})")
-    t.add_argument("--max-minutes", type=float, default=None, help="stop and save after this many minutes (default: no limit)")
-    t.add_argument("--max-evaluations", type=int, default=None,
-                   help=f"{FIELD_DOCS['max_evaluations']} (default {d.max_evaluations}; with --resume: the new total)")
-    t.add_argument("--workers", type=int, default=None,
-                   help=f"processes that simulate each batch (default {d.workers}; the results do not depend on it). "
-                        "For data-parallel training launch with torchrun --nproc_per_node=N -m gfn_crn.cli train ...")
-    t.add_argument("--topology-reward", action="store_true", default=None,
-                   help="score structures, not rate samples: each new structure's reward is taken after a short rate "
-                        "refinement (topology_rounds, topology_popsize, topology_sigma via --set); the default, see "
-                        "docs/training.md")
+    for key, flag, f in flag_settings():
+        note = f.metadata.get("resume")
+        helptext = f"{f.metadata['doc']} (default {d.get(key)}{'; with --resume: ' + note if note else ''})"
+        spec = setting_spec(key)
+        if spec.kind == "bool":
+            t.add_argument(flag, dest=_dest(flag), action="store_true", default=None, help=helptext)
+        else:
+            t.add_argument(flag, dest=_dest(flag), type=_flag_type(key, flag), default=None,
+                           metavar=("{" + ",".join(spec.choices) + "}") if spec.choices else None, help=helptext)
     t.add_argument("--per-sample-reward", action="store_true", default=False,
                    help="score each sampled design at its own rates (no topology reward, no structure search)")
     t.add_argument("--out", default=None, help="run directory (default runs/<task>-<date>-<time>): new, empty, or a "
@@ -318,21 +343,9 @@ def add_export_arguments(e) -> None:
     e.set_defaults(func=_cmd_export)
 
 
-def add_training_commands(sub) -> None:
-    """Add train, sample, top and export to the ``gfn-crn`` subparsers (the command line itself
-    loads each lazily, see :data:`gfn_crn.cli.COMMANDS`)."""
-    for name, helptext, adder in (
-        ("train", "train a CRN generator on a task; writes a run directory", add_train_arguments),
-        ("sample", "draw fresh designs from a trained run and score them", add_sample_arguments),
-        ("top", "print the best archived designs of a run", add_top_arguments),
-        ("export", "write the top designs of a run as text, JSON, Antimony and SBML", add_export_arguments),
-    ):
-        adder(sub.add_parser(name, help=helptext, description=helptext))
-
-
 def _cmd_demo(args) -> int:
     return run_demo(args.out)
 
 
-__all__ = ["add_training_commands", "add_train_arguments", "add_demo_arguments", "add_sample_arguments",
-           "add_top_arguments", "add_export_arguments", "run_demo", "DEMO_SETTINGS"]
+__all__ = ["add_train_arguments", "add_demo_arguments", "add_sample_arguments",
+           "add_top_arguments", "add_export_arguments", "run_demo", "DEMO_PRESET", "DEMO_SETTINGS"]

@@ -1,7 +1,12 @@
 """Every setting of gfn_crn training, declared once: its type, default and documentation.
 
-The settings come in sections, each a dataclass whose fields carry their documentation in
-``field(metadata={"doc": ...})``:
+The settings come in sections, each a dataclass whose fields are declared with
+:func:`gfn_crn.crn.settings.setting`: the default, the documentation, what a value must be
+(``choices``, bounds ``ge``/``gt``/``le``/``lt``; the type is the annotation) and, for the
+settings ``gfn-crn train`` takes as flags of their own, ``flag=True`` (``resume="..."``: the flag
+may change on ``--resume``). The flags, the resume guard, the checks of ``--set``, config files,
+presets and :meth:`RunConfig.validate`, the docs table (:func:`config_table`) and the
+``config.toml`` comments are all made from these declarations:
 
 * :class:`TrainConfig` - trajectory-balance training (:func:`gfn_crn.training.train`);
 * :class:`ReinforceConfig` - the REINFORCE baseline (:func:`gfn_crn.training.reinforce.train_reinforce`);
@@ -30,9 +35,11 @@ import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ..crn.errors import CRNError
+from ..crn.settings import Spec, check_value, setting, spec_of
+from ..crn.library import ORDERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,22 +50,17 @@ else:  # pragma: no cover - Python 3.10
 ALGORITHMS = ("tb", "reinforce")
 
 
-def setting(default, doc: str, **meta):
-    """A dataclass field with its documentation (``metadata["doc"]``) and flat-key metadata."""
-    if not doc:
-        raise ValueError("every setting needs a doc")
-    return field(default=default, metadata={"doc": doc, **meta})
-
-
 # ---------------------------------------------------------------------------- sections
 @dataclass
 class TrainConfig:
     """Settings of trajectory-balance training (:func:`gfn_crn.training.train`)."""
 
     n_iterations: int = setting(100000, "training iterations (one batch each); runs with max_evaluations stop at "
-                                          "the budget first", key="iterations")
-    batch_size: int = setting(16, "designs sampled (and simulated) per iteration")
-    seed: Optional[int] = setting(0, "seeds torch, numpy and random; a resumed run continues bit-for-bit")
+                                          "the budget first", key="iterations", ge=0, flag=True,
+                                  resume="the new total")
+    batch_size: int = setting(16, "designs sampled (and simulated) per iteration", ge=1, flag=True)
+    seed: Optional[int] = setting(0, "seeds torch, numpy and random; a resumed run continues bit-for-bit",
+                                  flag=True)
     lr: float = setting(1e-3, "Adam learning rate of the policy")
     lr_logZ: float = setting(0.1, "learning rate of log Z")
     init_logZ: float = setting(0.0, "initial log Z")
@@ -70,27 +72,28 @@ class TrainConfig:
     family: Optional[str] = setting(None, "continuous parameter family (empty: the estimator's default)")
     learned_pb: bool = setting(False, "learn the backward policy (free order only; canonical has PB = 1)")
     # exploration schedules: linear from *_start to *_end over anneal_fraction of the iterations
-    temperature_start: float = setting(2.0, "structure-logit temperature of the exploration policy at the start")
-    temperature_end: float = setting(1.0, "... at the end of the annealing")
+    temperature_start: float = setting(2.0, "structure-logit temperature of the exploration policy at the start",
+                                        gt=0)
+    temperature_end: float = setting(1.0, "... at the end of the annealing", gt=0)
     epsilon_start: float = setting(0.1, "share of uniform structure choices (and broad parameter proposals) "
-                                         "at the start")
-    epsilon_end: float = setting(0.0, "... at the end of the annealing")
+                                         "at the start", ge=0, le=1)
+    epsilon_end: float = setting(0.0, "... at the end of the annealing", ge=0, le=1)
     param_spread_start: float = setting(1.0, "scale factor of the continuous parameter distribution at the start")
     param_spread_end: float = setting(1.0, "... at the end of the annealing")
     param_epsilon: Optional[float] = setting(None, "share of broad parameter proposals (None: epsilon's)", key=None)
     sf_bias: float = setting(0.0, "subtracted from the exit logit while exploring")
     anneal_fraction: float = setting(0.5, "exploration anneals linearly over this share of the iterations "
-                                          "(0: the *_end values from the start)")
+                                          "(0: the *_end values from the start)", ge=0, le=1)
     # replay
     replay_capacity: int = setting(2000, "replay buffer size, in trajectories (one per sampled design; 0 = no replay)")
     replay_fraction: float = setting(0.5, "replayed trajectories per batch, as a share of batch_size")
     prioritized_replay: bool = setting(True, "the replay buffer keeps the highest-reward trajectories "
                                               "(else the latest)")
     replay_updates: int = setting(3, "extra TB updates per iteration, each on batch_size trajectories drawn from "
-                                     "the replay buffer only (no new simulations; for expensive cached rewards)")
+                                     "the replay buffer only (no new simulations; for expensive cached rewards)", ge=0)
     # misc
     reward_cache_size: Optional[int] = setting(None, "size of the env's reward cache (None: the env's)", key=None)
-    num_threads: Optional[int] = setting(1, "torch threads (1 keeps runs reproducible)", key="threads")
+    num_threads: Optional[int] = setting(1, "torch threads (1 keeps runs reproducible)", key="threads", ge=1)
     log_every: int = setting(0, "print a progress line every this many iterations (0 = never)", key=None)
 
     @property
@@ -184,21 +187,21 @@ class TopologyConfig:
     enabled: bool = setting(True, "score structures, not single rate vectors: each new structure's reward is "
                                    "taken at the best loss of a short rate refinement started at the prior's mode "
                                    "(cached; every refinement evaluation counts), plus the prior of the sampled rates",
-                            key="topology_reward")
-    rounds: int = setting(1, "topology reward: refinement rounds per new structure (0: the prior's mode only)")
-    popsize: int = setting(8, "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)")
-    sigma: float = setting(0.5, "topology reward: initial step of the refinement, in ln k")
+                            key="topology_reward", flag=True)
+    rounds: int = setting(1, "topology reward: refinement rounds per new structure (0: the prior's mode only)", ge=0)
+    popsize: int = setting(8, "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)", ge=1)
+    sigma: float = setting(0.5, "topology reward: initial step of the refinement, in ln k", gt=0)
     promote_below: float = setting(0.0, "topology reward: a new structure whose loss after the first rounds is "
                                          "below this multiple of the good threshold gets promote_rounds more "
                                          "rounds (a second fidelity for promising structures; 0 = off)",
-                                   key="promote_below")
+                                   key="promote_below", ge=0)
     promote_rounds: int = setting(3, "topology reward: rounds of the second fidelity (promote_below)",
-                                  key="promote_rounds")
+                                  key="promote_rounds", ge=0)
     screen_below: float = setting(0.0, "topology reward: screen every new structure whose refined loss is below "
                                        "this multiple of the good threshold with the cheap verification checks "
                                        "(bounded, settled over the long horizon); one that fails scores like a "
                                        "diverging design, and the archive refinements skip it (0 = off)",
-                                  key="screen_below")
+                                  key="screen_below", ge=0)
 
 
 @dataclass
@@ -207,11 +210,11 @@ class StructureSearchConfig:
 
     every: int = setting(10, "every this many iterations, local search around the best structures (0 = off): "
                             "destroy-and-rebuild neighbours, scored and replayed to TB (needs topology_reward "
-                            "and replay_capacity > 0)")
-    top_k: int = setting(8, "structure search: the best structures visited per search")
-    neighbours: int = setting(4, "structure search: neighbours per visited structure")
-    destroy: int = setting(1, "structure search: reactions removed before the policy rebuilds")
-    max_visits: int = setting(4, "structure search: visits per structure over the run")
+                            "and replay_capacity > 0)", ge=0)
+    top_k: int = setting(8, "structure search: the best structures visited per search", ge=1)
+    neighbours: int = setting(4, "structure search: neighbours per visited structure", ge=1)
+    destroy: int = setting(1, "structure search: reactions removed before the policy rebuilds", ge=1)
+    max_visits: int = setting(4, "structure search: visits per structure over the run", ge=1)
 
 
 @dataclass
@@ -220,12 +223,12 @@ class RefineConfig:
     during the run, :func:`gfn_crn.rewards.refine.refine_archive` at its end)."""
 
     every: int = setting(5, "every this many iterations, more rate refinement for the best archived designs "
-                            "(0 = off); the evaluations count and the designs are archived")
-    top_k: int = setting(4, "archive refinement: designs refined per call (the best not yet at max_visits)")
-    rounds: int = setting(2, "archive refinement: rounds of 8 candidates per design and call")
-    max_visits: int = setting(8, "archive refinement: calls per design over the run")
+                            "(0 = off); the evaluations count and the designs are archived", ge=0)
+    top_k: int = setting(4, "archive refinement: designs refined per call (the best not yet at max_visits)", ge=1)
+    rounds: int = setting(2, "archive refinement: rounds of 8 candidates per design and call", ge=1)
+    max_visits: int = setting(8, "archive refinement: calls per design over the run", ge=1)
     final_share: float = setting(0.3, "share of max_evaluations kept for a final successive-halving refinement "
-                                      "of the 128 best archived designs (needs max_evaluations)")
+                                      "of the 128 best archived designs (needs max_evaluations)", ge=0, lt=1)
 
 
 #: the sections of a run: attribute of :class:`RunConfig` -> flat-key prefix ("" = the field name)
@@ -238,32 +241,35 @@ class RunConfig:
     """Every setting of a ``gfn-crn train`` run: its own fields plus one of each section."""
 
     # what to design
-    task: str = setting("rpa", "a preset name (gfn-crn tasks lists them) or a task TOML file")
+    task: str = setting("rpa", "a preset name (gfn-crn tasks lists them) or a task TOML file", flag=True)
     algorithm: str = setting("tb", "tb (trajectory-balance GFlowNet) or reinforce (the risk-seeking REINFORCE "
-                                   "baseline of gfn_crn.training.reinforce, same policy network and environment)")
+                                   "baseline of gfn_crn.training.reinforce, same policy network and environment)",
+                             choices=ALGORITHMS, flag=True)
     library: str = setting("mass_action", "comma-separated parts: mass_action (order <= 2), hill or hill:R (Hill "
                                           "production, <= R regulators, default 1), degradation (active "
-                                          "degradation); over the template's species")
+                                          "degradation); over the template's species", flag=True)
     max_reactions: int = setting(5, "at most this many added reactions per design (default: the task file's "
-                                    "max_reactions where it has one, else 5)")
-    min_reactions: int = setting(1, "the exit action is allowed once this many are present")
+                                    "max_reactions where it has one, else 5)", ge=1, flag=True)
+    min_reactions: int = setting(1, "the exit action is allowed once this many are present", ge=0)
     order: str = setting("free", "canonical (increasing library index, one trajectory per design) or free "
-                                      "(any order)")
-    max_minutes: float = setting(0.0, "stop (and save) after this many minutes of training; 0 = no limit")
+                                      "(any order)", choices=ORDERS, flag=True)
+    max_minutes: float = setting(0.0, "stop (and save) after this many minutes of training; 0 = no limit", ge=0,
+                                 flag=True, resume="may change")
     max_evaluations: int = setting(102400, "stop once this many candidates were evaluated (the budget that makes runs "
-                                      "comparable; 0 = iterations only)")
+                                      "comparable; 0 = iterations only)", ge=0, flag=True,
+                                  resume="the new total")
     # outputs
-    archive_capacity: int = setting(1000, "the archive keeps this many best distinct topologies")
-    checkpoint_every: int = setting(50, "iterations between checkpoints (also saved at the end and on Ctrl-C)")
+    archive_capacity: int = setting(1000, "the archive keeps this many best distinct topologies", ge=1)
+    checkpoint_every: int = setting(50, "iterations between checkpoints (also saved at the end and on Ctrl-C)", ge=1)
     final_samples: int = setting(256, "designs drawn on-policy after training for the loss histogram and "
-                                      "samples.jsonl")
-    plot_top: int = setting(3, "time-course plots of this many top designs")
-    export_top: int = setting(5, "export this many top designs (text, JSON, Antimony, SBML) to designs/")
+                                      "samples.jsonl", ge=0)
+    plot_top: int = setting(3, "time-course plots of this many top designs", ge=0)
+    export_top: int = setting(5, "export this many top designs (text, JSON, Antimony, SBML) to designs/", ge=0)
     # reward evaluation
     workers: int = setting(1, "processes that simulate (score) each batch; results do not depend on it "
-                              "(1 = this process)")
+                              "(1 = this process)", ge=1, flag=True, resume="may change")
     chunk_size: int = setting(32, "designs per simulator call; a batch is cut into the same chunks whatever "
-                                  "workers is")
+                                  "workers is", ge=1)
     # sections
     train: TrainConfig = field(default_factory=TrainConfig)
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
@@ -285,56 +291,47 @@ class RunConfig:
         section, name = _flat_index()[key]
         return getattr(self if section is None else getattr(self, section), name)
 
+    def training_budget(self) -> int:
+        """Evaluations after which training stops and the final refinement spends the rest of
+        ``max_evaluations``: ``round(max_evaluations x (1 - refine_final_share))`` (0: no budget)."""
+        return int(round(self.max_evaluations * (1 - self.refine.final_share)))
+
+    def anneal_span(self) -> float:
+        """Evaluations over which exploration anneals in a run with a budget: ``anneal_fraction`` of
+        the evaluations before the final refinement (0 without a budget: the schedule counts
+        iterations, :meth:`TrainConfig.policy_kwargs`)."""
+        return self.train.anneal_fraction * self.max_evaluations * (1 - self.refine.final_share)
+
+    def exploration_schedule(self, evaluations: Callable[[], int]) -> Callable[[int], dict]:
+        """The TB trainer's schedule, iteration -> exploration ``policy_kwargs``: over the iterations
+        (:meth:`TrainConfig.policy_kwargs`), or, in a run with a budget, over :meth:`anneal_span`
+        evaluations (``evaluations()`` is the run's count so far)."""
+        if self.algorithm == "reinforce" or not self.max_evaluations:
+            return self.train.policy_kwargs
+        span, train = self.anneal_span(), self.train
+        return lambda it: train.policy_kwargs_at(1.0 if span <= 0 else evaluations() / span)
+
     def validate(self) -> "RunConfig":
+        """``self`` if every setting is of its type, in its choices and bounds (declared with the
+        setting) and the settings agree with each other; else a :class:`CRNError` naming it."""
         def need(cond, msg):
             if not cond:
                 raise CRNError(f"config: {msg}")
 
+        for key, _section, f in flat_keys():
+            check_value(self.get(key), f"config: {key}", spec_of(f))
         t, s = self.train, self.search
-        need(self.order in ("canonical", "free"), f"order must be canonical or free, got {self.order!r}")
-        need(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
-        need(t.n_iterations >= 0, f"iterations must be >= 0, got {t.n_iterations}")
-        need(t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}")
-        need(1 <= self.max_reactions, f"max_reactions must be >= 1, got {self.max_reactions}")
         need(0 <= self.min_reactions <= self.max_reactions,
              f"need 0 <= min_reactions <= max_reactions, got {self.min_reactions}, {self.max_reactions}")
-        need(t.temperature_start > 0 and t.temperature_end > 0, "temperatures must be > 0")
-        need(0 <= t.epsilon_start <= 1 and 0 <= t.epsilon_end <= 1, "epsilons must be in [0, 1]")
-        need(0 <= t.anneal_fraction <= 1, f"anneal_fraction must be in [0, 1], got {t.anneal_fraction}")
-        need(self.archive_capacity >= 1, "archive_capacity must be >= 1")
-        need(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
-        need(t.num_threads is not None and t.num_threads >= 1, "threads must be >= 1")
-        need(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
-        need(self.chunk_size >= 1, f"chunk_size must be >= 1, got {self.chunk_size}")
-        need(t.replay_updates >= 0, f"replay_updates must be >= 0, got {t.replay_updates}")
+        need(t.num_threads is not None, "threads must be >= 1")
         need(t.replay_updates == 0 or t.replay_capacity >= t.batch_size,
              f"replay_updates = {t.replay_updates} needs a replay buffer of at least one batch "
              f"(replay_capacity >= batch_size = {t.batch_size}), got replay_capacity = {t.replay_capacity}")
-        tp = self.topology
-        need(tp.rounds >= 0, f"topology_rounds must be >= 0, got {tp.rounds}")
-        need(tp.popsize >= 1, f"topology_popsize must be >= 1, got {tp.popsize}")
-        need(tp.sigma > 0 and math.isfinite(tp.sigma), f"topology_sigma must be positive, got {tp.sigma}")
-        need(tp.promote_below >= 0 and math.isfinite(tp.promote_below),
-             f"promote_below must be >= 0 and finite, got {tp.promote_below}")
-        need(tp.promote_rounds >= 0, f"promote_rounds must be >= 0, got {tp.promote_rounds}")
-        need(tp.screen_below >= 0 and math.isfinite(tp.screen_below),
-             f"screen_below must be >= 0 and finite, got {tp.screen_below}")
-        need(s.every >= 0, f"structure_search_every must be >= 0, got {s.every}")
         if s.every:
-            need(tp.enabled, "structure_search_every needs topology_reward = true")
+            need(self.topology.enabled, "structure_search_every needs topology_reward = true")
             need(self.algorithm == "tb", "structure_search_every works with algorithm = tb only")
             need(t.replay_capacity > 0, "structure_search_every needs a replay buffer (replay_capacity > 0)")
-            for k in ("top_k", "neighbours", "destroy", "max_visits"):
-                v = getattr(s, k)
-                need(v >= 1, f"structure_search_{k} must be >= 1, got {v}")
-        need(self.max_minutes >= 0 and math.isfinite(self.max_minutes), "max_minutes must be >= 0")
-        need(self.max_evaluations >= 0, f"max_evaluations must be >= 0, got {self.max_evaluations}")
-        rf = self.refine
-        need(rf.every >= 0, f"refine_every must be >= 0, got {rf.every}")
-        for k in ("top_k", "rounds", "max_visits"):
-            need(getattr(rf, k) >= 1, f"refine_{k} must be >= 1, got {getattr(rf, k)}")
-        need(0 <= rf.final_share < 1, f"refine_final_share must be in [0, 1), got {rf.final_share}")
-        need(rf.final_share == 0 or self.max_evaluations > 0,
+        need(self.refine.final_share == 0 or self.max_evaluations > 0,
              "refine_final_share needs a budget: set max_evaluations")
         for part in self.library.split(","):
             parse_library_part(part)
@@ -381,6 +378,21 @@ def _field(key: str):
 #: the documentation of every flat run setting (from the fields' metadata)
 FIELD_DOCS: dict[str, str] = {key: f.metadata["doc"] for key, _, f in flat_keys()}
 
+
+def flag_settings() -> Iterator[tuple[str, str, Any]]:
+    """``(flat key, flag, dataclass field)`` of every setting that ``gfn-crn train`` takes as a
+    flag of its own (``metadata["flag"]``: True for ``--<key with dashes>``, or the flag's name);
+    every other setting is set with ``--set KEY=VALUE``. A setting with ``metadata["resume"]``
+    (a note for the help) may change on ``--resume``; the others may not."""
+    for key, _, f in flat_keys():
+        fl = f.metadata.get("flag")
+        if fl:
+            yield key, "--" + (key.replace("_", "-") if fl is True else fl), f
+
+
+#: the flat settings that may change when a run is resumed (``gfn-crn train --resume DIR``)
+RESUMABLE: tuple[str, ...] = tuple(key for key, _, f in flat_keys() if f.metadata.get("resume"))
+
 #: ``--preset`` values: overrides of the defaults (flat keys).
 PRESETS: dict[str, dict[str, Any]] = {
     # the default recipe at the demo's budget: a few minutes on 2 cores for the rpa task
@@ -420,50 +432,17 @@ def build_library(spec: str, species):
     return libs[0] if len(libs) == 1 else merge(*libs)
 
 
-def _kind(f) -> str:
-    """bool, int, float or str: the base type of a field (``Optional[...]`` stripped)."""
-    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    for k in ("bool", "int", "float", "str"):
-        if k in t:
-            return k
-    raise TypeError(f"setting {f.name}: unsupported type {t}")  # pragma: no cover
+def setting_spec(key: str) -> Spec:
+    """What a value of flat setting ``key`` must be (type, choices, bounds: its declaration)."""
+    return spec_of(_field(key))
 
 
-def _coerce(name: str, value, where: str):
-    f = _field(name)
-    kind = _kind(f)
-    optional = "Optional" in str(f.type)
-    if kind == "bool":
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if not isinstance(value, bool):
-            raise CRNError(f"{where}: {name} must be true or false, got {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise CRNError(f"{where}: {name} must be an integer, got {value!r}")
-        try:
-            v = float(value)
-        except ValueError:
-            raise CRNError(f"{where}: {name} must be an integer, got {value!r}") from None
-        if v != int(v):
-            raise CRNError(f"{where}: {name} must be an integer, got {value!r}")
-        return int(v)
-    if kind == "float":
-        if isinstance(value, bool):
-            raise CRNError(f"{where}: {name} must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise CRNError(f"{where}: {name} must be a number, got {value!r}") from None
-        if not math.isfinite(v):
-            raise CRNError(f"{where}: {name} must be finite, got {value!r}")
-        return v
-    if not isinstance(value, str):
-        raise CRNError(f"{where}: {name} must be a string, got {value!r}")
-    if optional and value == "":  # TOML has no None: an empty string stands for it
-        return None
-    return value
+def coerce_setting(key: str, value, where: str):
+    """``value`` of flat setting ``key`` converted and checked against its declaration (strings
+    are read as the setting's type: ``--set``, flags and hand-written config files give them)."""
+    if key not in _flat_index():
+        raise CRNError(f"{where}: unknown setting {key!r} (allowed: {', '.join(_flat_index())})")
+    return check_value(value, f"{where}: {key}", setting_spec(key), text=True)
 
 
 def apply_overrides(config: RunConfig, overrides: dict, where: str) -> RunConfig:
@@ -476,7 +455,7 @@ def apply_overrides(config: RunConfig, overrides: dict, where: str) -> RunConfig
     sections: dict[str, dict] = {}
     for k, v in overrides.items():
         section, name = index[k]
-        (own if section is None else sections.setdefault(section, {}))[name] = _coerce(k, v, where)
+        (own if section is None else sections.setdefault(section, {}))[name] = coerce_setting(k, v, where)
     for section, upd in sections.items():
         own[section] = replace(getattr(config, section), **upd)
     return replace(config, **own)
@@ -562,27 +541,44 @@ def to_flat(config: RunConfig) -> dict[str, Any]:
     return {key: ("" if (v := config.get(key)) is None else v) for key in _flat_index()}
 
 
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def to_toml(config: RunConfig) -> str:
     lines = ["# gfn-crn run settings (resolved); gfn-crn train --config this-file reruns them", ""]
     for key, v in to_flat(config).items():
-        if isinstance(v, bool):
-            s = "true" if v else "false"
-        elif isinstance(v, (int, float)):
-            s = repr(v)
-        else:
-            s = '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines.append(f"{key} = {s}  # {FIELD_DOCS[key]}")
+        lines.append(f"{key} = {_toml_value(v)}  # {FIELD_DOCS[key]}")
     return "\n".join(lines) + "\n"
 
 
+def allowed(key: str) -> str:
+    """What a value of flat setting ``key`` may be, in words (type, choices, bounds)."""
+    spec = setting_spec(key)
+    if spec.choices:
+        return " or ".join(str(c) for c in spec.choices)
+    what = {"bool": "true or false", "int": "integer", "float": "number", "str": "text"}[spec.kind]
+    bounds = spec.describe_bounds()
+    return what + (f" {bounds}" if bounds else "") + (" or empty" if spec.optional and spec.kind != "bool" else "")
+
+
 def config_table() -> str:
-    """Markdown table of every setting, its default and meaning (for docs)."""
-    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    """Markdown table of every run setting: its flag, default, allowed values and meaning (the
+    table in docs/training.md; ``tests/test_docs.py`` checks that it is this one)."""
+    flags = {key: flag for key, flag, _ in flag_settings()}
+    rows = ["| setting | flag | default | allowed | meaning |", "|---|---|---|---|---|"]
     for key, v in to_flat(RunConfig()).items():
-        rows.append(f"| `{key}` | `{v!r}` | {FIELD_DOCS[key]} |")
+        doc = FIELD_DOCS[key].replace("|", "\\|")
+        rows.append(f"| `{key}` | {'`' + flags[key] + '`' if key in flags else ''} | `{_toml_value(v)}` | {allowed(key)} "
+                    f"| {doc} |")
     return "\n".join(rows)
 
 
 __all__ = ["RunConfig", "TrainConfig", "ReinforceConfig", "TopologyConfig", "StructureSearchConfig", "ON_POLICY",
            "FIELD_DOCS", "PRESETS", "PLAIN_TB", "PLAIN_RUN", "plain_tb", "SECTIONS", "flat_keys", "from_flat", "to_flat", "resolve_config",
-           "load_config_file", "load_run_config", "ABSENT_MEANS_OFF", "to_toml", "build_library", "apply_overrides", "config_table"]
+           "load_config_file", "load_run_config", "ABSENT_MEANS_OFF", "to_toml", "build_library", "apply_overrides", "config_table",
+           "flag_settings", "RESUMABLE", "coerce_setting", "setting_spec", "allowed", "ALGORITHMS"]

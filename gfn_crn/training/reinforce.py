@@ -5,7 +5,8 @@ each batch keeps its best 5% (risk 0.95), the baseline is the loss at that cutof
 policy-gradient term ``(loss - baseline) * log p(trajectory)`` is averaged over the elite; an
 entropy bonus (1e-3, score-function estimate ``-log p * grad log p``), Adam at 1e-4, gradient
 clipping at 1.0. It uses the GFlowNet's own policy network, sampler and environment, so only the
-objective differs.
+objective differs. Invalid designs (diverged, failed) rank after every valid one, whatever the
+valid ones' losses (:func:`rank_order`), and are never archived for replay.
 
 Self-imitation replay (``ReinforceConfig(replay=True)``, off by default): an archive keeps the
 ``replay_capacity`` best distinct topologies seen so far, each with the trajectory that produced
@@ -63,8 +64,12 @@ class ReplayArchive:
                             actions=env.Actions(traj.actions.tensor[:t, i:i + 1].clone()),
                             terminating_idx=traj.terminating_idx[i:i + 1].clone(), is_backward=False)
 
-    def add(self, traj: Trajectories, networks, loss: np.ndarray) -> None:
+    def add(self, traj: Trajectories, networks, loss: np.ndarray, valid=None) -> None:
+        """Offer designs with their losses; invalid ones (``valid`` False) are never archived."""
+        ok = np.ones(len(networks), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
         for i, (net, l) in enumerate(zip(networks, loss)):
+            if not ok[i]:
+                continue
             l = float(l)
             topo = net.topology
             old = self.entries.get(topo)
@@ -96,7 +101,8 @@ class ArchiveReplayBuffer:
 
     def add(self, trajectories: Trajectories) -> None:
         nets = self.archive.env.states_to_networks(trajectories.terminating_states)
-        self.archive.add(trajectories, nets, _losses(self.task, nets))
+        loss, res = _scored(self.task, nets)
+        self.archive.add(trajectories, nets, loss, res.valid)
 
 
 def stack_trajectories(parts: list) -> Trajectories:
@@ -115,9 +121,26 @@ def _losses(task, nets) -> np.ndarray:
     return _scored(task, nets)[0]
 
 
+def ranking_losses(loss, valid, cap: float) -> np.ndarray:
+    """Losses for ranking a batch: an invalid design (diverged, failed) ranks after every valid one,
+    as everywhere else. It takes the larger of the loss cap and the batch's worst valid loss (a
+    valid design may score above the cap, which only bounds the reward), so that an elite that
+    has to include it sees no advantage for it over a valid design; ties go to the valid ones
+    (:func:`rank_order`)."""
+    loss = np.asarray(loss, dtype=float)
+    valid = np.asarray(valid, dtype=bool)
+    worst = max(float(cap), float(loss[valid].max())) if valid.any() else float(cap)
+    return np.where(valid, loss, worst)
+
+
+def rank_order(loss, valid) -> np.ndarray:
+    """Indices best first: valid designs by loss, then the invalid ones (stable)."""
+    return np.lexsort((np.asarray(loss, dtype=float), ~np.asarray(valid, dtype=bool)))
+
+
 def _scored(task, nets):
     res = task.evaluate(nets)
-    return np.where(np.asarray(res.valid), np.asarray(res.loss), task_of(task).loss_cap), res
+    return ranking_losses(res.loss, res.valid, task_of(task).loss_cap), res
 
 
 def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_elite: int,
@@ -129,8 +152,9 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
     nets = env.states_to_networks(traj.terminating_states)
     t_sample = time.perf_counter() - t0
     loss, res = _scored(task, nets)
+    valid = np.asarray(res.valid, dtype=bool)
     n_eval = len(nets)
-    order = np.argsort(loss, kind="stable")
+    order = rank_order(loss, valid)  # invalid designs last, whatever their loss
     elite = order[:n_elite]
     baseline = float(loss[order[n_elite - 1]])
     batch_best = float(loss[order[0]])
@@ -150,7 +174,7 @@ def reinforce_step(env, task, pf, opt, sampler, config: "ReinforceConfig", n_eli
             rlogp = get_trajectory_pfs(pf, rtraj, recalculate_all_logprobs=True).sum(dim=0)
             radv = torch.as_tensor(rl - baseline, dtype=rlogp.dtype)
             terms.append(config.replay_weight * radv * rlogp)
-        archive.add(traj, nets, loss)
+        archive.add(traj, nets, loss, valid)
     pg = torch.cat(terms).mean()
     log_reward = np.asarray(res.log_reward, dtype=float)
     ent = -(logp.detach() * logp).mean()  # score-function estimate of grad H
@@ -296,7 +320,7 @@ def random_search(env, task, n_evaluations: int, batch_size: int = 64, seed: int
         t0 = time.perf_counter()
         nets = random_candidates(env, min(batch_size, n_evaluations - done), rng)
         res = task.evaluate(nets)
-        loss = np.where(np.asarray(res.valid), np.asarray(res.loss), task_of(task).loss_cap)
+        loss = ranking_losses(res.loss, res.valid, task_of(task).loss_cap)
         done += len(nets)
         rec = {"evaluations": done, "mean_loss": float(loss.mean()), "best_loss": float(loss.min()),
                "seconds": time.perf_counter() - t0}

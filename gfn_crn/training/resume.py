@@ -41,8 +41,7 @@ def read_run_dir(out: Path, *, iterations: Optional[int] = None, max_minutes: Op
         old = load_run_config(cfg_path)
         if max_evaluations is not None and old.max_evaluations and config.max_evaluations:
             # annealing spans a share of the evaluation budget: keep its length in evaluations
-            span = old.train.anneal_fraction * old.max_evaluations * (1 - old.refine.final_share)
-            frac = span / (config.max_evaluations * (1 - config.refine.final_share))
+            frac = old.anneal_span() / (config.max_evaluations * (1 - config.refine.final_share))
             config = apply_overrides(config, {"anneal_fraction": min(frac, 1.0)}, "resume")
         elif iterations is not None:
             config = apply_overrides(config, {"anneal_fraction": same_anneal(

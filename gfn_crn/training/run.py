@@ -93,16 +93,12 @@ class Run:
         self._threads = torch.get_num_threads()
         scored = self._scored  # the recorder appends here (no reference back to the run: no cycle)
         phase = self._phase = {"now": "policy"}  # what is scoring now (archive provenance, archive.SOURCES)
-        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res, phase["now"])))
+        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res, phase["now"])),
+                         evaluations=lambda: self.evaluations)  # the schedule anneals over the budget
         self.task, self.pool, self.recorder, self.topology, self.scorer = (
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
         self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
         self.local_search, self.archive, self.archive_refine = parts.local_search, parts.archive, parts.archive_refine
-        if config.algorithm != "reinforce" and config.max_evaluations:
-            # anneal exploration over a share of the evaluation budget
-            span = config.train.anneal_fraction * config.max_evaluations * (1 - config.refine.final_share)
-            self.trainer.schedule = lambda it: config.train.policy_kwargs_at(
-                1.0 if span <= 0 else self.evaluations / span)
         self.final_refine_evaluations = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
@@ -317,7 +313,7 @@ class Run:
                        desc=f"train {Path(cfg.task).stem}{ws}", unit="eval" if by_evals else "it", dynamic_ncols=True,
                        mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs: a line per 30 s, not per step
         torch.set_num_threads(cfg.train.num_threads)
-        search_budget = int(round(cfg.max_evaluations * (1 - cfg.refine.final_share)))
+        search_budget = cfg.training_budget()
         t_session = time.perf_counter()
         elapsed0 = self.elapsed
         mfile = open(self.dir / "metrics.jsonl", "a") if main else None

@@ -94,7 +94,8 @@ class Trainer:
     """
 
     def __init__(self, env, config: TrainConfig | None = None, *, gflownet: TBGFlowNet | None = None,
-                 optimizer: torch.optim.Optimizer | None = None, dist: DistContext = SINGLE):
+                 optimizer: torch.optim.Optimizer | None = None, dist: DistContext = SINGLE,
+                 schedule: Callable[[int], dict] | None = None):
         config = config or TrainConfig()
         self.env, self.config, self.dist = env, config, dist
         if config.seed is not None:
@@ -114,8 +115,9 @@ class Trainer:
             self.buffer = ReplayBuffer(env, capacity=config.replay_capacity,
                                        prioritized_capacity=config.prioritized_replay)
         self.iteration = 0
-        # iteration -> exploration policy_kwargs (a run with an evaluation budget anneals over it)
-        self.schedule = config.policy_kwargs
+        # iteration -> exploration policy_kwargs: over the iterations (config.policy_kwargs), or what
+        # the caller passes (a run with an evaluation budget anneals over it: RunConfig.exploration_schedule)
+        self.schedule = schedule if schedule is not None else config.policy_kwargs
         self.history: list[dict[str, float]] = []
         self.last_trajectories = None
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]

@@ -62,13 +62,15 @@ def cheap_screen(task) -> Callable:
     return screen
 
 
-def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> RunParts:
+def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
+             evaluations: Optional[Callable[[], int]] = None) -> RunParts:
     """Build a run's parts, in this order (it fixes the random streams): the scorers, innermost
     first (the pool simulates; the recorder hands every simulated batch - sampled designs,
     refinement and local-search candidates alike - to ``on_batch``; the topology reward, optional,
     scores structures), the library and env, the torch thread count, the trainer, the structure
     local search, the archive and its refinement. ``task``: a task, a scorer around one, or None
-    (``config.task`` is loaded)."""
+    (``config.task`` is loaded). ``evaluations``: the run's evaluation count so far, which the TB
+    trainer's exploration schedule follows in a run with a budget (:meth:`RunConfig.exploration_schedule`)."""
     given = task if task is not None else load_task_spec(config.task)  # a task, or a scorer around one
     base = task_of(given)
     pool = TaskPool(given, workers=config.workers, chunk_size=config.chunk_size)
@@ -98,7 +100,8 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable) -> 
 
         trainer = ReinforceTrainer(env, config.reinforce_config(), task=scorer)
     else:
-        trainer = Trainer(env, config.train_config(), dist=dist)
+        trainer = Trainer(env, config.train_config(), dist=dist,
+                          schedule=config.exploration_schedule(evaluations or (lambda: 0)))
     local_search = None
     if config.search.every:
         from .local_search import StructureLocalSearch
