@@ -47,7 +47,7 @@ def _override_args(args) -> dict:
     if args.per_sample_reward:
         if args.topology_reward:
             raise CRNError("--per-sample-reward and --topology-reward contradict each other")
-        out.update(topology_reward=False, structure_search_every=0)
+        out.update(topology_reward=False, structure_search_every=0, structure_search_swap_every=0)
     for item in args.set or []:
         if "=" not in item:
             raise CRNError(f"--set: expected KEY=VALUE, got {item!r}")

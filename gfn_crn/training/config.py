@@ -215,6 +215,11 @@ class StructureSearchConfig:
     neighbours: int = setting(4, "structure search: neighbours per visited structure", ge=1)
     destroy: int = setting(1, "structure search: reactions removed before the policy rebuilds", ge=1)
     max_visits: int = setting(4, "structure search: visits per structure over the run", ge=1)
+    swap_every: int = setting(0, "every this many iterations, the best structure not expanded yet has its whole "
+                                 "one-move neighbourhood scored (each added reaction swapped for every other "
+                                 "library reaction, one added, one removed; 0 = off; pairs with topology_rounds = 0)",
+                              ge=0)
+    swap_replay: int = setting(16, "swap search: the best neighbours replayed to TB per expansion", ge=1)
 
 
 @dataclass
@@ -327,10 +332,11 @@ class RunConfig:
         need(t.replay_updates == 0 or t.replay_capacity >= t.batch_size,
              f"replay_updates = {t.replay_updates} needs a replay buffer of at least one batch "
              f"(replay_capacity >= batch_size = {t.batch_size}), got replay_capacity = {t.replay_capacity}")
-        if s.every:
-            need(self.topology.enabled, "structure_search_every needs topology_reward = true")
-            need(self.algorithm == "tb", "structure_search_every works with algorithm = tb only")
-            need(t.replay_capacity > 0, "structure_search_every needs a replay buffer (replay_capacity > 0)")
+        for key, on in (("structure_search_every", s.every), ("structure_search_swap_every", s.swap_every)):
+            if on:
+                need(self.topology.enabled, f"{key} needs topology_reward = true")
+                need(self.algorithm == "tb", f"{key} works with algorithm = tb only")
+                need(t.replay_capacity > 0, f"{key} needs a replay buffer (replay_capacity > 0)")
         need(self.refine.final_share == 0 or self.max_evaluations > 0,
              "refine_final_share needs a budget: set max_evaluations")
         for part in self.library.split(","):
@@ -522,10 +528,14 @@ def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Op
         size = task_design_size(config.task)
         if size is not None:
             config = apply_overrides(config, {"max_reactions": size}, f"task {config.task}")
-    if config.algorithm == "reinforce" and config.search.every and "structure_search_every" not in given:
+    if config.algorithm == "reinforce":
         # the default recipe's structure search drives the TB sampler; REINFORCE runs without it
         # unless asked (where it is refused by validate), and config.toml records the 0
-        config = apply_overrides(config, {"structure_search_every": 0}, "algorithm reinforce")
+        off = {k: 0 for k, on in (("structure_search_every", config.search.every),
+                                  ("structure_search_swap_every", config.search.swap_every))
+               if on and k not in given}
+        if off:
+            config = apply_overrides(config, off, "algorithm reinforce")
     return config.validate()
 
 

@@ -127,25 +127,83 @@ class StructureLocalSearch:
 
     def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
                  neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
-                 max_visits: int = StructureSearchConfig.max_visits, seed: int = 0):
-        for name, v, lo in (("every", every, 1), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
-                            ("destroy", destroy, 1), ("max_visits", max_visits, 1)):
+                 max_visits: int = StructureSearchConfig.max_visits, seed: int = 0,
+                 swap_every: int = StructureSearchConfig.swap_every, swap_replay: int = StructureSearchConfig.swap_replay):
+        for name, v, lo in (("every", every, 0), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
+                            ("destroy", destroy, 1), ("max_visits", max_visits, 1), ("swap_every", swap_every, 0),
+                            ("swap_replay", swap_replay, 1)):
             if int(v) != v or v < lo:
                 raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
+        if not every and not swap_every:
+            raise CRNError("StructureLocalSearch needs every > 0 or swap_every > 0")
         self.env, self.reward = env, reward
         self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
             int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
+        self.swap_every, self.swap_replay = int(swap_every), int(swap_replay)
         self.seed = int(seed)
         self.visits: dict[frozenset, int] = {}
+        self.expanded: set[frozenset] = set()   # structures whose swap neighbourhood was scored
         self.calls = 0
         self.proposed = 0
 
     def state_dict(self) -> dict:
-        return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed}
+        return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed,
+                "expanded": set(self.expanded)}
 
     def load_state_dict(self, state: dict) -> None:
         self.visits = dict(state["visits"])
         self.calls, self.proposed = int(state["calls"]), int(state["proposed"])
+        self.expanded = set(state.get("expanded", ()))   # checkpoints before the swap search: none
+
+    def swap_neighbours(self, network: Network) -> list[Network]:
+        """Every structure one move from ``network``: one added reaction replaced by another
+        library reaction, one added where there is room (``env.max_reactions``), one removed where
+        more than ``env.min_reactions`` remain. Kept reactions keep their parameters; a new one
+        gets rate 1 and the first Hill coefficient (the topology reward restarts every rate from
+        the prior's mode anyway). Library order, so the list is deterministic."""
+        from ..crn.reactions import HILL_COEFFICIENTS, ReactionInstance
+
+        lib = self.env.library
+        own = list(network.reactions)
+        present = {inst.reaction for inst in own}
+
+        def fresh(r):
+            return ReactionInstance(r, tuple(1.0 for _ in range(r.n_continuous)),
+                                    tuple(HILL_COEFFICIENTS[0] for _ in range(r.n_discrete)))
+
+        out = []
+        for i in range(len(own)):
+            rest = own[:i] + own[i + 1:]
+            for r in lib.reactions:
+                if r not in present:
+                    out.append(network.with_reactions(tuple(rest) + (fresh(r),)))
+        if len(own) < self.env.max_reactions:
+            out += [network.with_reactions(tuple(own) + (fresh(r),)) for r in lib.reactions if r not in present]
+        if len(own) > max(1, self.env.min_reactions):
+            out += [network.with_reactions(tuple(own[:i] + own[i + 1:])) for i in range(len(own))]
+        return out
+
+    def swap_search(self, pb, buffer) -> int:
+        """Score the whole swap neighbourhood (:meth:`swap_neighbours`) of the best structure not
+        expanded yet, and replay its ``swap_replay`` best neighbours to trajectory balance.
+        Returns the neighbours scored."""
+        r = self.reward
+        ranked = sorted((loss, k) for k, (loss, ok) in r.cache.items() if ok and k in r.best_networks
+                        and k not in self.expanded)
+        if not ranked:
+            return 0
+        k = ranked[0][1]
+        self.expanded.add(k)
+        nets = self.swap_neighbours(r.best_networks[k])
+        if not nets:
+            return 0
+        loss, ok = r.structure_losses(nets, count=False)   # new structures are scored (and counted) here
+        order = np.argsort(np.where(ok, loss, np.inf), kind="stable")[:self.swap_replay]
+        best = [r.best_networks.get(structure_key(nets[i]), nets[i]) for i in order if ok[i]]
+        if best:
+            replay_networks(self.env, pb, buffer, best)
+        self.proposed += len(nets)
+        return len(nets)
 
     def parents(self) -> list[Network]:
         """The best cached structures still open for a visit (best networks, best first)."""
@@ -165,6 +223,12 @@ class StructureLocalSearch:
         return self.env.states_to_networks(traj.terminating_states)
 
     def __call__(self, it, rec, result):
+        if self.swap_every and (it + 1) % self.swap_every == 0:
+            if result.replay_buffer is None:
+                raise CRNError("StructureLocalSearch needs a replay buffer (TrainConfig.replay_capacity > 0)")
+            self.swap_search(result.pb, result.replay_buffer)
+        if not self.every:
+            return
         buffer = due_buffer(self, it, result)
         if buffer is None:
             return

@@ -103,13 +103,14 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
         trainer = Trainer(env, config.train_config(), dist=dist,
                           schedule=config.exploration_schedule(evaluations or (lambda: 0)))
     local_search = None
-    if config.search.every:
+    if config.search.every or config.search.swap_every:
         from .local_search import StructureLocalSearch
 
         local_search = StructureLocalSearch(
             env, scorer, every=config.search.every, top_k=config.search.top_k,
             neighbours=config.search.neighbours, destroy=config.search.destroy,
-            max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed))
+            max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed),
+            swap_every=config.search.swap_every, swap_replay=config.search.swap_replay)
     archive = Archive(config.archive_capacity, base.good_threshold)
     archive_refine = None
     if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
