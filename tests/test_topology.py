@@ -285,3 +285,32 @@ def test_promotion_refines_only_promising_structures_further(rpa):
     assert alone.structure_losses([core])[0][0] == l2[0]
     with pytest.raises(CRNError, match="promote_rounds"):
         TopologyReward(rpa, promote_rounds=-1)
+
+
+def test_swap_search_scores_the_whole_one_move_neighbourhood(rpa):
+    """The swap neighbourhood of a 2-reaction design in the 90-reaction library with room for 3
+    is every replacement (2 x 88), every addition (88) and every removal (2), each a distinct
+    structure one move away (checked against an independent set computation); a swap search
+    expands the best cached structure once, scores the whole neighbourhood through the reward
+    (one evaluation per new structure at topology_rounds = 0) and replays the best to TB."""
+    from gfn_crn.training.local_search import StructureLocalSearch
+
+    rec = RecordingTask(rpa)
+    tr = TopologyReward(rec, rounds=0)
+    lib = mass_action_library(rpa.template.species)
+    env = CRNEnv(lib, rpa.template, tr, order="free", max_reactions=3, min_reactions=1)
+    ls = StructureLocalSearch(env, tr, every=0, swap_every=2, swap_replay=4, seed=0)
+    parent = _nets(rpa, [(PARTIAL, (1.0, 1.0))])[0]
+    nbrs = ls.swap_neighbours(parent)
+    assert len(nbrs) == 2 * 88 + 88 + 2 == len({n.topology for n in nbrs})
+    own = {r.reaction for r in parent.reactions}
+    for n in nbrs:
+        mine = {r.reaction for r in n.reactions}
+        assert len(mine ^ own) in (1, 2) and len(mine - own) <= 1 and len(own - mine) <= 1 and mine != own
+    res = train(env, plain_tb(n_iterations=2, batch_size=8, hidden=32, replay_capacity=200, seed=0, **ON_POLICY),
+                callback=ls)
+    assert len(ls.expanded) == 1 and ls.proposed > 200
+    assert rec.n_evaluations == tr.evaluations == len(tr.cache)   # one evaluation per new structure
+    assert len(res.replay_buffer) > 0
+    with pytest.raises(CRNError, match="every > 0 or swap_every > 0"):
+        StructureLocalSearch(env, tr, every=0, swap_every=0)
