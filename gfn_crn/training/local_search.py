@@ -128,10 +128,11 @@ class StructureLocalSearch:
     def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
                  neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
                  max_visits: int = StructureSearchConfig.max_visits, seed: int = 0,
-                 swap_every: int = StructureSearchConfig.swap_every, swap_replay: int = StructureSearchConfig.swap_replay):
+                 swap_every: int = StructureSearchConfig.swap_every, swap_replay: int = StructureSearchConfig.swap_replay,
+                 swap_pool: int = StructureSearchConfig.swap_pool):
         for name, v, lo in (("every", every, 0), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
                             ("destroy", destroy, 1), ("max_visits", max_visits, 1), ("swap_every", swap_every, 0),
-                            ("swap_replay", swap_replay, 1)):
+                            ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1)):
             if int(v) != v or v < lo:
                 raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
         if not every and not swap_every:
@@ -139,7 +140,7 @@ class StructureLocalSearch:
         self.env, self.reward = env, reward
         self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
             int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
-        self.swap_every, self.swap_replay = int(swap_every), int(swap_replay)
+        self.swap_every, self.swap_replay, self.swap_pool = int(swap_every), int(swap_replay), int(swap_pool)
         self.seed = int(seed)
         self.visits: dict[frozenset, int] = {}
         self.expanded: set[frozenset] = set()   # structures whose swap neighbourhood was scored
@@ -184,15 +185,19 @@ class StructureLocalSearch:
         return out
 
     def swap_search(self, pb, buffer) -> int:
-        """Score the whole swap neighbourhood (:meth:`swap_neighbours`) of the best structure not
-        expanded yet, and replay its ``swap_replay`` best neighbours to trajectory balance.
-        Returns the neighbours scored."""
+        """Score the whole swap neighbourhood (:meth:`swap_neighbours`) of one structure not
+        expanded yet (the best with ``swap_pool = 1``; else one drawn uniformly from the
+        ``swap_pool`` best, so the climb does not stay in one basin), and replay its
+        ``swap_replay`` best neighbours to trajectory balance. Returns the neighbours scored."""
         r = self.reward
-        ranked = sorted((loss, k) for k, (loss, ok) in r.cache.items() if ok and k in r.best_networks
-                        and k not in self.expanded)
+        # by loss; ties in the cache's insertion order (deterministic under the seed)
+        ranked = sorted(((loss, i, k) for i, (k, (loss, ok)) in enumerate(r.cache.items())
+                         if ok and k in r.best_networks and k not in self.expanded), key=lambda t: t[:2])
         if not ranked:
             return 0
-        k = ranked[0][1]
+        pick = 0 if self.swap_pool == 1 else int(np.random.default_rng([self.seed, 7, len(self.expanded)]).integers(
+            min(self.swap_pool, len(ranked))))
+        k = ranked[pick][2]
         self.expanded.add(k)
         nets = self.swap_neighbours(r.best_networks[k])
         if not nets:
