@@ -57,7 +57,7 @@ from .structure import structure_key, structure_seed
 
 #: the defaults of :class:`TopologyReward` (those of a run's ``topology_*`` settings,
 #: :class:`gfn_crn.training.config.TopologyConfig`; a test checks that they agree)
-DEFAULT_ROUNDS = 1
+DEFAULT_ROUNDS = 0
 DEFAULT_POPSIZE = 8
 DEFAULT_SIGMA = 0.5
 

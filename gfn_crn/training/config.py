@@ -188,16 +188,16 @@ class TopologyConfig:
                                    "taken at the best loss of a short rate refinement started at the prior's mode "
                                    "(cached; every refinement evaluation counts), plus the prior of the sampled rates",
                             key="topology_reward", flag=True)
-    rounds: int = setting(1, "topology reward: refinement rounds per new structure (0: the prior's mode only)", ge=0)
+    rounds: int = setting(0, "topology reward: refinement rounds per new structure (0: the prior's mode only)", ge=0)
     popsize: int = setting(8, "topology reward: candidates per round (a new structure costs 1 + rounds x popsize)", ge=1)
     sigma: float = setting(0.5, "topology reward: initial step of the refinement, in ln k", gt=0)
-    promote_below: float = setting(0.0, "topology reward: a new structure whose loss after the first rounds is "
+    promote_below: float = setting(20.0, "topology reward: a new structure whose loss after the first rounds is "
                                          "below this multiple of the good threshold gets promote_rounds more "
                                          "rounds (a second fidelity for promising structures; 0 = off)",
                                    key="promote_below", ge=0)
     promote_rounds: int = setting(3, "topology reward: rounds of the second fidelity (promote_below)",
                                   key="promote_rounds", ge=0)
-    screen_below: float = setting(0.0, "topology reward: screen every new structure whose refined loss is below "
+    screen_below: float = setting(5.0, "topology reward: screen every new structure whose refined loss is below "
                                        "this multiple of the good threshold with the cheap verification checks "
                                        "(bounded, settled over the long horizon); one that fails scores like a "
                                        "diverging design, and the archive refinements skip it (0 = off)",
@@ -215,12 +215,12 @@ class StructureSearchConfig:
     neighbours: int = setting(4, "structure search: neighbours per visited structure", ge=1)
     destroy: int = setting(1, "structure search: reactions removed before the policy rebuilds", ge=1)
     max_visits: int = setting(4, "structure search: visits per structure over the run", ge=1)
-    swap_every: int = setting(0, "every this many iterations, the best structure not expanded yet has its whole "
+    swap_every: int = setting(2, "every this many iterations, the best structure not expanded yet has its whole "
                                  "one-move neighbourhood scored (each added reaction swapped for every other "
                                  "library reaction, one added, one removed; 0 = off; pairs with topology_rounds = 0)",
                               ge=0)
     swap_replay: int = setting(16, "swap search: the best neighbours replayed to TB per expansion", ge=1)
-    swap_pool: int = setting(1, "swap search: the structure expanded is drawn uniformly from this many best "
+    swap_pool: int = setting(8, "swap search: the structure expanded is drawn uniformly from this many best "
                                 "structures not expanded yet (1: always the best)", ge=1)
 
 

@@ -128,8 +128,7 @@ class StructureLocalSearch:
     def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
                  neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
                  max_visits: int = StructureSearchConfig.max_visits, seed: int = 0,
-                 swap_every: int = StructureSearchConfig.swap_every, swap_replay: int = StructureSearchConfig.swap_replay,
-                 swap_pool: int = StructureSearchConfig.swap_pool):
+                 swap_every: int = 0, swap_replay: int = StructureSearchConfig.swap_replay, swap_pool: int = 1):
         for name, v, lo in (("every", every, 0), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
                             ("destroy", destroy, 1), ("max_visits", max_visits, 1), ("swap_every", swap_every, 0),
                             ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1)):
