@@ -82,7 +82,7 @@ def one_run(engine: str, args, folder: Path) -> dict:
     if args.batch_size:
         flat["batch_size"] = args.batch_size
     if args.recipe == "per-sample":  # what `gfn-crn train --per-sample-reward` sets
-        flat.update(topology_reward=False, structure_search_every=0)
+        flat.update(topology_reward=False, structure_search_every=0, structure_search_swap_every=0)
     cfg = from_flat(flat, "loop_throughput")
     out = folder / f"run_{engine}"
     with SimTimer(engine) as timer:

@@ -44,7 +44,8 @@ def run_one(task: str, method: str, seed: int, budget: int, out: Path) -> dict:
     if method in ("gfn", "reinforce"):
         over = {"task": task, "seed": seed, "max_evaluations": budget, **quiet}
         if method == "reinforce":
-            over.update(algorithm="reinforce", topology_reward=False, structure_search_every=0, refine_every=0,
+            over.update(algorithm="reinforce", topology_reward=False, structure_search_every=0,
+                        structure_search_swap_every=0, refine_every=0,
                         refine_final_share=0.0, batch_size=64)
         run = Run.create(resolve_config(overrides=over), out / f"{task}_{method}_{seed}", overwrite=True)
         try:

@@ -101,7 +101,8 @@ def test_archive_records_what_found_each_design(tmp_path):
     from gfn_crn.training.run import Run
 
     cfg = resolve_config(overrides=dict(task="rpa", max_evaluations=3000, batch_size=8, hidden=16,
-                                        structure_search_every=2, refine_every=2,
+                                        structure_search_every=2, refine_every=2, screen_below=0.0,
+                                        structure_search_swap_every=0,
                                         final_samples=0, plot_top=0, export_top=0))
     run = Run.create(cfg, tmp_path / "run")
     try:

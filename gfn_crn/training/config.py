@@ -144,7 +144,8 @@ def plain_tb(**kw) -> "TrainConfig":
 
 #: the run settings (flat keys) of plain TB on the per-sample reward in canonical order: what
 #: ``gfn-crn train`` ran before the default recipe
-PLAIN_RUN = dict(order="canonical", topology_reward=False, structure_search_every=0, refine_every=0,
+PLAIN_RUN = dict(order="canonical", topology_reward=False, structure_search_every=0, structure_search_swap_every=0,
+                 promote_below=0.0, screen_below=0.0, refine_every=0,
                  refine_final_share=0.0, max_evaluations=0, iterations=1000, batch_size=64, temperature_start=1.5,
                  epsilon_start=0.05, replay_capacity=0, prioritized_replay=False, replay_updates=0)
 
