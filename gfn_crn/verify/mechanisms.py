@@ -120,12 +120,15 @@ class Core:
 
 
 def minimal_core(task, network: Network, loss: float | None = None, threshold: float | None = None,
-                 refine_evals: int = 0, seed: int = 0) -> Core:
+                 refine_evals: int = 0, seed: int = 0, memo: dict | None = None) -> Core:
     """Greedy reduction of ``network`` to its core (see the module docstring).
 
     ``loss``: the design's known loss (else evaluated). ``threshold``: default the task's good
     threshold. A design whose loss is not below the threshold is its own core. ``refine_evals``:
     evaluations of a rate refinement per candidate removal (0: rates kept as they are).
+    ``memo``: a dict kept by the caller, structure -> (loss, network) of a candidate's refinement,
+    so a candidate structure met again (designs of one family share most of their reductions) is
+    not refined again.
     """
     thr = float(task.good_threshold if threshold is None else threshold)
     net = network
@@ -145,14 +148,22 @@ def minimal_core(task, network: Network, loss: float | None = None, threshold: f
         losses = np.where(res.valid, res.loss, np.inf)
         if refine_evals > 0:
             from ..rewards.refine import refine
+            from ..rewards.structure import structure_key
 
-            rr = refine(task, cands, refine_evals * len(cands), initial_losses=losses, seed=[seed + i for i in
-                                                                                        range(len(cands))],
-                        max_rounds=max(1, refine_evals // 8))
-            evals += rr.evaluations
-            better = rr.losses < losses
-            cands = [rn if bt else c for rn, c, bt in zip(rr.networks, cands, better)]
-            losses = np.minimum(losses, rr.losses)
+            keys = [structure_key(c) for c in cands]
+            todo = [i for i, k in enumerate(keys) if memo is None or k not in memo]
+            if todo:
+                rr = refine(task, [cands[i] for i in todo], refine_evals * len(todo), initial_losses=losses[todo],
+                            seed=[seed + i for i in todo], max_rounds=max(1, refine_evals // 8))
+                evals += rr.evaluations
+                for j, i in enumerate(todo):
+                    if rr.losses[j] < losses[i]:
+                        cands[i], losses[i] = rr.networks[j], rr.losses[j]
+                    if memo is not None:
+                        memo[keys[i]] = (float(losses[i]), cands[i])
+            for i, k in enumerate(keys):
+                if memo is not None and i not in todo and memo[k][0] < losses[i]:
+                    losses[i], cands[i] = memo[k]
         j = int(np.argmin(losses))
         if not losses[j] < thr:
             break
@@ -162,7 +173,7 @@ def minimal_core(task, network: Network, loss: float | None = None, threshold: f
 
 
 def chemical_core(task, network: Network, loss: float | None = None, refine_evals: int = CORE_REFINE_EVALS,
-                  cache: dict | None = None, seed: int = 0) -> Core:
+                  cache: dict | None = None, seed: int = 0, memo: dict | None = None) -> Core:
     """The core no reaction of which can be removed even with the remaining rates re-optimised
     (module docstring): the cheap reduction at the design's rates, then :func:`minimal_core` with
     ``refine_evals`` on that weak core. ``cache`` (a dict the caller keeps) maps a weak core's
@@ -176,7 +187,7 @@ def chemical_core(task, network: Network, loss: float | None = None, refine_eval
     if key is not None and key in cache:
         strong = cache[key]
         return Core(strong.network, strong.loss, list(weak.removed) + list(strong.removed), weak.evaluations)
-    strong = minimal_core(task, weak.network, weak.loss, refine_evals=refine_evals, seed=seed)
+    strong = minimal_core(task, weak.network, weak.loss, refine_evals=refine_evals, seed=seed, memo=memo)
     if key is not None:
         cache[key] = strong
     return Core(strong.network, strong.loss, list(weak.removed) + list(strong.removed),
@@ -220,12 +231,13 @@ def group_mechanisms(task, networks: Sequence[Network], losses: Sequence[float],
     """
     mechs: dict[str, Mechanism] = {}
     cache: dict = {}
+    memo: dict = {}   # candidate structure -> its refined removal, shared by every weak core
     keys = []
     for i, (net, loss) in enumerate(zip(networks, losses)):
         if verifications is not None and not verifications[i].verified:
             keys.append("")
             continue
-        core = chemical_core(task, net, loss, refine_evals=refine_evals, cache=cache)
+        core = chemical_core(task, net, loss, refine_evals=refine_evals, cache=cache, memo=memo)
         k = mechanism_key(task, core.network.reactions)
         keys.append(k)
         m = mechs.get(k)
