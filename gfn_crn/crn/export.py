@@ -413,15 +413,9 @@ def from_sbml(text: str, name: str | None = None, *, outputs=None, inputs=None, 
     ``fixed`` is given, is read by recognising its kinetic laws
     (:func:`gfn_crn.crn.interop.read_sbml`, which documents the rules and the arguments).
     """
-    libsbml = _lib()
-    doc = libsbml.readSBMLFromString(text)
-    fatal = [doc.getError(i) for i in range(doc.getNumErrors())
-             if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
-    if fatal:
-        raise CRNError("unreadable SBML: " + "; ".join(e.getMessage().strip() for e in fatal[:3]))
-    model = doc.getModel()
-    if model is None:
-        raise CRNError("the SBML document has no model")
+    from .interop import read_sbml_model
+
+    libsbml, _doc, model = read_sbml_model(text)
     mattrs = _gfn_attrs(libsbml, model, "network")
     if mattrs is None or outputs is not None or inputs is not None or fixed is not None:
         from .interop import read_sbml

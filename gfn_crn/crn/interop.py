@@ -51,6 +51,21 @@ def sbml_lib():
     return libsbml
 
 
+def read_sbml_model(text: str):
+    """``(libsbml, model)`` of an SBML document, or a CRNError naming the first errors (or the
+    missing model)."""
+    libsbml = sbml_lib()
+    doc = libsbml.readSBMLFromString(text)
+    fatal = [doc.getError(i) for i in range(doc.getNumErrors())
+             if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    if fatal:
+        raise CRNError("unreadable SBML: " + "; ".join(e.getMessage().strip() for e in fatal[:3]))
+    model = doc.getModel()
+    if model is None:
+        raise CRNError("the SBML document has no model")
+    return libsbml, doc, model
+
+
 # ---------------------------------------------------------------------------- expressions
 # a kinetic law as nested tuples: ("num", v) | ("name", id) | (op, child, ...) with op in
 # times, divide, plus, minus, power; anything else is refused where it is met
@@ -389,15 +404,7 @@ def read_sbml(text: str, name: str | None = None, *, outputs: Sequence[str] | No
     global parameter values (the Antimony reader gives the exact numbers the text wrote).
     ``declared_inputs``: the template's declared inputs (default: every input parameter).
     """
-    libsbml = sbml_lib()
-    doc = libsbml.readSBMLFromString(text)
-    fatal = [doc.getError(i) for i in range(doc.getNumErrors())
-             if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
-    if fatal:
-        raise CRNError("unreadable SBML: " + "; ".join(e.getMessage().strip() for e in fatal[:3]))
-    model = doc.getModel()
-    if model is None:
-        raise CRNError("the SBML document has no model")
+    libsbml, doc, model = read_sbml_model(text)
     if model.getNumFunctionDefinitions():
         conv = libsbml.ConversionProperties()
         conv.addOption("expandFunctionDefinitions")
