@@ -180,7 +180,9 @@ def test_demo_is_the_quick_preset_at_a_seed():
 
     assert not set(DEMO_SETTINGS) & set(PRESETS[DEMO_PRESET])
     c = resolve_config(DEMO_PRESET, overrides=DEMO_SETTINGS)
-    assert (c.task, c.train.seed, c.max_evaluations, c.checkpoint_every, c.final_samples) == ("rpa", 1, 20480, 50, 256)
+    # the default seed: not chosen for its result (benchmarks/RESULTS.md "Discovery" has seeds 0-9)
+    assert c.train.seed == resolve_config(DEMO_PRESET).train.seed == 0
+    assert (c.task, c.max_evaluations, c.checkpoint_every, c.final_samples) == ("rpa", 20480, 50, 256)
 
 
 def test_budget_and_anneal_span_are_run_config_methods():
