@@ -314,3 +314,41 @@ def test_swap_search_scores_the_whole_one_move_neighbourhood(rpa):
     assert len(res.replay_buffer) > 0
     with pytest.raises(CRNError, match="every > 0 or swap_every > 0"):
         StructureLocalSearch(env, tr, every=0, swap_every=0)
+
+
+def test_swap_neighbours_never_repeat_a_fixed_reaction():
+    """A template whose fixed reaction is also in the library (X1 -> 0 at a constant rate): the
+    env never offers it, and the swap neighbourhood never adds it (it would be a duplicate)."""
+    from gfn_crn.crn.textio import parse_network
+    from gfn_crn.tasks import parse_task
+    from gfn_crn.training.local_search import StructureLocalSearch
+
+    task = parse_task('''
+kind = "tracking"
+[template]
+text = """
+species: X1 Z1
+outputs: X1
+fixed: 0 -> Z1 ; k=1 * u1
+fixed: X1 -> 0 ; k=1
+"""
+[scenarios]
+inputs = { u1 = [0.5, 1.0] }
+[time]
+t_f = 10
+n_t = 50
+[task]
+target = "u1"
+''')
+    lib = mass_action_library(task.template.species)
+    fixed = {i.reaction.signature for i in task.template.fixed}
+    assert any(r.signature in fixed for r in lib.reactions)          # the library has it
+    tr = TopologyReward(task, rounds=0)
+    env = CRNEnv(lib, task.template, tr, order="free", max_reactions=3, min_reactions=1)
+    ls = StructureLocalSearch(env, tr, every=0, swap_every=1)
+    parent = task.adopt(parse_network("species: X1 Z1\noutputs: X1\nfixed: 0 -> Z1 ; k=1 * u1\n"
+                                      "fixed: X1 -> 0 ; k=1\nZ1 -> Z1 + X1 ; k=1\n"))
+    nbrs = ls.swap_neighbours(parent)
+    n_allowed = sum(r.signature not in fixed for r in lib.reactions)
+    assert len(nbrs) == (n_allowed - 1) + (n_allowed - 1)   # every swap and every addition, nothing removed
+    assert all(r.reaction.signature not in fixed for n in nbrs for r in n.reactions)

@@ -166,6 +166,9 @@ class StructureLocalSearch:
         lib = self.env.library
         own = list(network.reactions)
         present = {inst.reaction for inst in own}
+        # the env never offers a library reaction that repeats a fixed one; nor does the search
+        fixed = {inst.reaction.signature for inst in network.template.fixed}
+        present |= {r for r in lib.reactions if r.signature in fixed}
 
         def fresh(r):
             return ReactionInstance(r, tuple(1.0 for _ in range(r.n_continuous)),
