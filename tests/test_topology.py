@@ -352,3 +352,19 @@ target = "u1"
     n_allowed = sum(r.signature not in fixed for r in lib.reactions)
     assert len(nbrs) == (n_allowed - 1) + (n_allowed - 1)   # every swap and every addition, nothing removed
     assert all(r.reaction.signature not in fixed for n in nbrs for r in n.reactions)
+
+
+def test_swap_search_samples_a_large_neighbourhood(rpa):
+    """With swap_max below the neighbourhood's size, one expansion scores exactly swap_max
+    neighbours (a seeded sample), each one move from the parent."""
+    from gfn_crn.training.local_search import StructureLocalSearch
+
+    rec = RecordingTask(rpa)
+    tr = TopologyReward(rec, rounds=0)
+    lib = mass_action_library(rpa.template.species)
+    env = CRNEnv(lib, rpa.template, tr, order="free", max_reactions=3, min_reactions=1)
+    ls = StructureLocalSearch(env, tr, every=0, swap_every=1, swap_max=50, seed=0)
+    res = train(env, plain_tb(n_iterations=1, batch_size=8, hidden=32, replay_capacity=200, seed=0, **ON_POLICY),
+                callback=ls)
+    assert len(ls.expanded) == 1 and ls.proposed == 50
+    assert len(res.replay_buffer) > 0

@@ -221,6 +221,8 @@ class StructureSearchConfig:
                                  "library reaction, one added, one removed; 0 = off; pairs with topology_rounds = 0)",
                               ge=0)
     swap_replay: int = setting(16, "swap search: the best neighbours replayed to TB per expansion", ge=1)
+    swap_max: int = setting(1024, "swap search: at most this many neighbours scored per expansion (a seeded sample "
+                                  "of a larger neighbourhood: 5 x 415 on logic-4, 8 x 748 on rpa-plant)", ge=1)
     swap_pool: int = setting(8, "swap search: the structure expanded is drawn uniformly from this many best "
                                 "structures not expanded yet (1: always the best)", ge=1)
 

@@ -128,10 +128,11 @@ class StructureLocalSearch:
     def __init__(self, env, reward: TopologyReward, *, every: int = 10, top_k: int = StructureSearchConfig.top_k,
                  neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
                  max_visits: int = StructureSearchConfig.max_visits, seed: int = 0,
-                 swap_every: int = 0, swap_replay: int = StructureSearchConfig.swap_replay, swap_pool: int = 1):
+                 swap_every: int = 0, swap_replay: int = StructureSearchConfig.swap_replay, swap_pool: int = 1,
+                 swap_max: int = StructureSearchConfig.swap_max):
         for name, v, lo in (("every", every, 0), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
                             ("destroy", destroy, 1), ("max_visits", max_visits, 1), ("swap_every", swap_every, 0),
-                            ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1)):
+                            ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1), ("swap_max", swap_max, 1)):
             if int(v) != v or v < lo:
                 raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
         if not every and not swap_every:
@@ -140,6 +141,7 @@ class StructureLocalSearch:
         self.every, self.top_k, self.neighbours, self.destroy, self.max_visits = (
             int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
         self.swap_every, self.swap_replay, self.swap_pool = int(swap_every), int(swap_replay), int(swap_pool)
+        self.swap_max = int(swap_max)
         self.seed = int(seed)
         self.visits: dict[frozenset, int] = {}
         self.expanded: set[frozenset] = set()   # structures whose swap neighbourhood was scored
@@ -204,6 +206,10 @@ class StructureLocalSearch:
         nets = self.swap_neighbours(r.best_networks[k])
         if not nets:
             return 0
+        if len(nets) > self.swap_max:  # large libraries: a seeded sample of the neighbourhood, in its order
+            keep = np.random.default_rng([self.seed, 11, len(self.expanded)]).choice(len(nets), self.swap_max,
+                                                                                      replace=False)
+            nets = [nets[i] for i in np.sort(keep)]
         loss, ok = r.structure_losses(nets, count=False)   # new structures are scored (and counted) here
         order = np.argsort(np.where(ok, loss, np.inf), kind="stable")[:self.swap_replay]
         best = [r.best_networks.get(structure_key(nets[i]), nets[i]) for i in order if ok[i]]
