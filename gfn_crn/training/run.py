@@ -391,7 +391,8 @@ class Run:
             ok = self.topology.passes([e.network for e in top], [e.loss for e in top])
             top = [e for e, p in zip(top, ok) if p][:128]
             budget = self.config.max_evaluations - self.evaluations
-            if budget <= 0 or not top:
+            if budget <= 0 or not top:  # nothing a refinement could make verifiable: the budget stays unspent
+                self.elapsed += time.perf_counter() - t0
                 return
         best = {e.topology: (e.loss, e.network) for e in top}
         self._phase["now"] = "final_refine"
