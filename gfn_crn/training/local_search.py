@@ -15,6 +15,7 @@ policy, a replay buffer and the environment, so it belongs to training.
 
 from __future__ import annotations
 
+import heapq
 from typing import Sequence
 
 import numpy as np
@@ -194,9 +195,11 @@ class StructureLocalSearch:
         ``swap_pool`` best, so the climb does not stay in one basin), and replay its
         ``swap_replay`` best neighbours to trajectory balance. Returns the neighbours scored."""
         r = self.reward
-        # by loss; ties in the cache's insertion order (deterministic under the seed)
-        ranked = sorted(((loss, i, k) for i, (k, (loss, ok)) in enumerate(r.cache.items())
-                         if ok and k in r.best_networks and k not in self.expanded), key=lambda t: t[:2])
+        # the swap_pool best by loss, ties in the cache's insertion order (deterministic under the
+        # seed); a partial selection, since the cache holds every structure scored so far
+        ranked = heapq.nsmallest(self.swap_pool, ((loss, i, k) for i, (k, (loss, ok)) in enumerate(r.cache.items())
+                                                  if ok and k in r.best_networks and k not in self.expanded),
+                                 key=lambda t: t[:2])
         if not ranked:
             return 0
         pick = 0 if self.swap_pool == 1 else int(np.random.default_rng([self.seed, 7, len(self.expanded)]).integers(
