@@ -368,3 +368,25 @@ def test_swap_search_samples_a_large_neighbourhood(rpa):
                 callback=ls)
     assert len(ls.expanded) == 1 and ls.proposed == 50
     assert len(res.replay_buffer) > 0
+
+
+def test_promotion_bar_never_exceeds_a_share_of_the_loss_cap(rpa):
+    """The bar is promote_below thresholds, capped at promote_cap x loss_cap: on rpa (threshold
+    0.01, cap 1) the default 20 gives 0.2 either way; with a threshold of 0.05 (logic-4's) the
+    cap binds at 0.2 instead of 1.0, so a structure at loss 0.41 is promoted only without it."""
+    import copy
+
+    assert TopologyReward(rpa, promote_below=20.0).promote_bar == pytest.approx(0.2)
+    lax = copy.copy(rpa)
+    lax.good_threshold = 0.05
+    mid = _nets(lax, [((1, 3), (1.0, 1.0))])[0]        # loss 0.41 at k = 1: between 0.2 and 1.0
+    capped = TopologyReward(lax, rounds=0, popsize=4, promote_below=20.0, promote_rounds=2)
+    assert capped.promote_bar == pytest.approx(0.2)
+    capped.structure_losses([mid])
+    assert capped.promoted == 0 and capped.evaluations == 1
+    uncapped = TopologyReward(lax, rounds=0, popsize=4, promote_below=20.0, promote_rounds=2, promote_cap=1.0)
+    assert uncapped.promote_bar == pytest.approx(1.0)
+    uncapped.structure_losses([mid])
+    assert uncapped.promoted == 1 and uncapped.evaluations == 1 + 2 * 4
+    with pytest.raises(CRNError, match="promote_cap"):
+        TopologyReward(rpa, promote_cap=0.0)

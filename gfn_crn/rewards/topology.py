@@ -85,7 +85,7 @@ class TopologyReward(Wrapper):
 
     def __init__(self, task, *, rounds: int = DEFAULT_ROUNDS, popsize: int = DEFAULT_POPSIZE,
                  sigma0: float = DEFAULT_SIGMA, seed: int = 0, screen=None, screen_below: float = 0.0,
-                 promote_below: float = 0.0, promote_rounds: int = 0):
+                 promote_below: float = 0.0, promote_rounds: int = 0, promote_cap: float = 0.2):
         if int(rounds) != rounds or rounds < 0:
             raise CRNError(f"TopologyReward rounds must be an integer >= 0, got {rounds!r}")
         if int(popsize) != popsize or popsize < 1:
@@ -94,6 +94,8 @@ class TopologyReward(Wrapper):
             raise CRNError(f"TopologyReward sigma0 must be positive and finite, got {sigma0!r}")
         if not (math.isfinite(promote_below) and promote_below >= 0):
             raise CRNError(f"TopologyReward promote_below must be >= 0 and finite, got {promote_below!r}")
+        if not (math.isfinite(promote_cap) and 0 < promote_cap <= 1):
+            raise CRNError(f"TopologyReward promote_cap must be in (0, 1], got {promote_cap!r}")
         if int(promote_rounds) != promote_rounds or promote_rounds < 0:
             raise CRNError(f"TopologyReward promote_rounds must be an integer >= 0, got {promote_rounds!r}")
         if not (math.isfinite(screen_below) and screen_below >= 0):
@@ -102,6 +104,7 @@ class TopologyReward(Wrapper):
         self.rounds, self.popsize, self.sigma0, self.seed = int(rounds), int(popsize), float(sigma0), int(seed)
         self.screen, self.screen_below = screen, float(screen_below)
         self.promote_below, self.promote_rounds = float(promote_below), int(promote_rounds)
+        self.promote_cap = float(promote_cap)
         self.promoted = 0   # structures that got the second fidelity
         self.screened: dict[frozenset, bool] = {}   # structure -> passed the screen
         self.screen_evaluations = 0
@@ -187,10 +190,10 @@ class TopologyReward(Wrapper):
                           np.full((len(networks), S), np.nan), None)
 
     def _promote(self, keys, found: list, losses: np.ndarray):
-        """The second fidelity: structures whose first-stage loss is below ``promote_below`` times
-        the good threshold get ``promote_rounds`` more rounds, continuing from their best rates
-        (draws seeded by the structure: still a function of the structure alone)."""
-        bar = self.promote_below * float(self.task.good_threshold)
+        """The second fidelity: structures whose first-stage loss is below :attr:`promote_bar` get
+        ``promote_rounds`` more rounds, continuing from their best rates (draws seeded by the
+        structure: still a function of the structure alone)."""
+        bar = self.promote_bar
         idx = [i for i, l in enumerate(losses) if np.isfinite(l) and l < bar]
         if not idx:
             return found, losses
@@ -204,6 +207,14 @@ class TopologyReward(Wrapper):
             if r.losses[j] < losses[i]:
                 found[i], losses[i] = r.networks[j], r.losses[j]
         return found, losses
+
+    @property
+    def promote_bar(self) -> float:
+        """``promote_below`` times the good threshold, but never above ``promote_cap`` times the
+        loss cap (on a task whose ordinary designs sit within ``promote_below`` thresholds, e.g.
+        logic-4, the bar would otherwise promote every structure)."""
+        return min(self.promote_below * float(self.task.good_threshold),
+                   self.promote_cap * abs(float(self.task.loss_cap)))
 
     @property
     def screening(self) -> bool:
@@ -243,7 +254,7 @@ class TopologyReward(Wrapper):
         other = TopologyReward(self.inner if task is None else task, rounds=self.rounds, popsize=self.popsize,
                                sigma0=self.sigma0, seed=self.seed, screen=self.screen,
                                screen_below=self.screen_below, promote_below=self.promote_below,
-                               promote_rounds=self.promote_rounds)
+                               promote_rounds=self.promote_rounds, promote_cap=self.promote_cap)
         other.load_state_dict(self.state_dict())
         return other
 

@@ -196,6 +196,9 @@ class TopologyConfig:
                                          "below this multiple of the good threshold gets promote_rounds more "
                                          "rounds (a second fidelity for promising structures; 0 = off)",
                                    key="promote_below", ge=0)
+    promote_cap: float = setting(0.2, "topology reward: the promotion bar never exceeds this share of the loss cap "
+                                      "(rpa: 20 x 0.01 = 0.2 = 0.2 x 1, unchanged; logic-4: 0.2 instead of 1.0)",
+                                 key="promote_cap", gt=0, le=1)
     promote_rounds: int = setting(3, "topology reward: rounds of the second fidelity (promote_below)",
                                   key="promote_rounds", ge=0)
     screen_below: float = setting(5.0, "topology reward: screen every new structure whose refined loss is below "

@@ -85,7 +85,8 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
                                   screen=cheap_screen(base) if config.topology.screen_below > 0 else None,
                                   screen_below=config.topology.screen_below,
                                   promote_below=config.topology.promote_below,
-                                  promote_rounds=config.topology.promote_rounds)
+                                  promote_rounds=config.topology.promote_rounds,
+                                  promote_cap=config.topology.promote_cap)
         scorer = topology
     library = build_library(config.library, base.template.species)
     from ..envs import CRNEnv
