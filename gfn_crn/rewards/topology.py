@@ -36,6 +36,12 @@ structure too, so the target stays a proper reward. Each screened network counts
 evaluation. :meth:`TopologyReward.passes` gives the (cached) verdicts to the searches that pick
 structures from the archive.
 
+**Promotion (a second fidelity).** With ``rounds = 0`` a new structure costs one evaluation at
+the prior's mode; with ``promote_below > 0`` one whose loss there is below :attr:`promote_bar`
+gets ``promote_rounds`` more rounds (draws seeded by the structure), so most structures cost one
+evaluation and the promising ones a real refinement, and ``L*`` stays a function of the
+structure alone.
+
 Every evaluation of the refinement goes through the wrapped task (so a
 :class:`~gfn_crn.rewards.evaluations.RecordingTask` underneath counts and logs them); a cached
 structure costs no evaluation. ``best_networks`` holds the best network found per structure.
@@ -74,11 +80,18 @@ class TopologyReward(Wrapper):
         popsize: candidates per round; a new structure costs ``1 + rounds * popsize`` evaluations.
         sigma0: initial step of the evolution strategy, in ln k.
         seed: mixed into every structure's seed.
+        screen, screen_below: the screen (``screen(networks, losses) -> passed``) and the multiple
+            of the good threshold below which a new structure is screened (0: never; module doc).
+        promote_below, promote_rounds, promote_cap: the second fidelity: a new structure whose
+            first-stage loss is below :attr:`promote_bar` (``promote_below`` thresholds, at most
+            ``promote_cap`` x the loss cap) gets ``promote_rounds`` more rounds (0: never).
 
     Attributes:
         cache: ``{structure: (loss, valid)}``.
         best_networks: ``{structure: network}`` with the best rates found (valid structures only).
-        evaluations: evaluations spent by refinements.
+        evaluations: evaluations spent by refinements, promotions and the screen.
+        screened, screen_evaluations, promoted: the screen's verdicts per structure, the
+            evaluations it took, and the structures promoted.
         requests, hits: networks scored, and those whose structure was cached (``hits / requests``
             is the sampler's share of repeated structures).
     """
