@@ -56,8 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _provenance import provenance  # noqa: E402
-
-SOURCES = ("policy", "search", "archive_refine", "final_refine")
+from gfn_crn.training.archive import SOURCES  # noqa: E402  (what found a design: policy, search, ...)
 BUILTIN = {"default": {}, "off": {"lr": 0.0, "lr_logZ": 0.0}}
 
 
