@@ -132,8 +132,7 @@ def one_run(task: str, variant: str, settings: dict, seed: int, budget: int, out
             "first_verified_evaluation": s["first_verified_evaluation"],
             "verified_designs": s["verified_designs"],
             "distinct_verified_mechanisms": s["distinct_verified_mechanisms"],
-            "mechanism_sources": {src: sum(1 for m in mech["mechanisms"] if m.get("first_source") == src)
-                                  for src in SOURCES},
+            "mechanism_sources": s["mechanism_sources"],
             "best_verified_loss": min((m["best_loss"] for m in mech["mechanisms"]), default=None),
             "verify_seconds": s["verify_seconds"], "sampled": sampled, "run_dir": str(out)}
 

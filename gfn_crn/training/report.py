@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .archive import format_table
+from .archive import SOURCES, format_table
 from .plots import plot_loss_histogram, plot_reaction_frequencies, plot_training_curves
 
 
@@ -115,7 +115,7 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "first_verified_evaluation": mech["first_verified_evaluation"],
         "first_verified_seconds": mech["first_verified_seconds"],
         "mechanism_sources": {src: sum(1 for m in mech["mechanisms"] if m.get("first_source") == src)
-                              for src in SOURCE_WORDS},
+                              for src in SOURCES},
         "verify_seconds": mech["seconds"],
         "first_good_evaluation": next((m["evaluations"] for m in metrics if m["distinct_good"] > 0),
                                       run.evaluations if run.archive.n_good else None),
@@ -284,8 +284,9 @@ def render_report(run, summary: dict, k: int = 10) -> str:
     return "\n".join(out)
 
 
-SOURCE_WORDS = {"policy": "policy's own sample", "search": "structure search",
-                "archive_refine": "refinement of archived designs", "final_refine": "final refinement"}
+#: how the report words each of archive.SOURCES
+SOURCE_WORDS = dict(zip(SOURCES, ("policy's own sample", "structure search", "refinement of archived designs",
+                                  "final refinement")))
 
 
 def mechanisms_section(run, summary: dict) -> list[str]:
