@@ -91,6 +91,9 @@ class TrainConfig:
                                               "(else the latest)")
     replay_updates: int = setting(3, "extra TB updates per iteration, each on batch_size trajectories drawn from "
                                      "the replay buffer only (no new simulations; for expensive cached rewards)", ge=0)
+    final_updates: int = setting(0, "TB updates on the replay buffer once the search budget is spent (no new "
+                                    "simulations): the policy is fit to the best designs found, so that its own "
+                                    "samples propose them", ge=0)
     # misc
     reward_cache_size: Optional[int] = setting(None, "size of the env's reward cache (None: the env's)", key=None)
     num_threads: Optional[int] = setting(1, "torch threads (1 keeps runs reproducible)", key="threads", ge=1)
@@ -340,6 +343,10 @@ class RunConfig:
         need(t.replay_updates == 0 or t.replay_capacity >= t.batch_size,
              f"replay_updates = {t.replay_updates} needs a replay buffer of at least one batch "
              f"(replay_capacity >= batch_size = {t.batch_size}), got replay_capacity = {t.replay_capacity}")
+        if t.final_updates:
+            need(self.algorithm == "tb", "final_updates works with algorithm = tb only")
+            need(t.replay_capacity >= t.batch_size, f"final_updates = {t.final_updates} needs a replay buffer of at "
+                 f"least one batch (replay_capacity >= batch_size = {t.batch_size}), got {t.replay_capacity}")
         for key, on in (("structure_search_every", s.every), ("structure_search_swap_every", s.swap_every)):
             if on:
                 need(self.topology.enabled, f"{key} needs topology_reward = true")

@@ -100,6 +100,7 @@ class Run:
         self.library, self.env, self.trainer = parts.library, parts.env, parts.trainer
         self.local_search, self.archive, self.archive_refine = parts.local_search, parts.archive, parts.archive_refine
         self.final_refine_evaluations = 0
+        self.final_updates_done = 0
         self.elapsed = 0.0          # training seconds over all sessions of this run
         self.stopped_by_user = False
         self.paths: dict[str, Path] = {}
@@ -188,6 +189,7 @@ class Run:
             self.archive_refine.archive = self.archive
             self.archive_refine.load_state_dict(state["archive_refine"])
         self.final_refine_evaluations = int(state.get("final_refine_evaluations", 0))
+        self.final_updates_done = int(state.get("final_updates_done", 0))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.trainer.history = []
         if not self.dist.is_main:
@@ -236,7 +238,8 @@ class Run:
         own RNG states, replay buffers and counters under ``ranks``)."""
         state = {"version": CHECKPOINT_VERSION, "trainer": self.trainer.state_dict(),
                  "archive": self.archive.state_dict(), "elapsed": self.elapsed,
-                 "config": asdict(self.config), "final_refine_evaluations": self.final_refine_evaluations}
+                 "config": asdict(self.config), "final_refine_evaluations": self.final_refine_evaluations,
+                 "final_updates_done": self.final_updates_done}
         if self.archive_refine is not None:
             state["archive_refine"] = self.archive_refine.state_dict()
         state.update(self._search_state())
@@ -355,6 +358,11 @@ class Run:
                 if self.iteration % cfg.checkpoint_every == 0:
                     self.save()
                     last_saved = self.iteration
+            finished = not stop["flag"] and ((search_budget and self.evaluations >= search_budget)
+                                             or self.iteration >= n_iterations)
+            if finished and self.final_updates_done < cfg.train.final_updates:
+                self._final_updates(bar)
+                last_saved = -1
             if (cfg.refine.final_share > 0 and not stop["flag"] and self.final_refine_evaluations == 0
                     and self.evaluations >= search_budget):
                 self._final_refinement(bar)
@@ -373,6 +381,25 @@ class Run:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
         return self
+
+    def _final_updates(self, bar=None) -> None:
+        """``train.final_updates`` trajectory-balance updates on the replay buffer once the search
+        is over (no new simulations): each on ``batch_size`` trajectories drawn from the buffer,
+        which (prioritised) holds the best designs sampled and replayed by the searches. Trajectory
+        balance is off-policy, so this fits the policy to the reward on those designs: its own
+        samples then propose them. Recorded in the checkpoint, so a resumed run does not repeat it."""
+        buffer = getattr(self.trainer, "buffer", None)   # validate() asks for tb and a replay buffer
+        n = int(self.config.train.final_updates) - self.final_updates_done
+        if buffer is None or n <= 0 or len(buffer) < self.config.train.batch_size:
+            return
+        if bar is not None:
+            bar.write(f"final policy updates on the replay buffer: {n}")
+        t0 = time.perf_counter()
+        self._phase["now"] = "policy"
+        for _ in range(n):
+            self.trainer._update(buffer.sample(self.config.train.batch_size))
+        self.final_updates_done += n
+        self.elapsed += time.perf_counter() - t0
 
     def _final_refinement(self, bar=None) -> None:
         """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
