@@ -134,3 +134,51 @@ def test_the_trainer_takes_its_schedule_as_an_argument():
     t.step()
     t.step()
     assert seen == [0, 1] and t.history[0]["temperature"] == 3.0
+
+
+def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluations(tmp_path):
+    """``final_updates`` runs that many TB updates on the replay buffer once the budget is spent:
+    the buffer's TB loss falls, no design is simulated (the evaluation count is the run's without
+    them), the count is checkpointed (a resumed run does not repeat them), and settings that
+    cannot run them are refused by name."""
+    import pytest
+    import torch
+
+    from gfn_crn.crn.errors import CRNError
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.run import Run
+
+    base = dict(task="rpa", max_evaluations=1200, batch_size=8, hidden=16, final_samples=0, plot_top=0,
+                export_top=0, refine_final_share=0.0)
+
+    def buffer_loss(run):
+        torch.manual_seed(0)
+        b = run.trainer.buffer
+        with torch.no_grad():
+            return float(run.trainer.gflownet.loss(run.env, b.training_container, recalculate_all_logprobs=True))
+
+    runs = {}
+    for n in (0, 300):
+        run = Run.create(resolve_config(overrides=dict(base, final_updates=n)), tmp_path / f"run{n}")
+        try:
+            run.train(progress=False)
+        finally:
+            run.close()
+        runs[n] = run
+    plain, fitted = runs[0], runs[300]
+    assert fitted.evaluations == plain.evaluations and fitted.iteration == plain.iteration
+    assert fitted.final_updates_done == 300 and plain.final_updates_done == 0
+    # the same buffer (the runs are identical until the end), a better TB fit after the updates
+    assert len(fitted.trainer.buffer) == len(plain.trainer.buffer)
+    assert buffer_loss(fitted) < 0.5 * buffer_loss(plain)
+    again = Run.load(tmp_path / "run300")
+    assert again.final_updates_done == 300
+    before = [p.detach().clone() for p in again.trainer.gflownet.parameters()]
+    again.train(progress=False)   # nothing left to do: no update repeated
+    assert all(torch.equal(a, b.detach()) for a, b in zip(before, again.trainer.gflownet.parameters()))
+    again.close()
+    with pytest.raises(CRNError, match="final_updates .* replay buffer"):
+        resolve_config(overrides=dict(base, final_updates=10, replay_capacity=0, replay_updates=0,
+                                      structure_search_swap_every=0))
+    with pytest.raises(CRNError, match="final_updates works with algorithm = tb"):
+        resolve_config(overrides=dict(base, final_updates=10, algorithm="reinforce"))
