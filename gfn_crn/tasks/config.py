@@ -240,6 +240,19 @@ def task_design_size(name_or_path) -> int | None:
         return None
 
 
+def task_is_family(name_or_path) -> bool:
+    """Whether a preset or task file declares ``[condition]`` (a family of tasks), read without
+    building it (False when it cannot be read: loading the task reports that)."""
+    from .presets import PRESETS
+
+    key = str(name_or_path)
+    try:
+        text = PRESETS[key] if key in PRESETS else Path(key).read_text()
+        return "condition" in tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+
+
 def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:
     base_dir = Path(base_dir)
     if not isinstance(cfg, Mapping):
