@@ -101,3 +101,172 @@ def test_condition_tensors_round_trip_and_samples_stay_in_range():
     assert f[0, 1:].tolist() == [0, 1, 0] and f[1, 1:].tolist() == [0, 0, 1]
     with pytest.raises(CRNError, match=r"condition g=2.5 is outside its range"):
         space.decode(torch.tensor([[2.5, 0.0]]))
+
+
+# ------------------------------------------------------------------ the env, the policy, the caches
+def _table_env(space, f, cache=0, M=5, max_r=3):
+    from gfn_crn.envs import CRNEnv
+    from gfn_crn.training import ConditionalTableReward, small_library
+
+    tmpl, lib = small_library(M)
+    return CRNEnv(lib, tmpl, ConditionalTableReward(lib, f), order="canonical", max_reactions=max_r, min_reactions=0,
+                  fixed_parameters=True, conditions=space, reward_cache_size=cache)
+
+
+def test_env_reward_cache_keys_on_condition_and_state():
+    import torch
+
+    space = ConditionSpace.from_table({"t": {"choices": ["a", "b"]}})
+    calls = []
+
+    def f(s, c):
+        calls.append(c["t"])
+        return float(len(s)) * (1.0 if c["t"] == "a" else -1.0)
+
+    env = _table_env(space, f, cache=100)
+    from gfn_crn.training.exact import sets_to_states
+
+    st = sets_to_states(env, [(0, 1), (0, 1)])
+    st.conditions = space.tensor([{"t": "a"}, {"t": "b"}])
+    lr = env.log_reward(st)
+    assert lr.tolist() == [2.0, -2.0]                      # same structure, two conditions, two rewards
+    assert env.reward_cache_hits == 0 and calls == ["a", "b"]
+    st.conditions = space.tensor([{"t": "b"}, {"t": "a"}])
+    assert env.log_reward(st).tolist() == [-2.0, 2.0]     # answered by the cache, per condition
+    assert env.reward_cache_hits == 2 and calls == ["a", "b"]
+    st.conditions = None
+    with pytest.raises(CRNError, match=r"this env is conditional \(t in \{a, b\}\): its states need conditions"):
+        env.log_reward(st)
+    with pytest.raises(CRNError, match=r"condition t='z' is not one of its choices a, b"):
+        env.condition_tensor("t=z", 2)
+    # reset draws one condition per trajectory, and sampling keeps it on every state of the trajectory
+    torch.manual_seed(0)
+    s0 = env.reset(batch_shape=(64,))
+    assert s0.conditions.shape == (64, 1) and set(s0.conditions[:, 0].tolist()) == {0.0, 1.0}
+
+
+def test_topology_reward_caches_per_condition_and_structure():
+    from gfn_crn.rewards.topology import TopologyReward
+
+    fam = parse_task(FAMILY)
+    topo = TopologyReward(fam, rounds=0)
+    net = antithetic_example()
+    r = topo.evaluate([net, net], conditions=[{"g": 1.0}, {"g": 2.0}])
+    assert r.loss[0] < 0.05 and r.loss[1] > 0.3            # the structure is good for g = 1 only
+    assert len(topo.cache) == 2 and topo.evaluations == 2
+    again = topo.evaluate([net, net], conditions=[{"g": 2.0}, {"g": 1.0}])
+    assert again.loss.tolist() == r.loss[::-1].tolist() and topo.evaluations == 2 and topo.hits == 2
+    with pytest.raises(CRNError, match="scores a network under a condition"):
+        topo.evaluate([net])                                # a family needs a condition
+
+
+def test_conditional_policy_reads_the_condition():
+    import torch
+
+    from gfn_crn.estimators import CRNPolicyEstimator
+
+    space = ConditionSpace.from_table({"g": {"low": 0.5, "high": 2.0}})
+    env = _table_env(space, lambda s, c: 0.0)
+    torch.manual_seed(0)
+    pf = CRNPolicyEstimator(env, hidden=32)
+    st = env.reset(batch_shape=(2,), conditions=space.tensor([{"g": 0.5}, {"g": 2.0}]))
+    out = pf(st)
+    assert not torch.allclose(out[0], out[1])               # same state, two conditions, two policies
+    same = env.reset(batch_shape=(2,), conditions=space.tensor({"g": 0.5}, 2))
+    assert torch.allclose(pf(same)[0], pf(same)[1])
+    with pytest.raises(CRNError, match="this policy is conditional"):
+        pf(env.states_from_tensor(env.s0.repeat(2, 1)))
+    from gfn_crn.envs import CRNEnv
+
+    plain = CRNEnv(env.library, env.template, None, max_reactions=3, min_reactions=0, fixed_parameters=True)
+    with pytest.raises(CRNError, match="conditions given to a policy built for an unconditional env"):
+        CRNPolicyEstimator(plain)(st)
+
+
+def _family_exact(iterations, conds, f, space, seed=0):
+    from gfn_crn.training import (ON_POLICY, enumerate_sets, exact_terminal_distribution, l1_distance,
+                                  log_partition, target_distribution, train)
+    from gfn_crn.training.config import plain_tb
+
+    env = _table_env(space, f)
+    sets = enumerate_sets(env)
+    res = train(env, plain_tb(n_iterations=iterations, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.01, seed=seed,
+                              **ON_POLICY))
+    out = []
+    for c in conds:
+        finals, p = exact_terminal_distribution(env, res.pf, c)
+        assert finals == sets and abs(p.sum() - 1) < 1e-6
+        lr = np.array([f(s, c) for s in sets])
+        logz = float(res.gflownet.logZ(space.tensor(c, 1)).detach())
+        out.append((l1_distance(p, target_distribution(lr)), abs(logz - log_partition(lr))))
+    return out
+
+
+def _three_tables():
+    from gfn_crn.envs import CRNEnv
+    from gfn_crn.training import enumerate_sets, small_library
+
+    tmpl, lib = small_library(5)
+    sets = enumerate_sets(CRNEnv(lib, tmpl, None, max_reactions=3, min_reactions=0, fixed_parameters=True))
+    rng = np.random.default_rng(1)
+    return {t: {s: float(rng.normal(0.0, 1.0)) for s in sets} for t in "abc"}
+
+
+@pytest.mark.slow
+def test_exact_terminal_distribution_per_condition():
+    """Issue 24's exact check: on a small library (sets of <= 3 of 5 reactions), for each of 3
+    conditions the trained sampler's exact terminal distribution matches that condition's
+    normalised reward (a different random table per condition), L1 <= 0.02."""
+    tables = _three_tables()
+    space = ConditionSpace.from_table({"t": {"choices": ["a", "b", "c"]}})
+    conds = [{"t": t} for t in "abc"]
+    rows = _family_exact(1400, conds, lambda s, c: tables[c["t"]][s], space)
+    for c, (l1, dz) in zip(conds, rows):
+        assert l1 <= 0.02, (c, l1)
+        assert dz < 0.05, (c, dz)
+
+
+def test_untrained_conditional_sampler_is_far_from_every_condition():
+    """The check above can fail: a barely trained sampler is far from each condition's target."""
+    tables = _three_tables()
+    space = ConditionSpace.from_table({"t": {"choices": ["a", "b", "c"]}})
+    rows = _family_exact(2, [{"t": t} for t in "abc"], lambda s, c: tables[c["t"]][s], space)
+    assert all(l1 > 0.2 for l1, _ in rows)
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_trains_a_family_and_samples_for_a_condition(tmp_path, capsys):
+    import json
+
+    from gfn_crn.cli import main as cli_main
+
+    (tmp_path / "fam.toml").write_text(FAMILY)
+    out = tmp_path / "run"
+    assert cli_main(["train", "--task", str(tmp_path / "fam.toml"), "--max-evaluations", "48", "--batch-size", "8",
+                     "--out", str(out), "--no-progress", "--set", "final_samples=8", "--set", "plot_top=0"]) == 0
+    cfg = (out / "config.toml").read_text()
+    assert "structure_search_every = 0" in cfg and "refine_final_share = 0.0" in cfg
+    capsys.readouterr()
+    assert cli_main(["sample", str(out), "--condition", "g=1.3", "-n", "12", "--show", "0"]) == 0
+    assert "condition g=1.3" in capsys.readouterr().out
+    rows = [json.loads(x) for x in (out / "sampled_n12_T1_g=1.3.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and all(r["condition"] == {"g": 1.3} for r in rows)
+    for bad, msg in (("g=2.5", "condition g=2.5 is outside its range [0.5, 2]"),
+                     ("k=1", "unknown condition variable(s) ['k']")):
+        assert cli_main(["sample", str(out), "--condition", bad, "-n", "4"]) == 2
+        assert msg in capsys.readouterr().err
+    # the searches score without a condition: asking for one in a family run is refused, naming it
+    assert cli_main(["train", "--task", str(tmp_path / "fam.toml"), "--max-evaluations", "48", "--out",
+                     str(tmp_path / "run2"), "--no-progress", "--set", "refine_every=5"]) == 2
+    assert "refine_every = 5 not available for families" in capsys.readouterr().err
+
+
+def test_cli_condition_on_an_unconditional_run_is_an_error(tmp_path, capsys):
+    from gfn_crn.cli import main as cli_main
+
+    out = tmp_path / "run"
+    assert cli_main(["train", "--task", "rpa", "--max-evaluations", "16", "--batch-size", "8", "--out", str(out),
+                     "--no-progress", "--no-finish"]) == 0
+    capsys.readouterr()
+    assert cli_main(["sample", str(out), "--condition", "g=1", "-n", "4"]) == 2
+    assert "is not a family of tasks" in capsys.readouterr().err
