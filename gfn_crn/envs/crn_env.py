@@ -515,7 +515,8 @@ class CRNEnv(Env):
                 return self.conditions.decode(cond[torch.as_tensor(idx, device=cond.device)])
 
         out = self.rewarder.log_rewards(eligible, lambda idx: self.states_to_networks(rows(idx)), keys=keys,
-                                        log_prior=lambda idx: self.log_prior(rows(idx)), conditions=conditions)
+                                        log_prior=lambda idx: self.log_prior(rows(idx)),
+                                        **({} if conditions is None else {"conditions": conditions}))
         return torch.as_tensor(out, dtype=torch.get_default_dtype(), device=states.device).reshape(states.batch_shape)
 
     def _conditions_of(self, states: States):

@@ -313,13 +313,27 @@ class TaskFamily:
     def task(self) -> "TaskFamily":
         return self
 
-    def __getattr__(self, item):
-        # the facts a scorer chain and the env read (template, prior, reward, floor, loss_cap,
-        # beta, good_threshold, n_scenarios, check_networks, log_priors, ...) are the reference
-        # member's; evaluate/score/simulate need a condition and are not delegated
-        if item.startswith("_") or item in ("base", "simulate", "score", "scenario_losses"):
-            raise AttributeError(item)
-        return getattr(self.base, item)
+    # the facts a scorer chain, the env and a run read are the reference member's (explicit:
+    # nothing is forwarded implicitly; evaluate needs a condition, see :meth:`evaluate`)
+    template = property(lambda self: self.base.template, doc="the template every member shares")
+    prior = property(lambda self: self.base.prior, doc="the parameter prior every member shares")
+    reward = property(lambda self: self.base.reward, doc="the loss -> log-reward map every member shares")
+    floor = property(lambda self: self.base.floor, doc="the log-reward of invalid candidates")
+    beta = property(lambda self: self.base.beta, doc="reward temperature")
+    loss_cap = property(lambda self: self.base.loss_cap, doc="losses above it count as the cap")
+    power_span = property(lambda self: self.base.power_span, doc="the largest value of the power term")
+    good_threshold = property(lambda self: self.base.good_threshold, doc="a loss below which a design is good")
+    n_scenarios = property(lambda self: self.base.n_scenarios, doc="scenarios per member")
+    outputs = property(lambda self: self.base.outputs, doc="the output species")
+
+    def check_networks(self, networks):
+        return self.base.check_networks(networks)
+
+    def log_priors(self, networks):
+        return self.base.log_priors(networks)
+
+    def adopt(self, network):
+        return self.base.adopt(network)
 
     def describe(self) -> str:
         return self.description
