@@ -269,6 +269,7 @@ def _buffer_state(buffer) -> Optional[dict]:
         "terminating_idx": c.terminating_idx.clone(),
         "log_rewards": None if c._log_rewards is None else c._log_rewards.clone(),
         "is_full": bool(getattr(buffer, "_is_full", False)),
+        **({"conditions": c.states.conditions.clone()} if c.states.conditions is not None else {}),
     }
 
 
@@ -280,7 +281,7 @@ def _load_buffer_state(buffer, env, state: Optional[dict]) -> None:
         return
     buffer.training_container = Trajectories(
         env=env,
-        states=env.States(state["states"]),
+        states=env.States(state["states"], conditions=state.get("conditions")),  # a family's: with conditions
         actions=env.Actions(state["actions"]),
         terminating_idx=state["terminating_idx"],
         is_backward=False,
