@@ -183,15 +183,23 @@ def test_conditional_policy_reads_the_condition():
         CRNPolicyEstimator(plain)(st)
 
 
-def _family_exact(iterations, conds, f, space, seed=0):
+def _family_exact(iterations, conds, f, space, seed=0, lr=1e-3, decay_at=None):
+    """Train on the conditional table reward (``decay_at``: the learning rates drop 10x at that
+    iteration) and measure, per condition, (L1, |log Z - closed form|)."""
     from gfn_crn.training import (ON_POLICY, enumerate_sets, exact_terminal_distribution, l1_distance,
                                   log_partition, target_distribution, train)
     from gfn_crn.training.config import plain_tb
 
     env = _table_env(space, f)
     sets = enumerate_sets(env)
-    res = train(env, plain_tb(n_iterations=iterations, batch_size=64, hidden=64, lr=1e-3, lr_logZ=0.01, seed=seed,
-                              **ON_POLICY))
+
+    def decay(it, rec, res):
+        if decay_at is not None and it + 1 == decay_at:
+            for g in res.optimizer.param_groups:
+                g["lr"] *= 0.1
+
+    res = train(env, plain_tb(n_iterations=iterations, batch_size=64, hidden=64, lr=lr, lr_logZ=0.01, seed=seed,
+                              **ON_POLICY), callback=decay)
     out = []
     for c in conds:
         finals, p = exact_terminal_distribution(env, res.pf, c)
@@ -224,6 +232,28 @@ def test_exact_terminal_distribution_per_condition():
     for c, (l1, dz) in zip(conds, rows):
         assert l1 <= 0.02, (c, l1)
         assert dz < 0.05, (c, dz)
+
+
+@pytest.mark.slow
+def test_exact_terminal_distribution_per_continuous_condition():
+    """The same with a continuous condition, log R = a(set) + 2 (g - 1.25) b(set), g in [0.5, 2],
+    checked at both ends and the middle of the range (about 27 s: the learning rates drop 10x
+    for the last third)."""
+    from gfn_crn.envs import CRNEnv
+    from gfn_crn.training import enumerate_sets, small_library
+
+    tmpl, lib = small_library(5)
+    sets = enumerate_sets(CRNEnv(lib, tmpl, None, max_reactions=3, min_reactions=0, fixed_parameters=True))
+    rng = np.random.default_rng(1)
+    a = {s: float(rng.normal(0.0, 1.0)) for s in sets}
+    b = {s: float(rng.normal(0.0, 1.0)) for s in sets}
+    space = ConditionSpace.from_table({"g": {"low": 0.5, "high": 2.0}})
+    conds = [{"g": 0.5}, {"g": 1.25}, {"g": 2.0}]
+    rows = _family_exact(3000, conds, lambda s, c: a[s] + 2.0 * (c["g"] - 1.25) * b[s], space, lr=3e-3,
+                         decay_at=2000)
+    for c, (l1, dz) in zip(conds, rows):
+        assert l1 <= 0.02, (c, l1)
+        assert dz < 0.1, (c, dz)
 
 
 def test_untrained_conditional_sampler_is_far_from_every_condition():
