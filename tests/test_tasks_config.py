@@ -12,7 +12,7 @@ from gfn_crn.tasks import DataFitTask, list_presets, load_task, parse_task
 from gfn_crn.cli import main as cli_main
 
 PRESETS = ["rpa", "logic-and3", "logic-4", "oscillator", "dose-response", "habituation", "classifier", "trace",
-           "ssa_tracking", "ssa_robust", "rpa-plant", "rpa2"]
+           "ssa_tracking", "ssa_robust", "rpa-plant", "rpa2", "rpa-gain", "logic2"]
 
 RPA_LIKE = '''
 kind = "tracking"

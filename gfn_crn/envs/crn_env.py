@@ -33,6 +33,13 @@ log prior, their bytes) and asks its :class:`~gfn_crn.rewards.env_reward.EnvRewa
 scored or is invalid, adds the prior if asked and keeps the reward cache. The env's reward
 settings and counters (``scorer``, ``log_reward_floor``, ``add_prior``, ``reward_cache_size``,
 ``reward_cache_hits``, ``n_reward_calls``, ``n_evaluated``) are the rewarder's.
+
+Conditions (a family of tasks, :mod:`gfn_crn.tasks.family`): with ``conditions`` (the family's
+:class:`~gfn_crn.tasks.family.ConditionSpace`) the env is conditional (torchgfn's
+``is_conditional``): every trajectory carries its condition on its states (``States.conditions``,
+one column per variable), ``reset`` draws one per trajectory uniformly when none is given
+(``sample_conditions``), and the reward of a terminal state is its condition's (the scorer is
+called with the conditions; the reward cache is keyed by condition and state).
 """
 
 from __future__ import annotations
@@ -103,6 +110,7 @@ class CRNEnv(Env):
         reward_cache_size: int = 0,
         device: str | torch.device = "cpu",
         debug: bool = False,
+        conditions=None,
     ):
         if order not in ORDERS:
             raise CRNError(f"order must be one of {ORDERS}, got {order!r}")
@@ -147,7 +155,10 @@ class CRNEnv(Env):
         #: what policies need to know about states and actions (gfn_crn.envs.spec)
         self.spec = CRNActionSpec(M, self.P_c, self.P_d, self.K, self.order, self.max_reactions, self.min_reactions,
                                   self.allowed, self.allowed_above, self.cmask, self.dmask, self.prior,
-                                  self.fixed_parameters, self.fixed_y, self.dtype)
+                                  self.fixed_parameters, self.fixed_y, self.dtype, conditions)
+        #: the condition variables (a ConditionSpace) of a conditional env, else None
+        self.conditions = conditions
+        self.is_conditional = conditions is not None  # torchgfn: reset() then draws conditions
 
         s0 = torch.zeros(self.state_dim, dtype=self.dtype, device=device)
         sf = torch.full((self.state_dim,), -math.inf, dtype=self.dtype, device=device)
@@ -163,6 +174,23 @@ class CRNEnv(Env):
             sf=sf,
             debug=debug,
         )
+
+    # ------------------------------------------------------------------ conditions
+    def sample_conditions(self, batch_shape) -> torch.Tensor:
+        """(*batch_shape, dim) conditions drawn uniformly (torch's random stream)."""
+        if self.conditions is None:
+            raise CRNError("this env is not conditional (no condition variables)")
+        shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+        n = int(np.prod(shape)) if shape else 1
+        return self.conditions.sample(n, device=self.device).reshape(*shape, self.conditions.dim)
+
+    def condition_tensor(self, condition, n: int) -> torch.Tensor:
+        """(n, dim): one condition (a mapping, or ``"g=1.3"`` text) for n trajectories (checked:
+        an unknown variable, or a value out of range or not a choice, is a CRNError naming it)."""
+        if self.conditions is None:
+            raise CRNError("this env is not conditional: it takes no condition")
+        c = self.conditions.parse(condition) if isinstance(condition, (str, list, tuple)) else condition
+        return self.conditions.tensor(c, n, device=self.device)
 
     # ------------------------------------------------------------------ the rewarder's settings and counters
     @property
@@ -472,13 +500,37 @@ class CRNEnv(Env):
         def rows(idx):
             return t[torch.as_tensor(idx, device=t.device)]
 
+        cond = self._conditions_of(states)
+
         def keys(idx):
             tc = t.detach().cpu().numpy()
+            if cond is not None:  # (condition, state): the same design scores differently per condition
+                cc = cond.detach().cpu().numpy()
+                return [cc[b].tobytes() + tc[b].tobytes() for b in idx]
             return [tc[b].tobytes() for b in idx]
 
+        conditions = None
+        if cond is not None:
+            def conditions(idx):
+                return self.conditions.decode(cond[torch.as_tensor(idx, device=cond.device)])
+
         out = self.rewarder.log_rewards(eligible, lambda idx: self.states_to_networks(rows(idx)), keys=keys,
-                                        log_prior=lambda idx: self.log_prior(rows(idx)))
+                                        log_prior=lambda idx: self.log_prior(rows(idx)),
+                                        **({} if conditions is None else {"conditions": conditions}))
         return torch.as_tensor(out, dtype=torch.get_default_dtype(), device=states.device).reshape(states.batch_shape)
+
+    def _conditions_of(self, states: States):
+        """(B, dim) conditions of states (None for an unconditional env); a conditional env's
+        states without conditions, or an unconditional env's with them, are an error."""
+        c = states.conditions
+        if self.conditions is None:
+            if c is not None:
+                raise CRNError("these states carry conditions but the env is not conditional")
+            return None
+        if c is None:
+            raise CRNError(f"this env is conditional ({self.conditions.describe()}): its states need conditions "
+                           "(env.reset(n, conditions=...) or sample_trajectories(..., conditions=...))")
+        return c.reshape(-1, self.conditions.dim)
 
     def __repr__(self) -> str:
         return (f"CRNEnv(M={self.M}, P_c={self.P_c}, P_d={self.P_d}, order={self.order!r}, "

@@ -41,6 +41,9 @@ class CRNActionSpec:
     fixed_parameters: bool
     fixed_y: float                # the log-value every parameter takes when fixed_parameters
     dtype: torch.dtype = torch.float64
+    #: the condition variables of a family of tasks (a :class:`~gfn_crn.tasks.family.ConditionSpace`:
+    #: ``dim``, ``n_features``, ``features(tensor)``), None for an unconditional env
+    conditions: object = None
 
     @property
     def y_off(self) -> int:

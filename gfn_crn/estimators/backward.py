@@ -69,6 +69,12 @@ def _masked_log_softmax(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tens
 
 
 class _BackwardBase(PolicyMixin, Estimator):
+    def forward(self, states: States, conditions: torch.Tensor | None = None) -> torch.Tensor:
+        """The backward policy does not read the condition (any backward policy is a valid
+        choice for trajectory balance, conditional or not); torchgfn passes it for conditional
+        envs."""
+        return super().forward(states)
+
     def __init__(self, env, module, preprocessor, debug: bool = False):
         super().__init__(module, preprocessor, is_backward=True, debug=debug)
         self.spec = action_spec(env)

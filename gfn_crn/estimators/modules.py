@@ -46,6 +46,25 @@ class FFNN(nn.Module):
         return self.net(x)
 
 
+class ConditionEncoder(nn.Module):
+    """An FFNN over the features of a condition tensor (``space.features``: a continuous
+    variable scaled to [-1, 1] over its range, a discrete one one-hot); ``space`` is the env's
+    condition space (``env.spec.conditions``). The conditional policy's condition module and the
+    conditional log Z's module."""
+
+    def __init__(self, space, output_dim: int, hidden: int = 64, n_layers: int = 1, activation: str = "relu"):
+        super().__init__()
+        self.space = space
+        self.input_dim = int(space.dim)
+        self.net = FFNN(space.n_features, output_dim, hidden, n_layers, activation)
+        self.output_dim = self.net.output_dim
+
+    def forward(self, conditions: torch.Tensor) -> torch.Tensor:
+        x = self.space.features(conditions)
+        p = next(self.net.parameters())
+        return self.net(x.to(p.dtype))
+
+
 class ZeroModule(nn.Module):
     """Outputs zeros of width ``output_dim`` (a parameter-free uniform policy)."""
 

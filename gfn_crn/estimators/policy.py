@@ -21,6 +21,12 @@ Exploration (``policy_kwargs`` of :meth:`CRNPolicyEstimator.to_probability_distr
 
 Each keeps full support and ``log_prob`` is exact for the behaviour policy.
 
+Conditions (a conditional env, ``env.spec.conditions``; :mod:`gfn_crn.tasks.family`): a
+condition encoder (:class:`~gfn_crn.estimators.modules.ConditionEncoder`, an FFNN over the
+condition's features) maps ``states.conditions`` to ``condition_dim`` values that are appended to
+the preprocessed state before the trunk, so the structure logits and the parameter head both
+depend on the condition. An unconditional env's policy has no encoder and is unchanged.
+
 Support: ``lognormal_1d`` and ``lognormal_independent`` are normals on ``y`` *truncated to the
 prior support* ``[low, high]`` (exact normaliser), so the policy never proposes a parameter the
 env would reject. The correlated family is not truncated (a box-truncated multivariate normal
@@ -52,8 +58,9 @@ from .distributions import (
     MaskedMultiCategorical,
     MaskedMultivariateNormal,
 )
+from ..crn.errors import CRNError
 from ..envs.spec import action_spec
-from .modules import FFNN
+from .modules import FFNN, ConditionEncoder
 from .preprocessor import CRNPreprocessor
 
 
@@ -265,17 +272,22 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
             (``centre + half_width * tanh(raw)``).
         offdiag_max: bound on the off-diagonal Cholesky entries (correlated families).
         allowed_discrete: optional bool tensor (K,) or (P_d, K) of allowed Hill coefficients.
+        condition_dim, condition_hidden: the condition encoder's output width and hidden width
+            (conditional envs only; see the module docstring).
     """
 
     def __init__(self, env, hidden: int = 128, n_layers: int = 2, activation: str = "relu",
                  family: str | None = None, embed_dim: int = 32, head_hidden: int = 64,
                  head_layers: int = 1, sigma_min: float = 0.05, sigma_max: float | None = None,
                  offdiag_max: float | None = None, allowed_discrete: torch.Tensor | None = None,
-                 preprocessor: CRNPreprocessor | None = None, debug: bool = False):
+                 preprocessor: CRNPreprocessor | None = None, debug: bool = False,
+                 condition_dim: int = 32, condition_hidden: int = 64):
         self.last_context = None  # the rollout context of the last rollout (init_context)
         spec = action_spec(env)
         preprocessor = preprocessor or CRNPreprocessor(spec)
-        body = FFNN(preprocessor.output_dim, None, hidden, n_layers, activation)
+        space = getattr(spec, "conditions", None)
+        body = FFNN(preprocessor.output_dim + (int(condition_dim) if space is not None else 0), None, hidden,
+                    n_layers, activation)
         trunk = PolicyTrunk(body, spec.M + 1)
         super().__init__(trunk, preprocessor, is_backward=False, debug=debug)
         self.spec = spec
@@ -311,6 +323,27 @@ class CRNPolicyEstimator(PolicyMixin, Estimator):
         if not allowed_discrete.any(-1).all():
             raise ValueError("allowed_discrete must allow at least one value per slot")
         self.register_buffer("allowed_discrete", allowed_discrete[: max(spec.P_d, 1)].clone(), persistent=False)
+        #: the condition encoder of a conditional env (None otherwise; built last, so an
+        #: unconditional policy's initial weights are what they always were under a seed)
+        self.condition_encoder = None
+        if space is not None:
+            self.condition_encoder = ConditionEncoder(space, int(condition_dim), condition_hidden, 1, activation)
+
+    def forward(self, states: States, conditions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``[structure logits (M + 1) | h]`` of the states; a conditional policy reads the
+        condition (``conditions``, else ``states.conditions``) through its encoder."""
+        x = self.preprocessor(states)
+        c = conditions if conditions is not None else states.conditions
+        if self.condition_encoder is not None:
+            if c is None:
+                raise CRNError(f"this policy is conditional ({self.spec.conditions.describe()}): "
+                               "its states need conditions")
+            x = torch.cat([x, self.condition_encoder(c).to(x.dtype)], dim=-1)
+        elif c is not None:
+            raise CRNError("conditions given to a policy built for an unconditional env")
+        out = self.module(x)
+        assert out.shape[-1] == self.expected_output_dim
+        return out
 
     @property
     def expected_output_dim(self) -> int:

@@ -74,7 +74,8 @@ class EnvReward:
 
     def log_rewards(self, eligible: np.ndarray, networks: Callable[[np.ndarray], Sequence],
                     keys: Optional[Callable[[np.ndarray], Sequence[bytes]]] = None,
-                    log_prior: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
+                    log_prior: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                    conditions: Optional[Callable[[np.ndarray], Sequence]] = None) -> np.ndarray:
         """(B,) float64 log-rewards of a batch of B rows.
 
         Args:
@@ -82,6 +83,9 @@ class EnvReward:
             networks: ``networks(rows)`` -> the networks of those rows (rows: int array).
             keys: ``keys(rows)`` -> a cache key (bytes) per row; needed when ``cache_size > 0``.
             log_prior: ``log_prior(rows)`` -> (len(rows),) log prior; needed with ``add_prior``.
+            conditions: ``conditions(rows)`` -> one condition per row, for a family of tasks
+                (:mod:`gfn_crn.tasks.family`): handed to the scorer with the networks; the keys
+                must then tell conditions apart (the env's hold the condition's bytes).
         """
         if self.scorer is None:
             raise CRNError("this env has no scorer: set env.scorer = a task (or callable(networks) -> "
@@ -104,7 +108,8 @@ class EnvReward:
                     self.cache_hits += 1
             todo = np.asarray(rest, dtype=np.int64)
         if len(todo):
-            lr, valid = reward_and_validity(self.scorer, networks(todo))
+            lr, valid = reward_and_validity(self.scorer, networks(todo),
+                                            None if conditions is None else conditions(todo))
             lr = np.asarray(lr, dtype=np.float64).reshape(-1)
             valid = np.asarray(valid, dtype=bool).reshape(-1)
             if lr.shape != (len(todo),) or valid.shape != (len(todo),):

@@ -90,13 +90,13 @@ def _init_worker(task_bytes: bytes) -> None:
         pass
 
 
-def _score(task, networks) -> dict:
-    r = task.evaluate(networks)
+def _score(task, networks, conditions=None) -> dict:
+    r = task.evaluate(networks) if conditions is None else task.evaluate(networks, conditions=conditions)
     return {k: np.asarray(getattr(r, k)) for k in _FIELDS}
 
 
-def _score_in_worker(networks) -> dict:
-    return _score(_WORKER_TASK, networks)
+def _score_in_worker(networks, conditions=None) -> dict:
+    return _score(_WORKER_TASK, networks, conditions)
 
 
 def _stderr_warn(message: str) -> None:
@@ -192,22 +192,25 @@ class TaskPool(Wrapper):
         """The chunks a batch of ``n`` networks is cut into (independent of ``workers``)."""
         return [slice(i, min(i + self.chunk_size, n)) for i in range(0, n, self.chunk_size)]
 
-    def evaluate(self, networks: Sequence) -> TaskResult:
-        """Losses, log-rewards and validity of a batch (``sim`` None, ``details`` empty)."""
+    def evaluate(self, networks: Sequence, conditions=None) -> TaskResult:
+        """Losses, log-rewards and validity of a batch (``sim`` None, ``details`` empty);
+        ``conditions``: one per network, for a family of tasks (cut into the same chunks)."""
         networks = list(networks)
         if not networks:
             raise CRNError("evaluate needs at least one network")
         networks = self.task.check_networks(networks)  # bad input is reported here, not from a worker
         parts = [networks[s] for s in self.chunks(len(networks))]
+        cparts = [None] * len(parts) if conditions is None else [list(conditions)[s] for s in self.chunks(len(networks))]
         if self.workers == 1:
-            results = [_score(self.inner, p) for p in parts]
+            results = [_score(self.inner, p, c) for p, c in zip(parts, cparts)]
         else:
-            results = self._score_parallel(parts)
+            results = self._score_parallel(parts, cparts)
         out = {k: np.concatenate([r[k] for r in results]) for k in _FIELDS}
         return TaskResult(out["loss"], out["log_reward"], out["valid"], out["reason"], out["log_prior"],
                           out["scenario_loss"], None, {})
 
-    def _score_parallel(self, parts: list[list]) -> list[dict]:
+    def _score_parallel(self, parts: list[list], cparts: Optional[list] = None) -> list[dict]:
+        cparts = cparts or [None] * len(parts)
         results: list[Optional[dict]] = [None] * len(parts)
         failures = 0
         while True:
@@ -218,7 +221,8 @@ class TaskPool(Wrapper):
             futures = {}
             try:
                 for i in todo:
-                    futures[i] = ex.submit(_score_in_worker, parts[i])
+                    futures[i] = (ex.submit(_score_in_worker, parts[i]) if cparts[i] is None
+                                  else ex.submit(_score_in_worker, parts[i], cparts[i]))
             except BrokenProcessPool:
                 pass
             broken = None

@@ -20,7 +20,11 @@ class BatchRecorder(Wrapper):
     def __getstate__(self):  # pragma: no cover - only the env's reward callable
         raise TypeError("a BatchRecorder (a run's archive feed) cannot be pickled")
 
-    def evaluate(self, networks) -> TaskResult:
+    def evaluate(self, networks, conditions=None) -> TaskResult:
+        if conditions is not None:  # a family's batch (gfn_crn.tasks.family): on_batch gets the conditions too
+            res = self.inner.evaluate(networks, conditions=conditions)
+            self.on_batch(networks, res, conditions=conditions)
+            return res
         res = self.inner.evaluate(networks)
         self.on_batch(networks, res)
         return res

@@ -54,8 +54,16 @@ def task_of(scorer):
     return getattr(scorer, "task", scorer)
 
 
-def reward_and_validity(scorer, networks) -> tuple[np.ndarray, np.ndarray]:
-    """``(log_reward, valid)`` of ``networks`` from a scorer, or from a plain reward callable."""
+def reward_and_validity(scorer, networks, conditions=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_reward, valid)`` of ``networks`` from a scorer, or from a plain reward callable.
+    ``conditions`` (one per network, for a family of tasks: :mod:`gfn_crn.tasks.family`) is
+    passed on as ``evaluate(networks, conditions=...)`` (``f(networks, conditions)``); without
+    it the call is the unconditional one."""
+    if conditions is not None:
+        if hasattr(scorer, "evaluate"):
+            r = scorer.evaluate(networks, conditions=conditions)
+            return r.log_reward, r.valid
+        return scorer(networks, conditions)
     if hasattr(scorer, "evaluate"):
         r = scorer.evaluate(networks)
         return r.log_reward, r.valid
@@ -84,4 +92,23 @@ class Wrapper:
         return r.log_reward, r.valid
 
 
-__all__ = ["Scorer", "Wrapper", "reward_and_validity", "task_of"]
+class ConditionBound(Wrapper):
+    """A conditional scorer seen at one condition: ``evaluate(networks)`` is
+    ``inner.evaluate(networks, conditions=[condition] * len(networks))``. What scores at a
+    condition with code that knows no conditions (a rate refinement of the topology reward) uses it."""
+
+    def __init__(self, inner, condition):
+        super().__init__(inner)
+        self.condition = condition
+
+    def evaluate(self, networks, conditions=None) -> TaskResult:
+        if conditions is not None:
+            raise TypeError("a ConditionBound scorer has its condition already")
+        networks = list(networks)
+        return self.inner.evaluate(networks, conditions=[self.condition] * len(networks))
+
+    def __repr__(self) -> str:
+        return f"ConditionBound({self.inner!r}, {self.condition!r})"
+
+
+__all__ = ["Scorer", "Wrapper", "ConditionBound", "reward_and_validity", "task_of"]

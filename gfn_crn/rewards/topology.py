@@ -57,9 +57,15 @@ import numpy as np
 from ..crn.errors import CRNError
 from ..crn.network import Network
 from .result import TaskResult
-from .scorer import Wrapper
+from .scorer import ConditionBound, Wrapper
 from .refine import losses_or_inf, refine, with_log_rates
 from .structure import structure_key, structure_seed
+
+def condition_key(condition) -> tuple:
+    """A hashable key of a condition (a mapping name -> value): the cache keys of a family's
+    topology reward are (condition, structure)."""
+    return tuple(sorted(dict(condition).items()))
+
 
 #: the defaults of :class:`TopologyReward` (those of a run's ``topology_*`` settings,
 #: :class:`gfn_crn.training.config.TopologyConfig`; a test checks that they agree)
@@ -138,10 +144,15 @@ class TopologyReward(Wrapper):
         y0 = 0.0 if prior is None else float(np.clip(prior.mean, prior.low, prior.high))
         return with_log_rates(network, np.full(n, y0))
 
-    def structure_losses(self, networks: Sequence[Network], count: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def structure_losses(self, networks: Sequence[Network], count: bool = True,
+                         conditions=None) -> tuple[np.ndarray, np.ndarray]:
         """``(L*, valid)`` per network; refines (and caches) the structures not seen before, all
         in one batched refinement. ``count=False`` leaves ``requests`` and ``hits`` alone (for
-        look-ups that are not a sampler's proposals)."""
+        look-ups that are not a sampler's proposals). ``conditions`` (one per network, for a
+        family of tasks): each network is refined under its own condition and the cache is keyed
+        by (condition, structure)."""
+        if conditions is not None:
+            return self._conditional_losses(list(networks), list(conditions), count)
         keys = [structure_key(n) for n in networks]
         new: dict[frozenset, Network] = {}
         for k, n in zip(keys, networks):
@@ -152,45 +163,70 @@ class TopologyReward(Wrapper):
             self.requests += len(keys)
         if new:
             todo = list(new)
-            starts = [self._start(new[k]) for k in todo]
-            if self.rounds == 0:
-                found, losses = starts, losses_or_inf(self.inner, starts)
-                self.evaluations += len(starts)
-            else:
-                r = refine(self.inner, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
-                           sigma0=self.sigma0, seed=[structure_seed(k, self.seed) for k in todo],
-                           max_rounds=self.rounds)
-                if len(r.networks) != len(todo):  # pragma: no cover - the budget covers every structure
-                    raise RuntimeError("refinement dropped structures")
-                found, losses = r.networks, r.losses
-                self.evaluations += r.evaluations
-            if self.promote_below > 0 and self.promote_rounds > 0:
-                found, losses = self._promote(todo, list(found), np.asarray(losses, dtype=float))
-            cap = float(self.task.loss_cap)
-            for k, net, loss in zip(todo, found, losses):
-                ok = bool(np.isfinite(loss))  # +inf: no valid design in the refinement
-                self.cache[k] = (float(loss) if ok else cap, ok)
-                if ok:
-                    self.best_networks[k] = net
-            if self.screening:
-                bar = self.screen_below * float(self.task.good_threshold)
-                near = [k for k in todo if self.cache[k][1] and self.cache[k][0] < bar]
-                if near:
-                    passed = self.passes([self.best_networks[k] for k in near], [self.cache[k][0] for k in near])
-                    for k, p in zip(near, passed):
-                        if not p:  # scored like a design that diverges: it does, only slowly
-                            self.cache[k] = (cap, False)
+            self._refine_new(todo, [new[k] for k in todo], self.inner, todo)
         loss = np.asarray([self.cache[k][0] for k in keys], dtype=float)
         valid = np.asarray([self.cache[k][1] for k in keys], dtype=bool)
         return loss, valid
 
-    def evaluate(self, networks: Sequence[Network], count: bool = True):
+    def _conditional_losses(self, networks: list, conditions: list, count: bool):
+        if len(conditions) != len(networks):
+            raise CRNError(f"{len(conditions)} conditions for {len(networks)} networks")
+        keys = [(condition_key(c), structure_key(n)) for c, n in zip(conditions, networks)]
+        groups: dict[tuple, dict] = {}   # condition -> {key: (network, condition)}
+        for k, n, c in zip(keys, networks, conditions):
+            if k not in self.cache:
+                groups.setdefault(k[0], {}).setdefault(k, (n, c))
+        if count:
+            self.hits += sum(1 for k in keys if k in self.cache)
+            self.requests += len(keys)
+        for new in groups.values():  # one refinement per condition, through the scorer bound to it
+            todo = list(new)
+            cond = new[todo[0]][1]
+            self._refine_new(todo, [new[k][0] for k in todo], ConditionBound(self.inner, cond), [k[1] for k in todo])
+        loss = np.asarray([self.cache[k][0] for k in keys], dtype=float)
+        valid = np.asarray([self.cache[k][1] for k in keys], dtype=bool)
+        return loss, valid
+
+    def _refine_new(self, todo: list, networks: list, inner, structures: list) -> None:
+        """Refine the new ``networks`` (cache keys ``todo``, structure keys ``structures`` for
+        the seeds) through ``inner`` and cache their ``L*``."""
+        starts = [self._start(n) for n in networks]
+        if self.rounds == 0:
+            found, losses = starts, losses_or_inf(inner, starts)
+            self.evaluations += len(starts)
+        else:
+            r = refine(inner, starts, len(todo) * self.evaluations_per_structure, popsize=self.popsize,
+                       sigma0=self.sigma0, seed=[structure_seed(k, self.seed) for k in structures],
+                       max_rounds=self.rounds)
+            if len(r.networks) != len(todo):  # pragma: no cover - the budget covers every structure
+                raise RuntimeError("refinement dropped structures")
+            found, losses = r.networks, r.losses
+            self.evaluations += r.evaluations
+        if self.promote_below > 0 and self.promote_rounds > 0:
+            found, losses = self._promote(structures, list(found), np.asarray(losses, dtype=float), inner)
+        cap = float(self.task.loss_cap)
+        for k, net, loss in zip(todo, found, losses):
+            ok = bool(np.isfinite(loss))  # +inf: no valid design in the refinement
+            self.cache[k] = (float(loss) if ok else cap, ok)
+            if ok:
+                self.best_networks[k] = net
+        if self.screening:
+            bar = self.screen_below * float(self.task.good_threshold)
+            near = [k for k in todo if self.cache[k][1] and self.cache[k][0] < bar]
+            if near:
+                passed = self.passes([self.best_networks[k] for k in near], [self.cache[k][0] for k in near])
+                for k, p in zip(near, passed):
+                    if not p:  # scored like a design that diverges: it does, only slowly
+                        self.cache[k] = (cap, False)
+
+    def evaluate(self, networks: Sequence[Network], count: bool = True, conditions=None):
         """A :class:`~gfn_crn.tasks.base.TaskResult` with ``loss = L*(structure)`` and
         ``log_reward = reward(L*) + log prior(rates)``; ``sim`` is None (no simulation of these
         rates is made) and ``reason`` is ``ok``, ``refine`` (no valid design in the refinement)
-        or ``prior`` (rates outside the prior's support). ``count``: see :meth:`structure_losses`."""
+        or ``prior`` (rates outside the prior's support). ``count`` and ``conditions``: see
+        :meth:`structure_losses`."""
         networks = self.task.check_networks(list(networks))
-        loss, valid = self.structure_losses(networks, count=count)
+        loss, valid = self.structure_losses(networks, count=count, conditions=conditions)
         lp = np.asarray(self.task.log_priors(networks), dtype=float)
         reason = np.where(valid, "ok", "refine").astype(object)
         if self.screened:
@@ -202,7 +238,7 @@ class TopologyReward(Wrapper):
         return TaskResult(loss, log_reward.astype(float), valid, reason.astype(str), lp,
                           np.full((len(networks), S), np.nan), None)
 
-    def _promote(self, keys, found: list, losses: np.ndarray):
+    def _promote(self, keys, found: list, losses: np.ndarray, inner=None):
         """The second fidelity: structures whose first-stage loss is below :attr:`promote_bar` get
         ``promote_rounds`` more rounds, continuing from their best rates (draws seeded by the
         structure: still a function of the structure alone)."""
@@ -210,7 +246,8 @@ class TopologyReward(Wrapper):
         idx = [i for i, l in enumerate(losses) if np.isfinite(l) and l < bar]
         if not idx:
             return found, losses
-        r = refine(self.inner, [found[i] for i in idx], len(idx) * self.promote_rounds * self.popsize,
+        r = refine(self.inner if inner is None else inner, [found[i] for i in idx],
+                   len(idx) * self.promote_rounds * self.popsize,
                    popsize=self.popsize, sigma0=self.sigma0, initial_losses=losses[idx],
                    seed=[structure_seed(keys[i], self.seed + 104729) for i in idx], max_rounds=self.promote_rounds)
         self.evaluations += r.evaluations
@@ -271,9 +308,12 @@ class TopologyReward(Wrapper):
         other.load_state_dict(self.state_dict())
         return other
 
-    def refined(self, networks: Sequence[Network]) -> list[Network]:
+    def refined(self, networks: Sequence[Network], conditions=None) -> list[Network]:
         """Each network's structure with the best rates found for it (the network itself for a
-        structure not refined yet or never valid)."""
+        structure not refined yet or never valid); ``conditions``: under each one's condition."""
+        if conditions is not None:
+            return [self.best_networks.get((condition_key(c), structure_key(n)), n)
+                    for n, c in zip(networks, conditions)]
         return [self.best_networks.get(structure_key(n), n) for n in networks]
 
     # ---------------------------------------------------------------- checkpoints
@@ -308,12 +348,12 @@ class UncountedView(Wrapper):
     scoring that is not a proposal of the sampler (re-scoring replayed designs), so that the
     reward's ``requests``/``hits`` stay the sampler's own."""
 
-    def evaluate(self, networks):
-        return self.inner.evaluate(networks, count=False)
+    def evaluate(self, networks, conditions=None):
+        return self.inner.evaluate(networks, count=False, conditions=conditions)
 
     def __repr__(self) -> str:
         return f"uncounted({self.inner!r})"
 
 
-__all__ = ["TopologyReward", "UncountedView", "structure_key", "structure_seed", "DEFAULT_ROUNDS",
+__all__ = ["TopologyReward", "UncountedView", "condition_key", "structure_key", "structure_seed", "DEFAULT_ROUNDS",
            "DEFAULT_POPSIZE", "DEFAULT_SIGMA"]

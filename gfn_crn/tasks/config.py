@@ -47,6 +47,10 @@ A task file::
     [verify]                    # optional: checks beyond the loss (gfn_crn.tasks.verification)
     horizon = 10                # long horizon in units of t_f; cap, settle_tol, off_grid_tol, ...
 
+    [condition]                 # optional: a family of tasks (gfn_crn.tasks.family); {g} in
+    g = { low = 0.5, high = 2 } # [task] is replaced by the condition's value, e.g.
+                                # target = "{g} * u1"; or gate = { choices = [...] }
+
 Input values in ``[scenarios].inputs`` may be numbers or piecewise-constant inputs written as
 ``{ times = [0, 50], values = [1, 2] }`` or ``{ pulses = { t_on = [10], t_off = [20], high = 1 } }``.
 Relative paths (template files, CSV data) are relative to the task file. Unknown keys are
@@ -195,6 +199,12 @@ def task_from_dict(cfg: Mapping, base_dir: str | Path = ".", source: str = "<tas
     """Build a task from a parsed TOML document (see the module docstring); its ``[verify]``
     table becomes ``task.verify_settings`` (:class:`gfn_crn.tasks.verification.VerifySettings`)."""
 
+    if isinstance(cfg, Mapping) and "condition" in cfg:  # a family of tasks (gfn_crn.tasks.family)
+        from .family import family_from_dict
+
+        fam = family_from_dict(cfg, lambda member, src: task_from_dict(member, base_dir, src), source)
+        fam.max_reactions = design_size(cfg, source)
+        return fam
     if isinstance(cfg, Mapping) and "verify" in cfg:
         cfg = dict(cfg)
         settings = VerifySettings.from_dict(cfg.pop("verify"), f"{source}: [verify]")
@@ -228,6 +238,19 @@ def task_design_size(name_or_path) -> int | None:
         return design_size(tomllib.loads(text), key)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
+
+
+def task_is_family(name_or_path) -> bool:
+    """Whether a preset or task file declares ``[condition]`` (a family of tasks), read without
+    building it (False when it cannot be read: loading the task reports that)."""
+    from .presets import PRESETS
+
+    key = str(name_or_path)
+    try:
+        text = PRESETS[key] if key in PRESETS else Path(key).read_text()
+        return "condition" in tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
 def _build_task(cfg: Mapping, base_dir: str | Path = ".", source: str = "<task>") -> Task:

@@ -10,6 +10,7 @@ _LAZY = {
     "count_trajectories": "exact", "enumerate_sets": "exact", "exact_terminal_distribution": "exact",
     "l1_distance": "exact", "log_partition": "exact", "small_library": "exact", "target_distribution": "exact",
     "ProductDensityReward": "synthetic", "RandomQuadraticReward": "synthetic", "TableReward": "synthetic",
+    "ConditionalTableReward": "synthetic",
     "network_indices": "synthetic",
     "TrainConfig": "config", "TrainResult": "tb", "Trainer": "tb", "build_gflownet": "tb", "make_optimizer": "tb",
     "seed_everything": "tb", "train": "tb",
@@ -20,7 +21,7 @@ __all__ = [
     "train", "Trainer", "TrainConfig", "ON_POLICY", "RunConfig", "TrainResult", "build_gflownet", "make_optimizer", "seed_everything",
     "exact_terminal_distribution", "enumerate_sets", "count_trajectories", "l1_distance",
     "log_partition", "small_library", "target_distribution", "TableReward", "ProductDensityReward",
-    "RandomQuadraticReward", "network_indices",
+    "RandomQuadraticReward", "network_indices", "ConditionalTableReward",
 ]
 
 

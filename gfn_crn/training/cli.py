@@ -6,7 +6,7 @@
                   [--set KEY=VALUE ...] [--max-minutes M] [--workers N] [--topology-reward] [--no-progress]
     gfn-crn train --resume DIR [--iterations N] [--max-evaluations N] [--max-minutes M] [--workers N]
     torchrun --standalone --nproc_per_node=N -m gfn_crn.cli train ...   (data-parallel)
-    gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl]
+    gfn-crn sample DIR [-n 1000] [--temperature 1] [--seed 0] [--out FILE.jsonl] [--condition g=1.3]
     gfn-crn top DIR [-k 10] [--json]
     gfn-crn export DIR [-k 5] [--out DIR/designs]
 """
@@ -145,14 +145,28 @@ def _cmd_sample(args) -> int:
     if args.out:  # a path of the user's: never replaced without --overwrite (checked before sampling)
         check_new_file(args.out, overwrite=args.overwrite, what="--out")
     run = Run.load(args.dir, warn=lambda m: print(m, file=sys.stderr))
-    samples = run.sample(args.n, temperature=args.temperature, seed=args.seed)
-    out = Path(args.out) if args.out else run.dir / f"sampled_n{args.n}_T{args.temperature:g}.jsonl"
+    cond = None
+    if args.condition:  # a family's run: checked before sampling (unknown variable, out of range: an error)
+        if run.env.conditions is None:
+            run.close()
+            raise CRNError(f"--condition: the task of {args.dir} ({run.task.name}) is not a family of tasks")
+        try:
+            cond = run.env.conditions.parse(args.condition)
+        except CRNError as e:
+            run.close()
+            raise CRNError(f"--condition: {e}") from None
+    samples = run.sample(args.n, temperature=args.temperature, seed=args.seed, condition=cond)
+    tag = "" if cond is None else "_" + run.env.conditions.describe(cond).replace(",", "_")
+    out = Path(args.out) if args.out else run.dir / f"sampled_n{args.n}_T{args.temperature:g}{tag}.jsonl"
     samples.write_jsonl(out)
     thr = run.task.good_threshold
     f = samples.figures(thr)
     from .report import valid_share
 
-    print(f"{f['n']} designs from {run.dir} (iteration {run.iteration}, temperature {args.temperature:g}): "
+    under = "" if cond is None else f", condition {run.env.conditions.describe(cond)}"
+    if cond is None and run.env.conditions is not None:
+        under = ", one condition drawn per design"
+    print(f"{f['n']} designs from {run.dir} (iteration {run.iteration}, temperature {args.temperature:g}{under}): "
           f"{valid_share(f['n_valid'], f['n'])}, {f['distinct_topologies']} distinct topologies, "
           f"{100 * f['good_fraction']:.1f}% below {thr:g} ({f['distinct_good']} distinct), best loss "
           f"{'-' if f['best_loss'] is None else format(f['best_loss'], '.4g')}, mean pairwise Hamming distance "
@@ -316,7 +330,10 @@ def add_sample_arguments(s) -> None:
     s.add_argument("-n", type=positive(int), default=1000, help="number of designs (default 1000)")
     s.add_argument("--temperature", type=positive(float), default=1.0, help="structure-logit temperature (default 1)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", default=None, help="JSONL file (default DIR/sampled_n<N>_T<T>.jsonl)")
+    s.add_argument("--out", default=None, help="JSONL file (default DIR/sampled_n<N>_T<T>[_<condition>].jsonl)")
+    s.add_argument("--condition", action="append", default=None, metavar="NAME=VALUE",
+                   help="a family's run (e.g. --task rpa-gain): draw designs for this condition, e.g. g=1.3 "
+                        "(repeat or comma-separate for several variables; default: one drawn per design)")
     s.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
     s.add_argument("--show", type=positive(int, allow_zero=True), default=10,
                    help="print this many best distinct samples")

@@ -522,6 +522,11 @@ def load_run_config(path) -> RunConfig:
     return load_config_file(path, apply_overrides(RunConfig(), ABSENT_MEANS_OFF, "settings absent from old runs"))
 
 
+#: the settings a family run turns off (they score without a condition)
+FAMILY_OFF = ("structure_search_every", "structure_search_swap_every", "refine_every", "refine_final_share",
+              "screen_below")
+
+
 def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Optional[dict] = None) -> RunConfig:
     """Defaults < preset < config file < overrides (None values in ``overrides`` are ignored)."""
     config = RunConfig()
@@ -543,6 +548,15 @@ def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Op
         size = task_design_size(config.task)
         if size is not None:
             config = apply_overrides(config, {"max_reactions": size}, f"task {config.task}")
+    from ..tasks.config import task_is_family
+
+    if task_is_family(config.task):
+        # a family of tasks (gfn_crn.tasks.family): the searches, refinements and screen score
+        # without a condition, so a family run trains without them unless asked (where wiring
+        # refuses), and config.toml records the 0
+        off = {k: 0 for k in FAMILY_OFF if config.get(k) and k not in given}
+        if off:
+            config = apply_overrides(config, off, f"task family {config.task}")
     if config.algorithm == "reinforce":
         # the default recipe's structure search drives the TB sampler; REINFORCE runs without it
         # unless asked (where it is refused by validate), and config.toml records the 0

@@ -64,9 +64,12 @@ def sets_to_states(env, sets: Sequence[Sequence[int]]):
 
 
 @torch.no_grad()
-def structure_probabilities(env, pf, sets: Sequence[Sequence[int]], **policy_kwargs) -> torch.Tensor:
-    """(len(sets), M + 1) on-policy structure probabilities at the states of ``sets``."""
+def structure_probabilities(env, pf, sets: Sequence[Sequence[int]], condition=None, **policy_kwargs) -> torch.Tensor:
+    """(len(sets), M + 1) on-policy structure probabilities at the states of ``sets`` (under
+    ``condition``, for a conditional env: a mapping or ``"g=1.3"``)."""
     states = sets_to_states(env, sets)
+    if condition is not None:
+        states.conditions = env.condition_tensor(condition, len(sets))
     dist = pf.to_probability_distribution(states, pf(states), **policy_kwargs)
     lp = dist.struct_lp if policy_kwargs else dist.on_policy_structure_log_probs
     return lp.exp().double()
@@ -95,10 +98,11 @@ def _dp(env, sets, step_prob: Callable[[int, int], float], exit_prob: Callable[[
     return term
 
 
-def exact_terminal_distribution(env, pf, **policy_kwargs) -> tuple[list[tuple[int, ...]], np.ndarray]:
-    """The exact probability that ``pf`` terminates at each set of :func:`enumerate_sets`."""
+def exact_terminal_distribution(env, pf, condition=None, **policy_kwargs) -> tuple[list[tuple[int, ...]], np.ndarray]:
+    """The exact probability that ``pf`` terminates at each set of :func:`enumerate_sets` (under
+    ``condition`` for a conditional env: the sampler's terminal distribution for that condition)."""
     subsets = _all_subsets(env)
-    probs = structure_probabilities(env, pf, subsets, **policy_kwargs).cpu().numpy()
+    probs = structure_probabilities(env, pf, subsets, condition, **policy_kwargs).cpu().numpy()
     term = _dp(env, subsets, lambda i, j: probs[i, j], lambda i: probs[i, env.M])
     finals = enumerate_sets(env)
     idx = {s: i for i, s in enumerate(subsets)}

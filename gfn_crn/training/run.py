@@ -93,7 +93,10 @@ class Run:
         self._threads = torch.get_num_threads()
         scored = self._scored  # the recorder appends here (no reference back to the run: no cycle)
         phase = self._phase = {"now": "policy"}  # what is scoring now (archive provenance, archive.SOURCES)
-        parts = wire_run(config, task, dist, on_batch=lambda nets, res: scored.append((nets, res, phase["now"])),
+        # a family's batches (scored with conditions) go to the metrics, not to the archive,
+        # which keys designs by structure alone (source "conditional")
+        parts = wire_run(config, task, dist, on_batch=lambda nets, res, conditions=None: scored.append(
+                             (nets, res, phase["now"] if conditions is None else "conditional")),
                          evaluations=lambda: self.evaluations)  # the schedule anneals over the budget
         self.task, self.pool, self.recorder, self.topology, self.scorer = (
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
@@ -275,7 +278,9 @@ class Run:
         losses = []
         for r, g in enumerate(ranks):
             for nets, loss_, valid, log_reward, src in g["batches"]:
-                self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r, source=src)
+                if src != "conditional":
+                    self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r,
+                                        source=src)
                 losses.append(loss_)
         if len(ranks) > 1:
             rec = {**rec, **{k: float(np.mean([g[k] for g in ranks]))
@@ -437,7 +442,8 @@ class Run:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):
-        """Draw ``n`` designs from the current policy and evaluate them.
+        """Draw ``n`` designs from the current policy and evaluate them (a family's run:
+        ``condition="g=1.3"`` or a mapping, else one condition drawn per design).
 
         Returns ``(networks, TaskResult)`` (the results of all batches concatenated). The
         training RNG state is left untouched (sampling uses a forked RNG), so sampling from a

@@ -4,7 +4,7 @@ that need no simulation, with known normalising constants."""
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +35,23 @@ class TableReward:
             else:
                 lr[b] = v
         return lr, valid
+
+
+class ConditionalTableReward:
+    """A conditional reward for a family's exact checks: ``log_reward(set, condition)`` (a
+    function of the set of added reactions, as sorted library indices, and of the condition, a
+    dict name -> value), called as ``reward(networks, conditions)``."""
+
+    def __init__(self, library, log_reward: Callable[[tuple, dict], float]):
+        self.library = library
+        self.log_reward = log_reward
+
+    def __call__(self, networks, conditions=None):
+        if conditions is None:
+            raise ValueError("a ConditionalTableReward needs one condition per network")
+        lr = np.array([float(self.log_reward(network_indices(self.library, n), dict(c)))
+                       for n, c in zip(networks, conditions)])
+        return lr, np.isfinite(lr)
 
 
 class ProductDensityReward:

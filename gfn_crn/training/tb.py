@@ -45,7 +45,20 @@ class TrainResult:
 
     @property
     def logZ(self) -> float:
-        return float(self.gflownet.logZ.detach())
+        return logz_value(self.gflownet)
+
+
+def logz_value(gflownet, conditions: Optional[torch.Tensor] = None) -> float:
+    """log Z as a number: the parameter, or a conditional log Z's mean over ``conditions``
+    (default: the reference condition, the middle of every range and the first choice)."""
+    logZ = gflownet.logZ
+    if isinstance(logZ, torch.Tensor):
+        return float(logZ.detach())
+    with torch.no_grad():
+        if conditions is None:
+            space = gflownet.pf.spec.conditions
+            conditions = space.tensor(space.reference, 1)
+        return float(logZ(conditions).mean())
 
 
 def seed_everything(seed: int) -> None:
@@ -61,6 +74,17 @@ def build_gflownet(env, config: TrainConfig, pf=None, pb=None) -> TBGFlowNet:
     if pb is None:
         pb = default_backward_estimator(env, learned=config.learned_pb, hidden=config.hidden,
                                         n_layers=config.n_layers, activation=config.activation)
+    if getattr(env, "conditions", None) is not None:  # a family: log Z(condition) (ConditionalLogZEstimator)
+        from gfn.estimators import ConditionalLogZEstimator
+
+        from ..estimators.modules import ConditionEncoder
+
+        enc = ConditionEncoder(env.conditions, 1, hidden=64, n_layers=1)
+        with torch.no_grad():  # starts at init_logZ for every condition
+            last = enc.net.net[-1]
+            last.weight.zero_()
+            last.bias.fill_(float(config.init_logZ))
+        return TBGFlowNet(pf, pb, logZ=ConditionalLogZEstimator(enc)).to(env.device)
     return TBGFlowNet(pf, pb, init_logZ=float(config.init_logZ)).to(env.device)
 
 
@@ -126,7 +150,7 @@ class Trainer:
 
     @property
     def logZ(self) -> float:
-        return float(self.gflownet.logZ.detach())
+        return logz_value(self.gflownet)
 
     def step(self) -> dict[str, float]:
         """One TB iteration: sample a batch (exploration policy), one reward call, update."""
@@ -154,7 +178,8 @@ class Trainer:
         rec = {
             "iteration": it,
             "loss": float(loss.detach()),
-            "logZ": float(gflownet.logZ.detach()),
+            "logZ": logz_value(gflownet, trajectories.states.conditions[0]
+                               if trajectories.states.conditions is not None else None),
             "mean_log_reward": float(lr_.mean()),
             "max_log_reward": float(lr_.max()),
             "valid_fraction": float((lr_ > env.log_reward_floor).float().mean()),
@@ -244,6 +269,7 @@ def _buffer_state(buffer) -> Optional[dict]:
         "terminating_idx": c.terminating_idx.clone(),
         "log_rewards": None if c._log_rewards is None else c._log_rewards.clone(),
         "is_full": bool(getattr(buffer, "_is_full", False)),
+        **({"conditions": c.states.conditions.clone()} if c.states.conditions is not None else {}),
     }
 
 
@@ -255,7 +281,7 @@ def _load_buffer_state(buffer, env, state: Optional[dict]) -> None:
         return
     buffer.training_container = Trajectories(
         env=env,
-        states=env.States(state["states"]),
+        states=env.States(state["states"], conditions=state.get("conditions")),  # a family's: with conditions
         actions=env.Actions(state["actions"]),
         terminating_idx=state["terminating_idx"],
         is_backward=False,

@@ -62,6 +62,21 @@ def cheap_screen(task) -> Callable:
     return screen
 
 
+def check_family_config(config: RunConfig, family) -> None:
+    """A family run trains with trajectory balance on the conditional reward; what scores
+    without a condition (the structure searches, the archive refinements, the screen) and the
+    REINFORCE baseline are refused, naming the setting."""
+    from .config import FAMILY_OFF
+
+    if config.algorithm != "tb":
+        raise CRNError(f"task {family.name} is a family of tasks ({family.conditions.describe()}): "
+                       "only --algorithm tb trains one")
+    on = [k for k in FAMILY_OFF if config.get(k)]
+    if on:
+        raise CRNError(f"task {family.name} is a family of tasks ({family.conditions.describe()}): "
+                       f"{', '.join(f'{k} = {config.get(k)}' for k in on)} not available for families (set 0)")
+
+
 def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
              evaluations: Optional[Callable[[], int]] = None) -> RunParts:
     """Build a run's parts, in this order (it fixes the random streams): the scorers, innermost
@@ -91,8 +106,11 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
     library = build_library(config.library, base.template.species)
     from ..envs import CRNEnv
 
+    conditions = getattr(base, "conditions", None)  # a family of tasks (gfn_crn.tasks.family)
+    if conditions is not None:
+        check_family_config(config, base)
     env = CRNEnv(library, base.template, scorer, order=config.order, max_reactions=config.max_reactions,
-                 min_reactions=config.min_reactions, prior=getattr(base, "prior", None))
+                 min_reactions=config.min_reactions, prior=getattr(base, "prior", None), conditions=conditions)
     torch.set_num_threads(config.train.num_threads)
     if config.algorithm == "reinforce":
         if dist.enabled:
@@ -126,4 +144,4 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
                     archive_refine)
 
 
-__all__ = ["RunParts", "wire_run", "load_task_spec", "REINFORCE_NOT_DISTRIBUTED"]
+__all__ = ["RunParts", "wire_run", "check_family_config", "load_task_spec", "REINFORCE_NOT_DISTRIBUTED"]
