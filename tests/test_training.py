@@ -138,7 +138,7 @@ def test_the_trainer_takes_its_schedule_as_an_argument():
 
 def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluations(tmp_path):
     """``final_updates`` runs that many TB updates on the replay buffer once the budget is spent:
-    the buffer's TB loss falls, no design is simulated (the evaluation count is the run's without
+    the buffer's TB loss falls with log Z held at its trained value, no design is simulated (the evaluation count is the run's without
     them), the count is checkpointed (a resumed run does not repeat them), and settings that
     cannot run them are refused by name."""
     import pytest
@@ -171,6 +171,9 @@ def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluatio
     # the same buffer (the runs are identical until the end), a better TB fit after the updates
     assert len(fitted.trainer.buffer) == len(plain.trainer.buffer)
     assert buffer_loss(fitted) < 0.5 * buffer_loss(plain)
+    assert fitted.trainer.logZ == plain.trainer.logZ   # held: the buffer alone does not identify log Z
+    assert [g["lr"] for g in fitted.trainer.optimizer.param_groups] == [g["lr"] for g in
+                                                                      plain.trainer.optimizer.param_groups]
     again = Run.load(tmp_path / "run300")
     assert again.final_updates_done == 300
     before = [p.detach().clone() for p in again.trainer.gflownet.parameters()]

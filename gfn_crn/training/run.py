@@ -401,8 +401,19 @@ class Run:
             bar.write(f"final policy updates on the replay buffer: {n}")
         t0 = time.perf_counter()
         self._phase["now"] = "policy"
-        for _ in range(n):
-            self.trainer._update(buffer.sample(self.config.train.batch_size))
+        # log Z stays where on-policy training put it: the buffer alone does not identify it (any log Z
+        # fits the buffer's trajectories as well, with their probabilities scaled to match), and left
+        # free it drifts up, taking probability away from the buffer's designs (measured)
+        logz = {id(p) for p in self.trainer.gflownet.logz_parameters()}
+        frozen = [(g, g["lr"]) for g in self.trainer.optimizer.param_groups if any(id(p) in logz for p in g["params"])]
+        try:
+            for g, _ in frozen:
+                g["lr"] = 0.0
+            for _ in range(n):
+                self.trainer._update(buffer.sample(self.config.train.batch_size))
+        finally:
+            for g, lr in frozen:
+                g["lr"] = lr
         self.final_updates_done += n
         self.elapsed += time.perf_counter() - t0
 
