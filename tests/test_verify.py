@@ -335,3 +335,14 @@ def test_chemical_core_removes_what_only_tuned_rates_need(rpa):
     cands = [core.network.with_reactions(rs[:i] + rs[i + 1:]) for i in range(len(rs))]
     rr = refine(rpa, cands, 256 * len(cands), seed=list(range(len(cands))), max_rounds=32)
     assert np.all(rr.losses >= rpa.good_threshold)
+
+
+def test_the_oscillator_preset_checks_off_grid_inputs_near_its_training_range():
+    """The preset names its off-grid inputs (docs/verification.md): the midpoint and 20-25% beyond
+    either training input, not the derived 0.25 and 2 (an 8x range from two training points)."""
+    from gfn_crn.tasks import load_task
+
+    task = load_task("oscillator")
+    plan = task.verification_plan(task.verify_settings)
+    (off,) = [c for c in plan.checks if c.name == "off_grid"]
+    assert sorted(sc.inputs["u1"] for sc in off.scenarios) == [0.4, 0.75, 1.25]
