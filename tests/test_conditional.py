@@ -496,3 +496,21 @@ def test_a_family_run_searches_and_refines_per_condition(tmp_path):
     assert set(summary["per_condition"]) == {"g=0.5", "g=0.6", "g=2"}
     assert "Per condition" in report and "serve the whole family" in report
     run.close()
+
+
+def test_cli_verify_takes_a_condition_for_a_family(tmp_path, capsys):
+    import json
+
+    from gfn_crn.cli import main as cli_main
+
+    p = tmp_path / "anti.crn"
+    p.write_text(antithetic_example().to_text())
+    assert cli_main(["verify", "--task", "rpa-gain", "--condition", "g=1", str(p), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["verified"] and d["loss"] < 0.01            # tuned for g = 1: verified there
+    assert cli_main(["verify", "--task", "rpa-gain", "--condition", "g=1.8", str(p), "--json"]) == 0
+    assert not json.loads(capsys.readouterr().out)["verified"]   # not at another gain
+    assert cli_main(["verify", "--task", "rpa-gain", str(p)]) == 2
+    assert "is a family of tasks (g in [0.5, 2]): give --condition" in capsys.readouterr().err
+    assert cli_main(["verify", "--task", "rpa", "--condition", "g=1", str(p)]) == 2
+    assert "--condition is for a family of tasks" in capsys.readouterr().err
