@@ -198,6 +198,10 @@ def main(argv=None):
                     help="settings of the family run on top of the default recipe (default: final_updates=2000, "
                          "TB updates on the replay buffer after the search, so the policy proposes what was found)")
     ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch runs")
+    ap.add_argument("--family-run", default=None, metavar="DIR",
+                    help="re-use a trained family run (a run directory) instead of training one: the held-out "
+                         "sampling only (with --no-scratch: e.g. other --heldout-refine budgets)")
+    ap.add_argument("--tag", default="", help="suffix of the JSON's name: conditional_<family><tag>.json")
     ap.add_argument("--out", default=None, help="folder for conditional_<family>.json (and the runs under runs/)")
     ap.add_argument("--quick", action="store_true", help="4,096 evaluations per run, 100 samples, temporary folder")
     args = ap.parse_args(argv)
@@ -242,16 +246,23 @@ def main(argv=None):
     extra = {k: coerce_setting(k, v, "--family-set") for k, v in extra.items()}
     cfg = resolve_config(None, overrides={"task": args.family, "max_evaluations": args.budget, "seed": args.seed,
                                           "threads": 1, **extra})
-    run = Run.create(cfg, runs / "family", overwrite=True)
-    t0 = time.perf_counter()
-    run.train(progress=False)
-    fam_seconds = time.perf_counter() - t0
+    if args.family_run:
+        run = Run.load(args.family_run)
+        if Path(run.config.task).stem != Path(args.family).stem:
+            raise SystemExit(f"--family-run {args.family_run} trained {run.config.task}, not {args.family}")
+        cfg = run.config
+        fam_seconds = float(run.elapsed)
+    else:
+        run = Run.create(cfg, runs / "family", overwrite=True)
+        t0 = time.perf_counter()
+        run.train(progress=False)
+        fam_seconds = time.perf_counter() - t0
     per_training = []
     for c in training:
         ents = run.archive.top(condition=c)
         per_training.append({"condition": space.describe(c), "best_loss": ents[0].loss if ents else None,
                              "distinct_good": sum(1 for e in ents if e.loss < family.good_threshold)})
-    fam = {"settings": extra, "evaluations": run.evaluations, "train_seconds": round(fam_seconds, 1),
+    fam = {"settings": extra, "reused": args.family_run, "evaluations": run.evaluations, "train_seconds": round(fam_seconds, 1),
            "final_refine_evaluations": run.final_refine_evaluations, "training_conditions": per_training}
     print(f"family run {args.family}: {run.evaluations} evaluations in {fam_seconds:.0f} s; per training condition "
           + "; ".join(f"{r['condition']}: best {r['best_loss'] if r['best_loss'] is None else round(r['best_loss'], 4)}"
@@ -316,7 +327,7 @@ def main(argv=None):
           f"(per evaluation: cost_ratio {result['cost_ratio']}); held-out conditions verified after the extra "
           f"refinement: {result['heldout_verified_after_refine']}/{len(rows)}; {result['seconds']:.0f} s in all")
     if args.out:
-        path = Path(args.out) / f"conditional_{Path(args.family).stem}.json"
+        path = Path(args.out) / f"conditional_{Path(args.family).stem}{args.tag}.json"
         path.write_text(json.dumps(result, indent=1, default=float) + "\n")
         print(f"written: {path}")
     r = result["eval_ratio"]
