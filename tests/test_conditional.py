@@ -447,7 +447,7 @@ def test_archive_keeps_designs_per_condition_and_round_trips():
     assert len(plain) == 1 and "condition" not in format_table(plain.top()) and plain.conditions() == []
 
 
-def test_a_family_run_searches_and_refines_per_condition(tmp_path):
+def test_a_family_run_searches_and_refines_per_condition(tmp_path, capsys):
     """The swap search draws a training condition per expansion and scores and replays under it;
     the final refinement refines each condition's best designs under that condition; the archive
     keeps every design with the condition it was scored under, and the report verifies per condition."""
@@ -496,6 +496,17 @@ def test_a_family_run_searches_and_refines_per_condition(tmp_path):
     assert set(summary["per_condition"]) == {"g=0.5", "g=0.6", "g=2"}
     assert "Per condition" in report and "serve the whole family" in report
     run.close()
+    # top and export show each design's condition
+    from gfn_crn.cli import main as cli_main
+
+    capsys.readouterr()
+    assert cli_main(["top", str(tmp_path / "run"), "-k", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and all(r["condition"]["g"] in (0.5, 0.6, 2.0) and "verified" in r for r in rows)
+    assert cli_main(["top", str(tmp_path / "run"), "-k", "3"]) == 0
+    assert "condition" in capsys.readouterr().out
+    assert cli_main(["export", str(tmp_path / "run"), "-k", "2", "--out", str(tmp_path / "ex")]) == 0
+    assert "(condition g=" in capsys.readouterr().out
 
 
 def test_cli_verify_takes_a_condition_for_a_family(tmp_path, capsys):
