@@ -275,7 +275,10 @@ def test_cli_trains_a_family_and_samples_for_a_condition(tmp_path, capsys):
     assert cli_main(["train", "--task", str(tmp_path / "fam.toml"), "--max-evaluations", "48", "--batch-size", "8",
                      "--out", str(out), "--no-progress", "--set", "final_samples=8", "--set", "plot_top=0"]) == 0
     cfg = (out / "config.toml").read_text()
-    assert "structure_search_every = 0" in cfg and "refine_final_share = 0.0" in cfg
+    # destroy-and-rebuild, archive refinement and the screen score without a condition: off; the
+    # swap search and the final refinement work per condition: on (the default recipe's)
+    assert "structure_search_every = 0" in cfg and "refine_every = 0" in cfg and "screen_below = 0.0" in cfg
+    assert "structure_search_swap_every = 2" in cfg and "refine_final_share = 0.3" in cfg
     capsys.readouterr()
     assert cli_main(["sample", str(out), "--condition", "g=1.3", "-n", "12", "--show", "0"]) == 0
     assert "condition g=1.3" in capsys.readouterr().out
@@ -344,7 +347,8 @@ def test_a_family_run_resumes_bit_for_bit(tmp_path):
     (tmp_path / "fam.toml").write_text(FAMILY)
     cfg = resolve_config(overrides=dict(task=str(tmp_path / "fam.toml"), iterations=8, max_evaluations=0,
                                         batch_size=8, hidden=16, max_reactions=3, checkpoint_every=3,
-                                        replay_capacity=16, replay_updates=1))
+                                        replay_capacity=16, replay_updates=1, refine_final_share=0))
+    assert cfg.search.swap_every == 2   # the swap search's draws and expansions resume too
     a = Run.create(cfg, tmp_path / "a")
     a.train(progress=False)
     a_params = [p.detach().clone() for p in a.trainer.gflownet.parameters()]
@@ -363,3 +367,161 @@ def test_a_family_run_resumes_bit_for_bit(tmp_path):
     for p, q in zip(a_params, b.trainer.gflownet.parameters()):
         assert torch.equal(p, q)
     b.close()
+
+
+# ------------------------------------------------------------------ training values, the archive, the searches per condition
+TRAINED = FAMILY.replace("g = { low = 0.5, high = 2.0 }", "g = { low = 0.5, high = 2.0, train = [0.5, 0.6, 2.0] }")
+
+
+def test_training_values_are_what_training_draws_and_any_value_still_samples():
+    import torch
+
+    fam = parse_task(TRAINED)
+    space = fam.conditions
+    torch.manual_seed(0)
+    got = [c["g"] for c in space.decode(space.sample(600))]
+    # 0.6 is no float32: decoded back to the training value itself, so cache keys match
+    assert set(got) == {0.5, 0.6, 2.0} and min(got.count(v) for v in (0.5, 0.6, 2.0)) > 150
+    assert space.finite and space.training_conditions() == [{"g": 0.5}, {"g": 0.6}, {"g": 2.0}]
+    rng = np.random.default_rng(0)
+    assert {space.draw(rng)["g"] for _ in range(60)} == {0.5, 0.6, 2.0}
+    assert space.parse("g=1.3") == {"g": 1.3}                # a value never trained on is still a condition
+    assert not parse_task(FAMILY).conditions.finite           # no train values: the whole range
+    with pytest.raises(CRNError, match="no finite list"):
+        parse_task(FAMILY).conditions.training_conditions()
+    gain = load_task("rpa-gain").conditions.variables[0]
+    assert gain.train == (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+    assert not {0.7, 1.3, 1.8} & set(gain.train)              # the benchmark's held-out gains
+
+
+@pytest.mark.parametrize("train,match", [
+    ("[0.5, 2.5]", r"\[condition\] g: condition g=2.5 is outside its range"),
+    ("[0.5, 0.5]", r"train repeats a value"),
+    ("0.5", r"train must be a list of values"),
+    ("[]", r"train must be a non-empty list"),
+    ('["a"]', r"train must be a list of numbers"),
+])
+def test_bad_training_values_are_errors(train, match):
+    with pytest.raises(CRNError, match=match):
+        parse_task(FAMILY.replace("g = { low = 0.5, high = 2.0 }", f"g = {{ low = 0.5, high = 2.0, train = {train} }}"),
+                   source="fam.toml")
+
+
+def test_discrete_training_choices_and_an_unknown_one():
+    space = ConditionSpace.from_table({"t": {"choices": ["a", "b", "c"], "train": ["a", "c"]}})
+    assert space.training_conditions() == [{"t": "a"}, {"t": "c"}]
+    assert set(c["t"] for c in space.decode(space.sample(200))) == {"a", "c"}
+    with pytest.raises(CRNError, match="condition t='z' is not one of its choices"):
+        ConditionSpace.from_table({"t": {"choices": ["a", "b"], "train": ["z"]}})
+
+
+def test_archive_keeps_designs_per_condition_and_round_trips():
+    import json
+
+    from gfn_crn.training.archive import Archive, condition_label, format_table
+
+    net = antithetic_example()
+    smaller = net.with_reactions(net.reactions[:-1])
+    a = Archive(capacity=2, good_threshold=0.01)
+    a.update([net, net, net], [0.005, 0.2, 0.004], [True] * 3, conditions=[{"g": 1.0}, {"g": 2.0}, {"g": 1.0}])
+    assert len(a) == 2 and a.n_good == 1                     # one topology, two conditions: two entries
+    assert a.top(condition={"g": 1.0})[0].loss == 0.004 and a.top(condition={"g": 2.0})[0].loss == 0.2
+    assert a.conditions() == [{"g": 1.0}, {"g": 2.0}] and condition_label({"g": 1.0}) == "g=1"
+    # the capacity holds per condition: better designs at g=1 do not push out g=2's only one
+    a.update([smaller, smaller.with_reactions(smaller.reactions[:-1])], [0.001, 0.002], [True, True],
+             conditions=[{"g": 1.0}] * 2)
+    assert len(a.top(condition={"g": 1.0})) == 2 and len(a.top(condition={"g": 2.0})) == 1
+    assert [e.loss for e in a.top(condition={"g": 1.0})] == [0.001, 0.002]
+    d = a.to_dict()
+    assert all("condition" in e for e in d["entries"])
+    b = Archive.from_dict(json.loads(json.dumps(d)))
+    assert [(e.condition, e.loss) for e in b.top()] == [(e.condition, e.loss) for e in a.top()]
+    c = Archive.from_state_dict(a.state_dict())
+    assert c.good == a.good and len(c) == len(a)
+    assert "condition" in format_table(a.top()).splitlines()[0] and "g=2" in format_table(a.top())
+    with pytest.raises(CRNError, match="2 networks but 1 conditions"):
+        a.update([net, net], [0.1, 0.1], [True, True], conditions=[{"g": 1.0}])
+    # an archive without conditions is unchanged: keyed by topology, no condition column
+    plain = Archive(capacity=2)
+    plain.update([net, net], [0.005, 0.004], [True, True])
+    assert len(plain) == 1 and "condition" not in format_table(plain.top()) and plain.conditions() == []
+
+
+def test_a_family_run_searches_and_refines_per_condition(tmp_path, capsys):
+    """The swap search draws a training condition per expansion and scores and replays under it;
+    the final refinement refines each condition's best designs under that condition; the archive
+    keeps every design with the condition it was scored under, and the report verifies per condition."""
+    import json
+
+    import torch
+
+    from gfn_crn.training.config import resolve_config
+    from gfn_crn.training.run import Run
+
+    torch.manual_seed(0)
+    (tmp_path / "fam.toml").write_text(TRAINED)
+    cfg = resolve_config(overrides=dict(task=str(tmp_path / "fam.toml"), max_evaluations=2400, batch_size=8,
+                                        hidden=16, max_reactions=3, seed=0))
+    assert cfg.search.swap_every == 2 and cfg.refine.final_share == 0.3 and cfg.search.every == 0
+    run = Run.create(cfg, tmp_path / "run")
+    run.train(progress=False)
+    fam = run.task
+    training = fam.conditions.training_conditions()
+    ls = run.local_search
+    assert ls.swap_draws >= 2 and ls.expanded
+    drawn = {k[0] for k in ls.expanded}                       # (condition, structure) keys
+    assert drawn <= {tuple(sorted(c.items())) for c in training}
+    assert run.final_refine_evaluations > 0
+    assert run.trainer.buffer.training_container.states.conditions is not None
+    entries = run.archive.top()
+    assert entries and all(e.condition in training for e in entries)
+    sources = {e.source for e in entries}
+    assert {"search", "final_refine"} <= sources, sources
+    # each archived design's loss is its own condition's (scored under the condition it records)
+    for src in ("policy", "search", "final_refine"):
+        some = [e for e in entries if e.source == src][:4]
+        for e in some:
+            assert fam.member(e.condition).evaluate([e.network]).loss[0] == pytest.approx(e.loss, rel=1e-6)
+    # a swap-search design is scored under the drawn condition, so the same structure may differ per condition
+    assert len({tuple(sorted(e.condition.items())) for e in entries}) == 3
+    run.finish(final_samples=8, plots=False, quiet=True)
+    mech = json.loads((tmp_path / "run" / "mechanisms.json").read_text())
+    assert set(mech["per_condition"]) == {"g=0.5", "g=0.6", "g=2"}
+    assert mech["conditions_checked"] == ["g=0.5", "g=0.6", "g=2"] and isinstance(mech["family_mechanisms"], list)
+    assert all(r["condition"] in mech["per_condition"] for r in mech["designs"])
+    arch = json.loads((tmp_path / "run" / "archive.json").read_text())
+    assert all(e["condition"]["g"] in (0.5, 0.6, 2.0) for e in arch["entries"])
+    report = (tmp_path / "run" / "report.md").read_text()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert set(summary["per_condition"]) == {"g=0.5", "g=0.6", "g=2"}
+    assert "Per condition" in report and "serve the whole family" in report
+    run.close()
+    # top and export show each design's condition
+    from gfn_crn.cli import main as cli_main
+
+    capsys.readouterr()
+    assert cli_main(["top", str(tmp_path / "run"), "-k", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and all(r["condition"]["g"] in (0.5, 0.6, 2.0) and "verified" in r for r in rows)
+    assert cli_main(["top", str(tmp_path / "run"), "-k", "3"]) == 0
+    assert "condition" in capsys.readouterr().out
+    assert cli_main(["export", str(tmp_path / "run"), "-k", "2", "--out", str(tmp_path / "ex")]) == 0
+    assert "(condition g=" in capsys.readouterr().out
+
+
+def test_cli_verify_takes_a_condition_for_a_family(tmp_path, capsys):
+    import json
+
+    from gfn_crn.cli import main as cli_main
+
+    p = tmp_path / "anti.crn"
+    p.write_text(antithetic_example().to_text())
+    assert cli_main(["verify", "--task", "rpa-gain", "--condition", "g=1", str(p), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["verified"] and d["loss"] < 0.01            # tuned for g = 1: verified there
+    assert cli_main(["verify", "--task", "rpa-gain", "--condition", "g=1.8", str(p), "--json"]) == 0
+    assert not json.loads(capsys.readouterr().out)["verified"]   # not at another gain
+    assert cli_main(["verify", "--task", "rpa-gain", str(p)]) == 2
+    assert "is a family of tasks (g in [0.5, 2]): give --condition" in capsys.readouterr().err
+    assert cli_main(["verify", "--task", "rpa", "--condition", "g=1", str(p)]) == 2
+    assert "--condition is for a family of tasks" in capsys.readouterr().err

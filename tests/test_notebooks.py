@@ -15,7 +15,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 def test_the_three_notebooks_are_committed():
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_quickstart_rpa.ipynb", "02_exploration.ipynb", "03_task_gallery.ipynb"} <= names
+    assert {"01_quickstart_rpa.ipynb", "02_exploration.ipynb", "03_task_gallery.ipynb",
+            "04_conditional.ipynb"} <= names
     for p in NOTEBOOKS:  # committed with the outputs of a full execution
         nb = nbformat.read(p, as_version=4)
         assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{p.name} has no outputs"

@@ -8,6 +8,7 @@ A task file with a ``[condition]`` table declares condition variables; every ``{
     table = { choices = { "0001" = "u1 & u2",     # discrete: labels (what a user writes)
                           "0111" = "u1 | u2" } }  # and the text put in place of {table}
     # table = { choices = ["u1 & u2", "u1 | u2"] }  (a list: each choice is its own label)
+    # g = { low = 0.5, high = 2.0, train = [0.5, 1.0, 2.0] }  (training draws from these values only)
 
     [task]
     target = "{g} * u1"                            # a string exactly "{g}" becomes the number
@@ -45,7 +46,8 @@ class ConditionVar:
     text each stands for, ``values``)."""
 
     def __init__(self, name: str, *, low: float | None = None, high: float | None = None,
-                 labels: Sequence[str] | None = None, values: Sequence[str] | None = None):
+                 labels: Sequence[str] | None = None, values: Sequence[str] | None = None,
+                 train: Sequence | None = None):
         if not _NAME.match(str(name)):
             raise CRNError(f"condition variable name {name!r} must be an identifier (letters, digits, _)")
         self.name = str(name)
@@ -66,6 +68,16 @@ class ConditionVar:
                 raise CRNError(f"condition {name}: choices repeat a label: {list(labels)}")
             self.kind, self.low, self.high = "discrete", None, None
             self.labels, self.values = labels, values
+        #: the values training draws from (None: the whole range, or every choice); sampling a
+        #: trained generator takes any value of the variable
+        self.train = None
+        if train is not None:
+            if isinstance(train, (str, bytes)) or not hasattr(train, "__len__") or len(train) < 1:
+                raise CRNError(f"condition {name}: train must be a non-empty list of values, got {train!r}")
+            vals = tuple(self.check(v) for v in train)
+            if len(set(vals)) != len(vals):
+                raise CRNError(f"condition {name}: train repeats a value: {list(train)}")
+            self.train = vals
 
     @property
     def continuous(self) -> bool:
@@ -102,8 +114,9 @@ class ConditionVar:
     def value(self, column: float) -> float | str:
         """The value of a tensor column (checked: a CRNError names the variable)."""
         c = float(column)
-        if self.continuous:  # a tensor holds float32: its rounding of an end of the range is that end
-            for end in (self.low, self.high):
+        if self.continuous:  # a tensor holds float32: its rounding of an end of the range (or of a
+            # training value) is that value
+            for end in (self.low, self.high) + (self.train or ()):
                 if np.float32(c) == np.float32(end):
                     return end
             return self.check(c)
@@ -143,9 +156,12 @@ class ConditionSpace:
             where = f"{source}: [condition] {name}"
             if not isinstance(spec, Mapping):
                 raise CRNError(f"{where}: must be a table {{ low, high }} or {{ choices }}, got {spec!r}")
-            bad = set(spec) - {"low", "high", "choices"}
+            bad = set(spec) - {"low", "high", "choices", "train"}
             if bad:
-                raise CRNError(f"{where}: unknown key(s) {sorted(bad)} (allowed: low, high, choices)")
+                raise CRNError(f"{where}: unknown key(s) {sorted(bad)} (allowed: low, high, choices, train)")
+            train = spec.get("train")
+            if train is not None and not isinstance(train, list):
+                raise CRNError(f"{where}: train must be a list of values, got {train!r}")
             try:
                 if "choices" in spec:
                     if "low" in spec or "high" in spec:
@@ -154,9 +170,9 @@ class ConditionSpace:
                     if isinstance(ch, Mapping):
                         if not all(isinstance(x, str) for x in ch.values()):
                             raise CRNError(f"choices must map labels to strings, got {dict(ch)!r}")
-                        out.append(ConditionVar(name, labels=list(ch), values=list(ch.values())))
+                        out.append(ConditionVar(name, labels=list(ch), values=list(ch.values()), train=train))
                     elif isinstance(ch, list) and all(isinstance(x, str) for x in ch):
-                        out.append(ConditionVar(name, labels=ch))
+                        out.append(ConditionVar(name, labels=ch, train=train))
                     else:
                         raise CRNError(f"choices must be a list of strings or a table label = text, got {ch!r}")
                 else:
@@ -165,7 +181,10 @@ class ConditionSpace:
                             raise CRNError(f"missing {k}")
                         if isinstance(spec[k], bool) or not isinstance(spec[k], (int, float)):
                             raise CRNError(f"{k} must be a number, got {spec[k]!r}")
-                    out.append(ConditionVar(name, low=spec["low"], high=spec["high"]))
+                    if train is not None and not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                     for x in train):
+                        raise CRNError(f"train must be a list of numbers, got {train!r}")
+                    out.append(ConditionVar(name, low=spec["low"], high=spec["high"], train=train))
             except CRNError as e:
                 msg = str(e)
                 raise CRNError(msg if msg.startswith(source) else f"{where}: {msg}") from None
@@ -245,13 +264,17 @@ class ConditionSpace:
         return [{v.name: v.value(row[i]) for i, v in enumerate(self.variables)} for row in t]
 
     def sample(self, n: int, device=None, generator=None):
-        """(n, dim) conditions drawn uniformly (over each range, or each list of choices) with
-        torch's random stream (so a seeded run draws the same)."""
+        """(n, dim) conditions drawn uniformly (over each range, or each list of choices, or each
+        variable's ``train`` values where it has them) with torch's random stream (so a seeded run
+        draws the same)."""
         import torch
 
         cols = []
         for v in self.variables:
-            if v.continuous:
+            if v.train is not None:
+                i = torch.randint(len(v.train), (n,), generator=generator)
+                c = torch.tensor([v.column(x) for x in v.train], dtype=torch.float64)[i]
+            elif v.continuous:
                 u = torch.rand(n, generator=generator, dtype=torch.float64)
                 c = v.low + (v.high - v.low) * u
             else:
@@ -259,6 +282,30 @@ class ConditionSpace:
             cols.append(c)
         out = torch.stack(cols, dim=-1).to(torch.get_default_dtype())
         return out if device is None else out.to(device)
+
+    @property
+    def finite(self) -> bool:
+        """Whether training draws from finitely many conditions (every variable discrete or with
+        ``train`` values)."""
+        return all(v.train is not None or not v.continuous for v in self.variables)
+
+    def training_conditions(self) -> list[dict]:
+        """Every condition training draws from (a finite space: :attr:`finite`), in order."""
+        import itertools
+
+        if not self.finite:
+            raise CRNError(f"training draws from a continuous range ({self.describe()}): no finite list of conditions")
+        lists = [v.train if v.train is not None else v.labels for v in self.variables]
+        return [dict(zip(self.names, combo)) for combo in itertools.product(*lists)]
+
+    def draw(self, rng) -> dict:
+        """One training condition drawn with a numpy generator (uniform, as :meth:`sample`)."""
+        out = {}
+        for v in self.variables:
+            vals = v.train if v.train is not None else (None if v.continuous else v.labels)
+            out[v.name] = (vals[int(rng.integers(len(vals)))] if vals is not None
+                           else float(v.low + (v.high - v.low) * rng.random()))
+        return out
 
     def features(self, tensor):
         """(..., n_features): continuous columns scaled to [-1, 1] over their range, discrete

@@ -44,10 +44,16 @@ class Entry:
     count: int = 1          # how many times the topology was offered (valid or not)
     found_by: int = 0       # rank of the process that found it (data-parallel runs; else 0)
     source: str = ""        # what produced its best network: one of SOURCES ("" when unknown)
+    condition: Optional[dict] = None   # a family's run: the condition it was scored under
 
     @property
     def topology(self) -> frozenset:
         return self.network.topology
+
+    @property
+    def key(self):
+        """The archive's key: the topology, or (condition, topology) in a family's run."""
+        return archive_key(self.network, self.condition)
 
     @property
     def n_reactions(self) -> int:
@@ -66,6 +72,8 @@ class Entry:
              "iteration": self.iteration, "count": self.count, "found_by": self.found_by, "source": self.source,
              "reactions": self.reactions(),
              "network": json.loads(self.network.to_json())}
+        if self.condition is not None:
+            d["condition"] = dict(self.condition)
         if rank is not None:
             d = {"rank": rank, **d}
         return d
@@ -74,7 +82,22 @@ class Entry:
     def from_dict(cls, d: dict) -> "Entry":
         net = Network.from_json(json.dumps(d["network"]))
         return cls(net, float(d["loss"]), float(d["log_reward"]), int(d["iteration"]), int(d.get("count", 1)),
-                   int(d.get("found_by", 0)), str(d.get("source", "")))
+                   int(d.get("found_by", 0)), str(d.get("source", "")),
+                   None if d.get("condition") is None else dict(d["condition"]))
+
+
+def condition_label(condition) -> str:
+    """``g=1.3`` (``name=value`` joined by commas) for a condition, "" for None."""
+    if condition is None:
+        return ""
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in condition.items())
+
+
+def archive_key(network: Network, condition=None):
+    """The topology, or ``(condition items, topology)`` for a design scored under a condition."""
+    if condition is None:
+        return network.topology
+    return (tuple(sorted(dict(condition).items())), network.topology)
 
 
 #: Where an archived network came from: the policy's own sample (scored, with its structure's
@@ -111,12 +134,14 @@ class Archive:
 
     # ------------------------------------------------------------------ updates
     def update(self, networks: Sequence[Network], losses, valid, log_rewards=None, iteration: int = 0,
-               found_by: int = 0, source: str = "") -> int:
+               found_by: int = 0, source: str = "", conditions: Optional[Sequence[dict]] = None) -> int:
         """Offer a batch of evaluated networks; returns how many entries were created or improved.
 
         Invalid candidates (``valid`` False or non-finite loss) only count as offered.
         ``found_by``: the rank of the process that sampled the batch (data-parallel runs).
         ``source``: what produced the batch (one of :data:`SOURCES`, or "" when unknown).
+        ``conditions``: a family's batch, one condition per network: entries are kept per
+        (condition, topology) and record their condition.
         """
         if source and source not in SOURCES:
             raise CRNError(f"archive update: unknown source {source!r} (expected one of {', '.join(SOURCES)})")
@@ -127,10 +152,13 @@ class Archive:
         if not (len(networks) == len(losses) == len(valid) == len(lr)):
             raise CRNError(f"archive update: {len(networks)} networks but {len(losses)} losses, "
                            f"{len(valid)} validity flags and {len(lr)} log-rewards")
+        if conditions is not None and len(conditions) != len(networks):
+            raise CRNError(f"archive update: {len(networks)} networks but {len(conditions)} conditions")
+        conds = [None] * len(networks) if conditions is None else [dict(c) for c in conditions]
         changed = 0
-        for net, loss, ok, r in zip(networks, losses, valid, lr):
+        for net, loss, ok, r, cond in zip(networks, losses, valid, lr, conds):
             self.n_offered += 1
-            topo = net.topology
+            topo = archive_key(net, cond)
             e = self.entries.get(topo)
             if e is not None:
                 e.count += 1
@@ -144,16 +172,31 @@ class Archive:
                 self.best_loss = loss
             if e is None:
                 self.entries[topo] = Entry(net, loss, float(r), int(iteration), found_by=int(found_by),
-                                           source=source)
+                                           source=source, condition=cond)
                 changed += 1
             elif loss < e.loss:
                 e.network, e.loss, e.log_reward, e.iteration = net, loss, float(r), int(iteration)
                 e.found_by, e.source = int(found_by), source
                 changed += 1
-        if len(self.entries) > self.capacity:
+        if conditions is not None:  # a family's archive: the capacity holds per condition
+            self._trim_per_condition()
+        elif len(self.entries) > self.capacity:
             keep = heapq.nsmallest(self.capacity, self.entries.items(), key=lambda kv: _rank_key(kv[1]))
             self.entries = dict(keep)
         return changed
+
+    def _trim_per_condition(self) -> None:
+        """At most ``capacity`` entries per condition (the best), so that the conditions whose
+        designs are worse keep theirs."""
+        groups: dict = {}
+        for k, e in self.entries.items():
+            groups.setdefault(k[0] if isinstance(k, tuple) else None, []).append((k, e))
+        if all(len(g) <= self.capacity for g in groups.values()):
+            return
+        keep = set()
+        for g in groups.values():
+            keep.update(k for k, _ in heapq.nsmallest(self.capacity, g, key=lambda kv: _rank_key(kv[1])))
+        self.entries = {k: e for k, e in self.entries.items() if k in keep}
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
@@ -162,10 +205,20 @@ class Archive:
     def __contains__(self, topology) -> bool:
         return topology in self.entries
 
-    def top(self, k: Optional[int] = None) -> list[Entry]:
-        """The entries by increasing loss (ties: found earlier first)."""
+    def top(self, k: Optional[int] = None, condition: Optional[dict] = None) -> list[Entry]:
+        """The entries by increasing loss (ties: found earlier first); ``condition``: only those
+        of that condition (a family's run)."""
         ranked = sorted(self.entries.values(), key=_rank_key)
+        if condition is not None:
+            ck = tuple(sorted(dict(condition).items()))
+            ranked = [e for e in ranked if e.condition is not None and tuple(sorted(e.condition.items())) == ck]
         return ranked if k is None else ranked[:k]
+
+    def conditions(self) -> list[dict]:
+        """The distinct conditions of the entries (a family's run; empty otherwise), sorted."""
+        seen = {tuple(sorted(e.condition.items())): e.condition for e in self.entries.values()
+                if e.condition is not None}
+        return [seen[k] for k in sorted(seen, key=repr)]
 
     @property
     def n_good(self) -> int:
@@ -224,12 +277,15 @@ class Archive:
 
     def state_dict(self) -> dict:
         """For checkpoints: the JSON form plus the set of good topologies."""
-        return {"json": json.dumps(self.to_dict()), "good": [sorted(t, key=repr) for t in self.good]}
+        return {"json": json.dumps(self.to_dict()),
+                "good": [sorted(t, key=repr) if isinstance(t, frozenset) else ("condition", t[0], sorted(t[1], key=repr))
+                         for t in self.good]}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "Archive":
         a = cls.from_dict(json.loads(state["json"]))
-        a.good = {frozenset(t) for t in state["good"]}
+        a.good = {(t[1], frozenset(t[2])) if isinstance(t, tuple) and len(t) == 3 and t[0] == "condition"
+                  else frozenset(t) for t in state["good"]}
         return a
 
     @classmethod
@@ -237,7 +293,7 @@ class Archive:
         a = cls(int(d.get("capacity", 1000)), float(d.get("good_threshold", 0.01)))
         for ed in d.get("entries", []):
             e = Entry.from_dict(ed)
-            a.entries[e.topology] = e
+            a.entries[e.key] = e
         a.n_offered = int(d.get("n_offered", 0))
         a.n_valid = int(d.get("n_valid", 0))
         bl = d.get("best_loss")
@@ -271,7 +327,8 @@ class Archive:
     def save_text(self, path, k: Optional[int] = None) -> Path:
         parts = []
         for i, e in enumerate(self.top(k)):
-            head = (f"# rank {i + 1}: loss {e.loss:.6g}, log-reward {e.log_reward:.6g}, "
+            head = (f"# rank {i + 1}: " + (f"condition {condition_label(e.condition)}, " if e.condition else "")
+                    + f"loss {e.loss:.6g}, log-reward {e.log_reward:.6g}, "
                     f"{e.n_reactions} added reactions, found at iteration {e.iteration}, "
                     f"topology offered {e.count} times")
             parts.append(head + "\n" + e.network.to_text().rstrip("\n") + "\n")
@@ -289,15 +346,21 @@ def _atomic_write(path, text: str) -> Path:
 def format_table(entries: Sequence[Entry], max_width: int = 200, verdicts: Optional[dict] = None) -> str:
     """A plain-text table: rank, loss, number of reactions, the reactions. ``verdicts`` (from a
     run's ``mechanisms.json``, see :func:`verdict_labels`) adds a column: verified and mechanism."""
-    head = f"{'rank':>4}  {'loss':>10}  {'n':>2}  " + (f"{'verified':<16}  " if verdicts is not None else "")
+    entries = list(entries)
+    family = any(e.condition is not None for e in entries)   # a family's run: a condition column
+    cw = max([9] + [len(condition_label(e.condition)) for e in entries]) if family else 0
+    head = (f"{'rank':>4}  " + (f"{'condition':<{cw}}  " if family else "") + f"{'loss':>10}  {'n':>2}  "
+            + (f"{'verified':<16}  " if verdicts is not None else ""))
     lines = [head + "reactions"]
     for i, e in enumerate(entries):
         rows = e.reactions()
         rx = "; ".join(_short(r) for r in rows)
         if len(rx) > max_width:
             rx = rx[: max_width - 3] + "..."
-        mark = f"{verdicts.get(tuple(rows), '-'):<16}  " if verdicts is not None else ""
-        lines.append(f"{i + 1:>4}  {e.loss:>10.4g}  {e.n_reactions:>2}  {mark}{rx}")
+        key = tuple(rows) if e.condition is None else (condition_label(e.condition), tuple(rows))
+        mark = f"{verdicts.get(key, '-'):<16}  " if verdicts is not None else ""
+        cond = f"{condition_label(e.condition):<{cw}}  " if family else ""
+        lines.append(f"{i + 1:>4}  {cond}{e.loss:>10.4g}  {e.n_reactions:>2}  {mark}{rx}")
     return "\n".join(lines)
 
 
@@ -309,7 +372,8 @@ def verdict_labels(mechanisms: dict) -> dict:
             label = f"yes (M{row['mechanism']})"
         else:
             label = "no: " + ",".join(c["name"] for c in row.get("checks", []) if not c["passed"])
-        out[tuple(row.get("reactions", ()))] = label
+        rows = tuple(row.get("reactions", ()))
+        out[rows if row.get("condition") is None else (row["condition"], rows)] = label
     return out
 
 
@@ -330,4 +394,4 @@ def _short(line: str) -> str:
     return f"{eq.strip()} ({' '.join(out)})"
 
 
-__all__ = ["Archive", "Entry", "SOURCES", "format_table", "verdict_labels"]
+__all__ = ["Archive", "Entry", "SOURCES", "format_table", "verdict_labels", "archive_key", "condition_label"]

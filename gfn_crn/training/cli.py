@@ -192,7 +192,7 @@ def _load_archive(d):
 
 
 def _cmd_top(args) -> int:
-    from .archive import format_table, verdict_labels
+    from .archive import condition_label, format_table, verdict_labels
 
     a = _load_archive(args.dir)
     mp = Path(args.dir) / "mechanisms.json"
@@ -201,7 +201,8 @@ def _cmd_top(args) -> int:
         rows = a.to_dict(args.k)["entries"]
         if verdicts is not None:
             for r in rows:
-                lab = verdicts.get(tuple(r["reactions"]))
+                rx = tuple(r["reactions"])   # a family's design: keyed by its condition too
+                lab = verdicts.get(rx if r.get("condition") is None else (condition_label(r["condition"]), rx))
                 r["verified"] = None if lab is None else lab.startswith("yes")
                 r["mechanism"] = int(lab[6:-1]) if lab and lab.startswith("yes") else None
         print(json.dumps(rows, indent=1))
@@ -223,6 +224,7 @@ def _cmd_export(args) -> int:
     from ..crn.export import save_exports
 
     from ..outputs import check_new_files, check_out_directory
+    from .archive import condition_label
 
     a = _load_archive(args.dir)
     out = check_out_directory(args.out) if args.out else Path(args.dir) / "designs"
@@ -232,7 +234,8 @@ def _cmd_export(args) -> int:
                          for ext in ("crn", "json", "antimony", "xml")], overwrite=args.overwrite, what="design file")
     for i, e in enumerate(entries):
         paths = save_exports(e.network, out, f"rank{i + 1:02d}")
-        print(f"rank {i + 1} (loss {e.loss:.4g}): " + " ".join(str(p) for p in paths.values()))
+        cond = f"condition {condition_label(e.condition)}, " if e.condition is not None else ""
+        print(f"rank {i + 1} ({cond}loss {e.loss:.4g}): " + " ".join(str(p) for p in paths.values()))
     return 0
 
 

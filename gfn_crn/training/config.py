@@ -526,9 +526,9 @@ def load_run_config(path) -> RunConfig:
     return load_config_file(path, apply_overrides(RunConfig(), ABSENT_MEANS_OFF, "settings absent from old runs"))
 
 
-#: the settings a family run turns off (they score without a condition)
-FAMILY_OFF = ("structure_search_every", "structure_search_swap_every", "refine_every", "refine_final_share",
-              "screen_below")
+#: the settings a family run turns off (they score without a condition; the swap search and the
+#: final refinement work per condition)
+FAMILY_OFF = ("structure_search_every", "refine_every", "screen_below")
 
 
 def resolve_config(preset: Optional[str] = None, config_file=None, overrides: Optional[dict] = None) -> RunConfig:

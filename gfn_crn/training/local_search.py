@@ -28,24 +28,26 @@ from ..rewards.topology import TopologyReward
 from .config import StructureSearchConfig
 
 
-def trajectories_for(env, pb, networks: Sequence[Network]):
+def trajectories_for(env, pb, networks: Sequence[Network], conditions=None):
     """Forward trajectories that end in ``networks``: backward rollouts of the backward policy
     ``pb`` from their terminal states, reversed (in canonical order the unique trajectory; in free
     order one order drawn from PB). Their ``log_rewards`` are computed by ``env`` when first read
-    (one task evaluation per network)."""
+    (one task evaluation per network). ``conditions`` (a conditional env's: a (B, dim) tensor,
+    ``env.condition_tensor``) is carried by every state of the trajectories."""
     from gfn.samplers import Sampler
 
     states = env.networks_to_states(list(networks))
     with torch_no_grad():
-        bw = Sampler(pb).sample_trajectories(env, states=states)
+        bw = Sampler(pb).sample_trajectories(env, states=states,
+                                             **({} if conditions is None else {"conditions": conditions}))
     return bw.reverse_backward_trajectories()
 
 
-def replay_networks(env, pb, buffer, networks: Sequence[Network]):
-    """Add ``networks`` to a replay buffer as trajectories (:func:`trajectories_for`), scored first
-    (through ``env``'s reward, so a recording task counts them) so that a prioritised buffer can
-    rank them. Returns the trajectories."""
-    traj = trajectories_for(env, pb, networks)
+def replay_networks(env, pb, buffer, networks: Sequence[Network], conditions=None):
+    """Add ``networks`` to a replay buffer as trajectories (:func:`trajectories_for`, with their
+    ``conditions`` in a conditional env), scored first (through ``env``'s reward, so a recording
+    task counts them) so that a prioritised buffer can rank them. Returns the trajectories."""
+    traj = trajectories_for(env, pb, networks, conditions)
     _ = traj.log_rewards
     buffer.add(traj)
     return traj
@@ -150,15 +152,17 @@ class StructureLocalSearch:
         self.expanded: set[frozenset] = set()   # structures whose swap neighbourhood was scored
         self.calls = 0
         self.proposed = 0
+        self.swap_draws = 0   # conditions drawn by a family's swap search (its seeded stream)
 
     def state_dict(self) -> dict:
         return {"visits": dict(self.visits), "calls": self.calls, "proposed": self.proposed,
-                "expanded": set(self.expanded)}
+                "expanded": set(self.expanded), "swap_draws": self.swap_draws}
 
     def load_state_dict(self, state: dict) -> None:
         self.visits = dict(state["visits"])
         self.calls, self.proposed = int(state["calls"]), int(state["proposed"])
         self.expanded = set(state.get("expanded", ()))   # checkpoints before the swap search: none
+        self.swap_draws = int(state.get("swap_draws", 0))
 
     def swap_neighbours(self, network: Network) -> list[Network]:
         """Every structure one move from ``network``: one added reaction replaced by another
@@ -195,8 +199,11 @@ class StructureLocalSearch:
         """Score the whole swap neighbourhood (:meth:`swap_neighbours`) of one structure not
         expanded yet (the best with ``swap_pool = 1``; else one drawn uniformly from the
         ``swap_pool`` best, so the climb does not stay in one basin), and replay its
-        ``swap_replay`` best neighbours to trajectory balance. Returns the neighbours scored."""
+        ``swap_replay`` best neighbours to trajectory balance. Returns the neighbours scored.
+        A family's env (conditional): :meth:`_swap_search_conditional`."""
         r = self.reward
+        if getattr(self.env, "conditions", None) is not None:
+            return self._swap_search_conditional(pb, buffer, self.env.conditions)
         # the swap_pool best by loss, ties in the cache's insertion order (deterministic under the
         # seed); a partial selection, since the cache holds every structure scored so far. Every
         # swap_room_every-th expansion only structures with room for one more reaction compete
@@ -224,6 +231,48 @@ class StructureLocalSearch:
         best = [r.best_networks.get(structure_key(nets[i]), nets[i]) for i in order if ok[i]]
         if best:
             replay_networks(self.env, pb, buffer, best)
+        self.proposed += len(nets)
+        return len(nets)
+
+    def _swap_search_conditional(self, pb, buffer, space) -> int:
+        """The swap search of a family (the reward's cache keys are (condition, structure)): each
+        expansion draws one training condition (uniformly, from the search's seeded stream), takes
+        its parent from the best structures found under that condition (drawn uniformly from the
+        ``swap_pool`` best, as without conditions), scores the neighbourhood under that condition
+        and replays the best neighbours with it. A condition with no structure yet (a continuous
+        range without ``train`` values: nearly every draw) takes its parent from the best under any
+        condition: the climb starts from what is good elsewhere in the family."""
+        from ..rewards.topology import condition_key
+
+        r = self.reward
+        rng = np.random.default_rng([self.seed, 13, self.swap_draws])
+        self.swap_draws += 1
+        cond = space.check(space.draw(rng))
+        ck = condition_key(cond)
+
+        def pool(same: bool):
+            return heapq.nsmallest(self.swap_pool, (
+                (loss, i, k) for i, (k, (loss, ok)) in enumerate(r.cache.items())
+                if ok and k in r.best_networks and (k[0] == ck if same else True)
+                and (ck, k[1]) not in self.expanded), key=lambda t: t[:2])
+
+        ranked = pool(True) or pool(False)
+        if not ranked:
+            return 0
+        pick = 0 if self.swap_pool == 1 else int(rng.integers(min(self.swap_pool, len(ranked))))
+        k = ranked[pick][2]
+        self.expanded.add((ck, k[1]))
+        nets = self.swap_neighbours(r.best_networks[k])
+        if not nets:
+            return 0
+        if len(nets) > self.swap_max:
+            keep = rng.choice(len(nets), self.swap_max, replace=False)
+            nets = [nets[i] for i in np.sort(keep)]
+        loss, ok = r.structure_losses(nets, count=False, conditions=[cond] * len(nets))
+        order = np.argsort(np.where(ok, loss, np.inf), kind="stable")[:self.swap_replay]
+        best = [r.best_networks.get((ck, structure_key(nets[i])), nets[i]) for i in order if ok[i]]
+        if best:
+            replay_networks(self.env, pb, buffer, best, conditions=space.tensor(cond, len(best)))
         self.proposed += len(nets)
         return len(nets)
 

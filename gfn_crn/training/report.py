@@ -28,6 +28,14 @@ def plot_top_designs(run, k: int, prefix: str = "top") -> list[Path]:
     if not entries:
         return []
     nets = [e.network for e in entries]
+    if is_family(run):   # each design by its own condition's member task
+        paths = []
+        for b, e in enumerate(entries):
+            member = run.task.member(e.condition)
+            p = run.dir / f"{prefix}_{b + 1}.png"
+            member.plot(member.evaluate([e.network]), 0, p)
+            paths.append(p)
+        return paths
     res = run.task.evaluate(nets)
     paths = []
     for b in range(len(nets)):
@@ -35,6 +43,11 @@ def plot_top_designs(run, k: int, prefix: str = "top") -> list[Path]:
         run.task.plot(res, b, p)
         paths.append(p)
     return paths
+
+
+def is_family(run) -> bool:
+    """Whether ``run`` trains a family of tasks (its archive keeps designs per condition)."""
+    return getattr(run.task, "conditions", None) is not None
 
 
 def export_top(run, k: int) -> list[Path]:
@@ -112,6 +125,8 @@ def finish_run(run, final_samples: Optional[int] = None, plots: bool = True, qui
         "distinct_good": run.archive.n_good,
         "verified_designs": mech["verified_designs"],
         "distinct_verified_mechanisms": mech["distinct_verified_mechanisms"],
+        **({"per_condition": mech["per_condition"], "family_mechanisms": mech["family_mechanisms"]}
+           if "per_condition" in mech else {}),
         "first_verified_evaluation": mech["first_verified_evaluation"],
         "first_verified_seconds": mech["first_verified_seconds"],
         "mechanism_sources": {src: sum(1 for m in mech["mechanisms"] if m.get("first_source") == src)
@@ -151,15 +166,18 @@ def verify_run(run, metrics=None):
     from ..verify.report import summarise_designs
 
     entries = run.archive.good_entries()
-    ms = summarise_designs(run.task, [e.network for e in entries], [e.loss for e in entries])
-    out = ms.to_dict()
+    if is_family(run):
+        out, mechanisms, verifications = _verify_family(run, entries)
+    else:
+        ms = summarise_designs(run.task, [e.network for e in entries], [e.loss for e in entries])
+        out, mechanisms, verifications = ms.to_dict(), ms.mechanisms, ms.verifications
     out.update(task=getattr(run.task, "name", run.config.task), good_threshold=float(run.task.good_threshold))
     rows = metrics if metrics is not None else run.metrics()
     evals_at = {m["iteration"]: m["evaluations"] for m in rows}
     secs_at = {m["iteration"]: m.get("elapsed") for m in rows}
     first, first_s = None, None
     # the good entries are the archive's first (it ranks by loss): rank i + 1
-    for i, (e, v, row) in enumerate(zip(entries, ms.verifications, out["designs"])):
+    for i, (e, v, row) in enumerate(zip(entries, verifications, out["designs"])):
         ev = evals_at.get(e.iteration, run.evaluations if e.iteration >= run.iteration else None)
         row.update(rank=i + 1, iteration=e.iteration, evaluation=ev, source=e.source or None,
                    reactions=e.reactions())
@@ -176,7 +194,55 @@ def verify_run(run, metrics=None):
     out["first_verified_evaluation"] = first
     out["first_verified_seconds"] = None if first_s is None else round(float(first_s), 2)
     (run.dir / "mechanisms.json").write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
-    return out, ms.mechanisms
+    return out, mechanisms
+
+
+def _verify_family(run, entries):
+    """A family's good archived designs verified per condition (each by its condition's member
+    task), their mechanisms per condition, and the mechanisms that serve the whole family: a
+    minimal core (the same reactions) verified under every condition checked (every condition
+    with archived designs). Returns ``(document, mechanisms, verifications)`` in the order of
+    ``entries``; the document's mechanisms are numbered over all conditions (each with its
+    ``condition``) and its designs name theirs."""
+    from .archive import condition_label
+    from ..verify.report import summarise_designs
+
+    checked = [condition_label(c) for c in run.archive.conditions()]
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(entries):
+        groups.setdefault(condition_label(e.condition), []).append(i)
+    rows: list = [None] * len(entries)
+    verifications: list = [None] * len(entries)
+    mechanisms, mech_rows, per_condition = [], [], {}
+    serving: dict[str, set] = {}   # core reactions -> conditions where it is a verified mechanism
+    seconds = 0.0
+    for label in sorted(groups, key=lambda lb: checked.index(lb) if lb in checked else len(checked)):
+        idx = groups[label]
+        cond = entries[idx[0]].condition
+        ms = summarise_designs(run.task.member(cond), [entries[i].network for i in idx], [entries[i].loss for i in idx])
+        seconds += ms.seconds
+        d = ms.to_dict()
+        first_rank = len(mechanisms)
+        for m, md in zip(ms.mechanisms, d["mechanisms"]):
+            mechanisms.append(m)
+            core = m.key   # the core's reactions, rates aside
+            serving.setdefault(core, set()).add(label)
+            mech_rows.append(dict(md, rank=len(mechanisms), condition=label, core_key=core))
+        for i, v, row in zip(idx, ms.verifications, d["designs"]):
+            verifications[i] = v
+            if row.get("mechanism") is not None:
+                row["mechanism"] += first_rank
+            rows[i] = dict(row, condition=label)
+        per_condition[label] = {"good_designs": len(idx), "verified_designs": ms.n_verified,
+                                "distinct_verified_mechanisms": ms.n_mechanisms}
+    for label in checked:
+        per_condition.setdefault(label, {"good_designs": 0, "verified_designs": 0, "distinct_verified_mechanisms": 0})
+    family = sorted(core for core, labels in serving.items() if checked and set(checked) <= labels)
+    out = {"verified_designs": sum(v.verified for v in verifications),
+           "distinct_verified_mechanisms": len(mechanisms), "seconds": round(seconds, 3),
+           "mechanisms": mech_rows, "designs": rows, "conditions_checked": checked,
+           "per_condition": per_condition, "family_mechanisms": family}
+    return out, mechanisms, verifications
 
 
 def summary_text(run, summary: dict, k: int = 10) -> str:
@@ -300,6 +366,15 @@ def mechanisms_section(run, summary: dict) -> list[str]:
            "right off the training grid, back on target after a disturbance step). Distinct mechanisms among "
            f"them: {m['distinct_verified_mechanisms']} (minimal cores: the reactions left after removing those "
            "a design does not need). Best first.", ""]
+    if "per_condition" in m:   # a family's run
+        out += ["Per condition (mechanisms are counted per condition: a design's rates are tuned for its own):", "",
+                "| condition | good designs | verified | mechanisms |", "|---|---:|---:|---:|"]
+        out += [f"| {c} | {r['good_designs']} | {r['verified_designs']} | {r['distinct_verified_mechanisms']} |"
+                for c, r in m["per_condition"].items()]
+        fam = m.get("family_mechanisms") or []
+        out += ["", f"Mechanisms that serve the whole family (the same core verified under each of the "
+                f"{len(m['conditions_checked'])} conditions checked): {len(fam)}.", ""]
+        out += [f"- `{core}`" for core in fam] + ([""] if fam else [])
     failed: dict[str, int] = {}
     for row in m["designs"]:
         for c in row["checks"]:
@@ -313,7 +388,8 @@ def mechanisms_section(run, summary: dict) -> list[str]:
             found = f"; first found by the {SOURCE_WORDS.get(mech['first_source'], mech['first_source'])}"
             if mech.get("first_evaluation") is not None:
                 found += f" at evaluation {mech['first_evaluation']:,}"
-        out += [f"### Mechanism {mech['rank']}: {mech['n_core_reactions']} reactions, best design {mech['best_loss']:.4g} "
+        cond = f" ({mech['condition']})" if mech.get("condition") else ""
+        out += [f"### Mechanism {mech['rank']}{cond}: {mech['n_core_reactions']} reactions, best design {mech['best_loss']:.4g} "
                 f"({mech['n_designs']} design(s){found})", "", "```", *mech["core"], "```", ""]
         png = run.dir / f"mechanism_{mech['rank']}.png"
         if png.exists():

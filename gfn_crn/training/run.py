@@ -93,10 +93,9 @@ class Run:
         self._threads = torch.get_num_threads()
         scored = self._scored  # the recorder appends here (no reference back to the run: no cycle)
         phase = self._phase = {"now": "policy"}  # what is scoring now (archive provenance, archive.SOURCES)
-        # a family's batches (scored with conditions) go to the metrics, not to the archive,
-        # which keys designs by structure alone (source "conditional")
+        # a family's batches carry their conditions: the archive keeps them per (condition, topology)
         parts = wire_run(config, task, dist, on_batch=lambda nets, res, conditions=None: scored.append(
-                             (nets, res, phase["now"] if conditions is None else "conditional")),
+                             (nets, res, phase["now"], conditions)),
                          evaluations=lambda: self.evaluations)  # the schedule anneals over the budget
         self.task, self.pool, self.recorder, self.topology, self.scorer = (
             parts.task, parts.pool, parts.recorder, parts.topology, parts.scorer)
@@ -270,17 +269,17 @@ class Run:
 
     def _record(self, rec: dict, t_iter: float) -> dict:
         mine = {"batches": [(nets, np.asarray(res.loss, dtype=float), np.asarray(res.valid, dtype=bool),
-                             np.asarray(res.log_reward, dtype=float), src) for nets, res, src in self._take_scored()],
+                             np.asarray(res.log_reward, dtype=float), src, conds)
+                            for nets, res, src, conds in self._take_scored()],
                 "evaluations": self._local_evaluations(),
                 **{k: rec[k] for k in ("loss", "mean_log_reward", "max_log_reward", "valid_fraction", "mean_length")}}
         ranks = self.dist.all_gather(mine)  # every rank merges every rank's designs, in rank order
         self._evaluations_all = sum(g["evaluations"] for g in ranks)
         losses = []
         for r, g in enumerate(ranks):
-            for nets, loss_, valid, log_reward, src in g["batches"]:
-                if src != "conditional":
-                    self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r,
-                                        source=src)
+            for nets, loss_, valid, log_reward, src, conds in g["batches"]:
+                self.archive.update(nets, loss_, valid, log_reward, iteration=rec["iteration"], found_by=r,
+                                    source=src, conditions=conds)
                 losses.append(loss_)
         if len(ranks) > 1:
             rec = {**rec, **{k: float(np.mean([g[k] for g in ranks]))
@@ -421,35 +420,53 @@ class Run:
         """Spend what is left of ``max_evaluations`` on a successive-halving rate refinement of the
         best archived designs (:func:`~gfn_crn.rewards.refine.refine_archive`); its designs are
         archived with the iteration after the last one (``summary.json`` reports its evaluations)."""
-        from ..rewards.refine import refine_archive
-
         budget = self.config.max_evaluations - self.evaluations
         if budget <= 0 or not len(self.archive) or not self.dist.is_main:
             return
         if bar is not None:
             bar.write(f"final refinement of the best archived designs: {budget} evaluations")
         t0 = time.perf_counter()
+        if getattr(self.env, "conditions", None) is not None:  # a family: per condition (family_refine.py)
+            from .family_refine import refine_per_condition
+
+            self._phase["now"] = "final_refine"
+            try:
+                r = refine_per_condition(self.recorder, self.archive, self.env.conditions, budget,
+                                         seed=self.config.train.seed)
+            finally:
+                self._phase["now"] = "policy"
+        else:
+            r = self._refine_archive_top(budget)
+        if r is None:
+            self.elapsed += time.perf_counter() - t0
+            return
+        self.final_refine_evaluations = max(r.evaluations, 1)
+        if self.dist.enabled:  # the job's count (rank 0 writes the summary) includes this rank's refinement
+            self._evaluations_all += self.final_refine_evaluations
+        batches = self._take_scored()
+        for nets, res, src, conds in batches:
+            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration, source=src,
+                                conditions=conds)
+        self.elapsed += time.perf_counter() - t0
+
+    def _refine_archive_top(self, budget: int):
+        """The final refinement of a single-target run: ``refine_archive`` over the 128 best
+        archived designs (that pass the screen); None when nothing is left to refine."""
+        from ..rewards.refine import refine_archive
+
         top = self.archive.top(128 if self.topology is None or not self.topology.screening else 256)
         if self.topology is not None and self.topology.screening:  # only structures that pass the screen
             ok = self.topology.passes([e.network for e in top], [e.loss for e in top])
             top = [e for e, p in zip(top, ok) if p][:128]
             budget = self.config.max_evaluations - self.evaluations
             if budget <= 0 or not top:  # nothing a refinement could make verifiable: the budget stays unspent
-                self.elapsed += time.perf_counter() - t0
-                return
+                return None
         best = {e.topology: (e.loss, e.network) for e in top}
         self._phase["now"] = "final_refine"
         try:
-            r = refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
+            return refine_archive(self.recorder, best, budget, seed=self.config.train.seed)
         finally:
             self._phase["now"] = "policy"
-        self.final_refine_evaluations = max(r.evaluations, 1)
-        if self.dist.enabled:  # the job's count (rank 0 writes the summary) includes this rank's refinement
-            self._evaluations_all += self.final_refine_evaluations
-        batches = self._take_scored()
-        for nets, res, src in batches:
-            self.archive.update(nets, res.loss, res.valid, res.log_reward, iteration=self.iteration, source=src)
-        self.elapsed += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, temperature: float = 1.0, batch: int = 256, **policy_kwargs):

@@ -26,6 +26,8 @@ def add_verify_arguments(v) -> None:
     v.add_argument("network", metavar="NETWORK_FILE", help="a network: text, .json, SBML (.xml, .sbml) or Antimony (.ant, .antimony)")
     v.add_argument("--json", action="store_true",
                    help="print JSON: loss, valid, verified, checks, core (network text), core_loss")
+    v.add_argument("--condition", metavar="NAME=VALUE", default=None,
+                   help="a family task's condition to verify under (e.g. g=1.3; required for a family)")
     v.add_argument("--plot", metavar="OUT.png", help="draw the long-horizon, off-grid and step time courses")
     v.add_argument("--overwrite", action="store_true", help="replace the --plot file if it exists")
     v.set_defaults(func=cmd_verify)
@@ -42,6 +44,15 @@ def cmd_verify(args) -> int:
 
         check_plot_path(args.plot, getattr(args, "overwrite", False))
     task = load_task(args.task)  # errors (CRNError, naming the file) become one line in gfn_crn.cli.main
+    space = getattr(task, "conditions", None)   # a family of tasks: verified under one condition
+    cond = getattr(args, "condition", None)
+    if space is not None:
+        if cond is None:
+            raise CRNError(f"task {task.name} is a family of tasks ({space.describe()}): give --condition "
+                           f"(e.g. {space.describe(space.reference)})")
+        task = task.member(space.parse(cond))
+    elif cond is not None:
+        raise CRNError(f"--condition is for a family of tasks; task {task.name} has no conditions")
     net = task.adopt(load_network(args.network))
     v = verify(task, net)
     core = chemical_core(task, net, v.loss)   # the loss is known: an invalid design (inf) is its own core
