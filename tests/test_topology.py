@@ -390,37 +390,3 @@ def test_promotion_bar_never_exceeds_a_share_of_the_loss_cap(rpa):
     assert uncapped.promoted == 1 and uncapped.evaluations == 1 + 2 * 4
     with pytest.raises(CRNError, match="promote_cap"):
         TopologyReward(rpa, promote_cap=0.0)
-
-
-def test_swap_room_every_draws_some_parents_from_structures_with_room(rpa):
-    """With swap_room_every = 2 and a pool of 1, the first expansion takes the best structure (the
-    antithetic core, which fills max_reactions = 3) and the second the best one with room for
-    another reaction; without it the second is again a full one when a full one is best."""
-    from gfn_crn.training import Trainer
-    from gfn_crn.training.local_search import StructureLocalSearch
-
-    def expansions(room_every):
-        tr = TopologyReward(rpa, rounds=0)
-        lib = mass_action_library(rpa.template.species)
-        env = CRNEnv(lib, rpa.template, tr, order="free", max_reactions=3, min_reactions=1)
-        core, source = _nets(rpa, [(CORE, (1.0, 1.0, 1.0)), (SOURCE, (1.0,))])
-        tr.structure_losses([core, source])
-        ls = StructureLocalSearch(env, tr, every=0, swap_every=1, swap_pool=1, swap_max=40, seed=0,
-                                  swap_room_every=room_every)
-        trainer = Trainer(env, plain_tb(n_iterations=2, batch_size=4, hidden=16, replay_capacity=100, seed=0,
-                                        **ON_POLICY))
-        picked = []
-        for _ in range(2):
-            before = set(ls.expanded)
-            rec = trainer.step()
-            ls(trainer.iteration - 1, rec, trainer.result())
-            (k,) = ls.expanded - before
-            picked.append(len(tr.best_networks[k].reactions))
-        return picked, structure_key(core) in ls.expanded
-
-    (first, second), core_expanded = expansions(2)
-    assert core_expanded and first == 3 and second < 3
-    (first, second), core_expanded = expansions(0)
-    assert core_expanded and first == 3 and second == 3
-    with pytest.raises(CRNError, match="swap_room_every must be an integer >= 0"):
-        StructureLocalSearch(None, None, every=0, swap_every=1, swap_room_every=-1)
