@@ -231,10 +231,6 @@ class StructureSearchConfig:
                                   "of a larger neighbourhood: 5 x 415 on logic-4, 8 x 748 on rpa-plant)", ge=1)
     swap_pool: int = setting(8, "swap search: the structure expanded is drawn uniformly from this many best "
                                 "structures not expanded yet (1: always the best)", ge=1)
-    swap_room_every: int = setting(0, "swap search: every this many expansions, the parent is drawn from the swap_pool "
-                                      "best structures with room for one more reaction instead (0 = never): the "
-                                      "climb fills every slot, and a capable core is often one addition away from a "
-                                      "smaller structure", ge=0)
 
 
 @dataclass

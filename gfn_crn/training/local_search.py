@@ -132,11 +132,10 @@ class StructureLocalSearch:
                  neighbours: int = StructureSearchConfig.neighbours, destroy: int = StructureSearchConfig.destroy,
                  max_visits: int = StructureSearchConfig.max_visits, seed: int = 0,
                  swap_every: int = 0, swap_replay: int = StructureSearchConfig.swap_replay, swap_pool: int = 1,
-                 swap_max: int = StructureSearchConfig.swap_max, swap_room_every: int = 0):
+                 swap_max: int = StructureSearchConfig.swap_max):
         for name, v, lo in (("every", every, 0), ("top_k", top_k, 1), ("neighbours", neighbours, 1),
                             ("destroy", destroy, 1), ("max_visits", max_visits, 1), ("swap_every", swap_every, 0),
-                            ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1), ("swap_max", swap_max, 1),
-                            ("swap_room_every", swap_room_every, 0)):
+                            ("swap_replay", swap_replay, 1), ("swap_pool", swap_pool, 1), ("swap_max", swap_max, 1)):
             if int(v) != v or v < lo:
                 raise CRNError(f"StructureLocalSearch {name} must be an integer >= {lo}, got {v!r}")
         if not every and not swap_every:
@@ -146,7 +145,6 @@ class StructureLocalSearch:
             int(every), int(top_k), int(neighbours), int(destroy), int(max_visits))
         self.swap_every, self.swap_replay, self.swap_pool = int(swap_every), int(swap_replay), int(swap_pool)
         self.swap_max = int(swap_max)
-        self.swap_room_every = int(swap_room_every)
         self.seed = int(seed)
         self.visits: dict[frozenset, int] = {}
         self.expanded: set[frozenset] = set()   # structures whose swap neighbourhood was scored
@@ -205,13 +203,9 @@ class StructureLocalSearch:
         if getattr(self.env, "conditions", None) is not None:
             return self._swap_search_conditional(pb, buffer, self.env.conditions)
         # the swap_pool best by loss, ties in the cache's insertion order (deterministic under the
-        # seed); a partial selection, since the cache holds every structure scored so far. Every
-        # swap_room_every-th expansion only structures with room for one more reaction compete
-        room = (self.env.max_reactions if self.swap_room_every and (len(self.expanded) + 1) % self.swap_room_every == 0
-                else None)
+        # seed); a partial selection, since the cache holds every structure scored so far
         ranked = heapq.nsmallest(self.swap_pool, ((loss, i, k) for i, (k, (loss, ok)) in enumerate(r.cache.items())
-                                                  if ok and k in r.best_networks and k not in self.expanded
-                                                  and (room is None or len(r.best_networks[k].reactions) < room)),
+                                                  if ok and k in r.best_networks and k not in self.expanded),
                                  key=lambda t: t[:2])
         if not ranked:
             return 0

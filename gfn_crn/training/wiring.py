@@ -130,8 +130,7 @@ def wire_run(config: RunConfig, task, dist: DistContext, on_batch: Callable,
             neighbours=config.search.neighbours, destroy=config.search.destroy,
             max_visits=config.search.max_visits, seed=dist.rank_seed(config.train.seed),
             swap_every=config.search.swap_every, swap_replay=config.search.swap_replay,
-            swap_pool=config.search.swap_pool, swap_max=config.search.swap_max,
-            swap_room_every=config.search.swap_room_every)
+            swap_pool=config.search.swap_pool, swap_max=config.search.swap_max)
     archive = Archive(config.archive_capacity, base.good_threshold)
     archive_refine = None
     if config.refine.every and dist.is_main:  # rank 0 refines; every rank archives its finds
