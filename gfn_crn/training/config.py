@@ -91,9 +91,10 @@ class TrainConfig:
                                               "(else the latest)")
     replay_updates: int = setting(3, "extra TB updates per iteration, each on batch_size trajectories drawn from "
                                      "the replay buffer only (no new simulations; for expensive cached rewards)", ge=0)
-    final_updates: int = setting(0, "TB updates on the replay buffer once the search budget is spent (no new "
-                                    "simulations): the policy is fit to the best designs found, so that its own "
-                                    "samples propose them", ge=0)
+    final_update_ratio: float = setting(0.16, "TB updates on the replay buffer once the search is over, per "
+                                              "evaluation of the budget (no new simulations; 0 = none): the policy "
+                                              "is fit to the best designs found, so that its own samples propose them",
+                                        ge=0)
     # misc
     reward_cache_size: Optional[int] = setting(None, "size of the env's reward cache (None: the env's)", key=None)
     num_threads: Optional[int] = setting(1, "torch threads (1 keeps runs reproducible)", key="threads", ge=1)
@@ -137,7 +138,7 @@ class TrainConfig:
 #: plain trajectory balance: the :class:`TrainConfig` defaults before the default recipe (no replay,
 #: milder exploration, batch 64). Tests and benchmarks that study TB itself start from these.
 PLAIN_TB = dict(n_iterations=1000, batch_size=64, temperature_start=1.5, epsilon_start=0.05, replay_capacity=0,
-                prioritized_replay=False, replay_updates=0)
+                prioritized_replay=False, replay_updates=0, final_update_ratio=0.0)
 
 
 def plain_tb(**kw) -> "TrainConfig":
@@ -150,7 +151,8 @@ def plain_tb(**kw) -> "TrainConfig":
 PLAIN_RUN = dict(order="canonical", topology_reward=False, structure_search_every=0, structure_search_swap_every=0,
                  promote_below=0.0, screen_below=0.0, refine_every=0,
                  refine_final_share=0.0, max_evaluations=0, iterations=1000, batch_size=64, temperature_start=1.5,
-                 epsilon_start=0.05, replay_capacity=0, prioritized_replay=False, replay_updates=0)
+                 epsilon_start=0.05, replay_capacity=0, prioritized_replay=False, replay_updates=0,
+                 final_update_ratio=0.0)
 
 #: on-policy sampling from the first iteration (the :class:`TrainConfig` defaults explore)
 ON_POLICY = dict(temperature_start=1.0, temperature_end=1.0, epsilon_start=0.0, epsilon_end=0.0,
@@ -343,10 +345,10 @@ class RunConfig:
         need(t.replay_updates == 0 or t.replay_capacity >= t.batch_size,
              f"replay_updates = {t.replay_updates} needs a replay buffer of at least one batch "
              f"(replay_capacity >= batch_size = {t.batch_size}), got replay_capacity = {t.replay_capacity}")
-        if t.final_updates:
-            need(self.algorithm == "tb", "final_updates works with algorithm = tb only")
-            need(t.replay_capacity >= t.batch_size, f"final_updates = {t.final_updates} needs a replay buffer of at "
-                 f"least one batch (replay_capacity >= batch_size = {t.batch_size}), got {t.replay_capacity}")
+        if t.final_update_ratio and self.algorithm == "tb":
+            need(t.replay_capacity >= t.batch_size, f"final_update_ratio = {t.final_update_ratio} needs a replay "
+                 f"buffer of at least one batch (replay_capacity >= batch_size = {t.batch_size}), got "
+                 f"replay_capacity = {t.replay_capacity}; set final_update_ratio = 0 to train without one")
         for key, on in (("structure_search_every", s.every), ("structure_search_swap_every", s.swap_every)):
             if on:
                 need(self.topology.enabled, f"{key} needs topology_reward = true")

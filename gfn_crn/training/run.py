@@ -364,7 +364,7 @@ class Run:
                     last_saved = self.iteration
             finished = not stop["flag"] and ((search_budget and self.evaluations >= search_budget)
                                              or self.iteration >= n_iterations)
-            if finished and self.final_updates_done < cfg.train.final_updates:
+            if finished and self.final_updates_done < self.final_updates_due():
                 self._final_updates(bar)
                 last_saved = -1
             if (cfg.refine.final_share > 0 and not stop["flag"] and self.final_refine_evaluations == 0
@@ -386,14 +386,22 @@ class Run:
                 signal.signal(signal.SIGINT, old_handler)
         return self
 
+    def final_updates_due(self) -> int:
+        """The policy updates of :meth:`_final_updates`: ``final_update_ratio`` per evaluation of the
+        budget (``max_evaluations``; without one, of the evaluations spent), none for a run that is
+        not trajectory balance or has no replay buffer."""
+        if self.config.algorithm != "tb" or getattr(self.trainer, "buffer", None) is None:
+            return 0
+        return int(round(self.config.train.final_update_ratio * (self.config.max_evaluations or self.evaluations)))
+
     def _final_updates(self, bar=None) -> None:
-        """``train.final_updates`` trajectory-balance updates on the replay buffer once the search
+        """:meth:`final_updates_due` trajectory-balance updates on the replay buffer once the search
         is over (no new simulations): each on ``batch_size`` trajectories drawn from the buffer,
         which (prioritised) holds the best designs sampled and replayed by the searches. Trajectory
         balance is off-policy, so this fits the policy to the reward on those designs: its own
         samples then propose them. Recorded in the checkpoint, so a resumed run does not repeat it."""
-        buffer = getattr(self.trainer, "buffer", None)   # validate() asks for tb and a replay buffer
-        n = int(self.config.train.final_updates) - self.final_updates_done
+        buffer = getattr(self.trainer, "buffer", None)
+        n = self.final_updates_due() - self.final_updates_done
         if buffer is None or n <= 0 or len(buffer) < self.config.train.batch_size:
             return
         if bar is not None:
