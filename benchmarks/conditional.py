@@ -194,9 +194,10 @@ def main(argv=None):
     ap.add_argument("--heldout-refine", type=int, default=4096, metavar="N",
                     help="then refine the best sampled structures of each held-out condition with N evaluations "
                          "(successive halving, as the final refinement; reported apart; 0: skip)")
-    ap.add_argument("--family-set", nargs="*", default=["final_updates=2000"], metavar="KEY=VALUE",
-                    help="settings of the family run on top of the default recipe (default: final_updates=2000, "
-                         "TB updates on the replay buffer after the search, so the policy proposes what was found)")
+    ap.add_argument("--family-set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="settings of the family run on top of the default recipe (which now includes the final "
+                         "policy updates, final_update_ratio; the committed study ran with final_updates=2000, "
+                         "their fixed-count predecessor)")
     ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch runs")
     ap.add_argument("--family-run", default=None, metavar="DIR",
                     help="re-use a trained family run (a run directory) instead of training one: the held-out "
