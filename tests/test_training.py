@@ -139,9 +139,11 @@ def test_the_trainer_takes_its_schedule_as_an_argument():
 def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluations(tmp_path):
     """``final_update_ratio`` runs that many TB updates per evaluation of the budget on the replay
     buffer once it is spent:
-    the buffer's TB loss falls with log Z held at its trained value, no design is simulated (the evaluation count is the run's without
+    the buffer's TB loss falls with log Z set from the buffer's reward mass and held, no design is simulated (the evaluation count is the run's without
     them), the count is checkpointed (a resumed run does not repeat them), and settings that
     cannot run them are refused by name."""
+    import math
+
     import pytest
     import torch
 
@@ -172,7 +174,17 @@ def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluatio
     # the same buffer (the runs are identical until the end), a better TB fit after the updates
     assert len(fitted.trainer.buffer) == len(plain.trainer.buffer)
     assert buffer_loss(fitted) < 0.5 * buffer_loss(plain)
-    assert fitted.trainer.logZ == plain.trainer.logZ   # held: the buffer alone does not identify log Z
+    # log Z is set to log(the buffer's distinct designs' summed reward / final_buffer_share) and held
+    c = fitted.trainer.buffer.training_container
+    seen, mass = set(), []
+    for row, lr in zip(c.terminating_states.tensor, c.log_rewards.tolist()):
+        key = row.numpy().tobytes()
+        if key not in seen:
+            seen.add(key)
+            mass.append(lr)
+    expected = math.log(sum(math.exp(v) for v in mass)) - math.log(0.5)
+    assert fitted.buffer_log_reward_mass() == pytest.approx(expected - math.log(2), abs=1e-9)
+    assert fitted.trainer.logZ == pytest.approx(expected, abs=1e-5) and plain.trainer.logZ != pytest.approx(expected)
     assert [g["lr"] for g in fitted.trainer.optimizer.param_groups] == [g["lr"] for g in
                                                                       plain.trainer.optimizer.param_groups]
     again = Run.load(tmp_path / "run300")
@@ -185,4 +197,4 @@ def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluatio
         resolve_config(overrides=dict(base, final_update_ratio=0.1, replay_capacity=0, replay_updates=0,
                                       structure_search_swap_every=0))
     # a REINFORCE run has no trajectory-balance policy to fit: the ratio does not apply
-    assert resolve_config(overrides=dict(base, algorithm="reinforce")).train.final_update_ratio == 0.16
+    assert resolve_config(overrides=dict(base, algorithm="reinforce")).train.final_update_ratio == 0.1

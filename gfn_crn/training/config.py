@@ -91,10 +91,14 @@ class TrainConfig:
                                               "(else the latest)")
     replay_updates: int = setting(3, "extra TB updates per iteration, each on batch_size trajectories drawn from "
                                      "the replay buffer only (no new simulations; for expensive cached rewards)", ge=0)
-    final_update_ratio: float = setting(0.16, "TB updates on the replay buffer once the search is over, per "
+    final_update_ratio: float = setting(0.1, "TB updates on the replay buffer once the search is over, per "
                                               "evaluation of the budget (no new simulations; 0 = none): the policy "
                                               "is fit to the best designs found, so that its own samples propose them",
                                         ge=0)
+    final_buffer_share: float = setting(0.5, "the share of the policy's probability the final updates put on the "
+                                             "replay buffer's designs, in proportion to their rewards (log Z is set "
+                                             "to log(buffer reward / share) and held); the rest stays on designs "
+                                             "not seen", gt=0, le=1)
     # misc
     reward_cache_size: Optional[int] = setting(None, "size of the env's reward cache (None: the env's)", key=None)
     num_threads: Optional[int] = setting(1, "torch threads (1 keeps runs reproducible)", key="threads", ge=1)

@@ -32,6 +32,7 @@ run directory back) and :mod:`~gfn_crn.training.metrics` (the rows of ``metrics.
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -394,12 +395,21 @@ class Run:
             return 0
         return int(round(self.config.train.final_update_ratio * (self.config.max_evaluations or self.evaluations)))
 
+    def buffer_log_reward_mass(self) -> float:
+        """log of the summed reward of the replay buffer's distinct designs (terminal states)."""
+        c = self.trainer.buffer.training_container
+        term = c.terminating_states.tensor.detach().cpu().numpy()
+        _, first = np.unique(term.reshape(len(term), -1), axis=0, return_index=True)
+        return float(torch.logsumexp(c.log_rewards.detach().double()[torch.as_tensor(np.sort(first))], 0))
+
     def _final_updates(self, bar=None) -> None:
         """:meth:`final_updates_due` trajectory-balance updates on the replay buffer once the search
         is over (no new simulations): each on ``batch_size`` trajectories drawn from the buffer,
         which (prioritised) holds the best designs sampled and replayed by the searches. Trajectory
         balance is off-policy, so this fits the policy to the reward on those designs: its own
-        samples then propose them. Recorded in the checkpoint, so a resumed run does not repeat it."""
+        samples then propose them. log Z is set so that the fitted policy puts the share
+        ``final_buffer_share`` of its probability on the buffer's designs, and held there.
+        Recorded in the checkpoint, so a resumed run does not repeat it."""
         buffer = getattr(self.trainer, "buffer", None)
         n = self.final_updates_due() - self.final_updates_done
         if buffer is None or n <= 0 or len(buffer) < self.config.train.batch_size:
@@ -408,10 +418,17 @@ class Run:
             bar.write(f"final policy updates on the replay buffer: {n}")
         t0 = time.perf_counter()
         self._phase["now"] = "policy"
-        # log Z stays where on-policy training put it: the buffer alone does not identify it (any log Z
-        # fits the buffer's trajectories as well, with their probabilities scaled to match), and left
-        # free it drifts up, taking probability away from the buffer's designs (measured)
-        logz = {id(p) for p in self.trainer.gflownet.logz_parameters()}
+        # log Z is set, then held: the buffer alone does not identify it (any log Z fits the buffer's
+        # trajectories as well, with their probabilities scaled to match); left free it drifted up and
+        # took probability from the buffer's designs, and the value training left (from -5 to +4 on
+        # rpa) puts an arbitrary share on them. Set to log(sum of the buffer's distinct rewards / q),
+        # the fitted policy puts the share q = final_buffer_share of its probability on the buffer's
+        # designs, in proportion to their rewards, and leaves 1 - q to what it has not seen
+        gfn = self.trainer.gflownet
+        if isinstance(gfn.logZ, torch.Tensor):   # a conditional log Z (task families) is held as trained
+            with torch.no_grad():
+                gfn.logZ.fill_(self.buffer_log_reward_mass() - math.log(self.config.train.final_buffer_share))
+        logz = {id(p) for p in gfn.logz_parameters()}
         frozen = [(g, g["lr"]) for g in self.trainer.optimizer.param_groups if any(id(p) in logz for p in g["params"])]
         try:
             for g, _ in frozen:
