@@ -187,6 +187,12 @@ def test_final_updates_fit_the_policy_to_the_replay_buffer_without_new_evaluatio
     assert fitted.trainer.logZ == pytest.approx(expected, abs=1e-5) and plain.trainer.logZ != pytest.approx(expected)
     assert [g["lr"] for g in fitted.trainer.optimizer.param_groups] == [g["lr"] for g in
                                                                       plain.trainer.optimizer.param_groups]
+    # a run directory written before the setting existed resumes without the phase, as it was trained
+    from gfn_crn.training.config import load_run_config
+    old = tmp_path / "old.toml"
+    old.write_text("\n".join(line for line in (tmp_path / "run300" / "config.toml").read_text().splitlines()
+                             if not line.startswith("final_update_ratio")))
+    assert load_run_config(old).train.final_update_ratio == 0.0
     again = Run.load(tmp_path / "run300")
     assert again.final_updates_done == 300
     before = [p.detach().clone() for p in again.trainer.gflownet.parameters()]

@@ -518,7 +518,8 @@ def load_config_file(path, base: Optional[RunConfig] = None) -> RunConfig:
 
 #: settings added after runs were first written, with the value that means "what runs did before
 #: them": a run directory whose config.toml lacks one resumes as it was trained
-ABSENT_MEANS_OFF: dict[str, Any] = {"max_evaluations": 0, "refine_every": 0, "refine_final_share": 0.0}
+ABSENT_MEANS_OFF: dict[str, Any] = {"max_evaluations": 0, "refine_every": 0, "refine_final_share": 0.0,
+                                     "final_update_ratio": 0.0}
 
 
 def load_run_config(path) -> RunConfig:

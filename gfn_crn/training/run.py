@@ -396,11 +396,13 @@ class Run:
         return int(round(self.config.train.final_update_ratio * (self.config.max_evaluations or self.evaluations)))
 
     def buffer_log_reward_mass(self) -> float:
-        """log of the summed reward of the replay buffer's distinct designs (terminal states)."""
+        """log of the summed reward of the replay buffer's distinct designs (terminal states); in a
+        data-parallel job, of every rank's buffer (so every rank sets the same log Z)."""
         c = self.trainer.buffer.training_container
         term = c.terminating_states.tensor.detach().cpu().numpy()
         _, first = np.unique(term.reshape(len(term), -1), axis=0, return_index=True)
-        return float(torch.logsumexp(c.log_rewards.detach().double()[torch.as_tensor(np.sort(first))], 0))
+        mine = float(torch.logsumexp(c.log_rewards.detach().double()[torch.as_tensor(np.sort(first))], 0))
+        return float(torch.logsumexp(torch.tensor(self.dist.all_gather(mine), dtype=torch.float64), 0))
 
     def _final_updates(self, bar=None) -> None:
         """:meth:`final_updates_due` trajectory-balance updates on the replay buffer once the search
@@ -412,7 +414,8 @@ class Run:
         Recorded in the checkpoint, so a resumed run does not repeat it."""
         buffer = getattr(self.trainer, "buffer", None)
         n = self.final_updates_due() - self.final_updates_done
-        if buffer is None or n <= 0 or len(buffer) < self.config.train.batch_size:
+        # every rank of a data-parallel job takes the same decision (the updates average gradients)
+        if self.dist.any(buffer is None or n <= 0 or len(buffer) < self.config.train.batch_size):
             return
         if bar is not None:
             bar.write(f"final policy updates on the replay buffer: {n}")
