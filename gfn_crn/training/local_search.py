@@ -213,18 +213,33 @@ class StructureLocalSearch:
             min(self.swap_pool, len(ranked))))
         k = ranked[pick][2]
         self.expanded.add(k)
-        nets = self.swap_neighbours(r.best_networks[k])
+        return self._expand(r.best_networks[k], np.random.default_rng([self.seed, 11, len(self.expanded)]), pb, buffer)
+
+    def _expand(self, parent: Network, rng, pb, buffer, cond=None) -> int:
+        """Score the swap neighbourhood of ``parent`` (a seeded sample of ``swap_max`` when larger,
+        drawn with ``rng``, in its order) through the reward, under ``cond`` for a family, and replay
+        its ``swap_replay`` best neighbours (with their best rates) to trajectory balance. Returns
+        the neighbours scored."""
+        from ..rewards.topology import condition_key
+
+        r = self.reward
+        nets = self.swap_neighbours(parent)
         if not nets:
             return 0
-        if len(nets) > self.swap_max:  # large libraries: a seeded sample of the neighbourhood, in its order
-            keep = np.random.default_rng([self.seed, 11, len(self.expanded)]).choice(len(nets), self.swap_max,
-                                                                                      replace=False)
+        if len(nets) > self.swap_max:  # large libraries: a seeded sample of the neighbourhood
+            keep = rng.choice(len(nets), self.swap_max, replace=False)
             nets = [nets[i] for i in np.sort(keep)]
-        loss, ok = r.structure_losses(nets, count=False)   # new structures are scored (and counted) here
+        kw = {} if cond is None else {"conditions": [cond] * len(nets)}
+        loss, ok = r.structure_losses(nets, count=False, **kw)   # new structures are scored (and counted) here
         order = np.argsort(np.where(ok, loss, np.inf), kind="stable")[:self.swap_replay]
-        best = [r.best_networks.get(structure_key(nets[i]), nets[i]) for i in order if ok[i]]
+
+        def key(n):
+            return structure_key(n) if cond is None else (condition_key(cond), structure_key(n))
+
+        best = [r.best_networks.get(key(nets[i]), nets[i]) for i in order if ok[i]]
         if best:
-            replay_networks(self.env, pb, buffer, best)
+            replay_networks(self.env, pb, buffer, best,
+                            conditions=None if cond is None else self.env.conditions.tensor(cond, len(best)))
         self.proposed += len(nets)
         return len(nets)
 
@@ -256,19 +271,7 @@ class StructureLocalSearch:
         pick = 0 if self.swap_pool == 1 else int(rng.integers(min(self.swap_pool, len(ranked))))
         k = ranked[pick][2]
         self.expanded.add((ck, k[1]))
-        nets = self.swap_neighbours(r.best_networks[k])
-        if not nets:
-            return 0
-        if len(nets) > self.swap_max:
-            keep = rng.choice(len(nets), self.swap_max, replace=False)
-            nets = [nets[i] for i in np.sort(keep)]
-        loss, ok = r.structure_losses(nets, count=False, conditions=[cond] * len(nets))
-        order = np.argsort(np.where(ok, loss, np.inf), kind="stable")[:self.swap_replay]
-        best = [r.best_networks.get((ck, structure_key(nets[i])), nets[i]) for i in order if ok[i]]
-        if best:
-            replay_networks(self.env, pb, buffer, best, conditions=space.tensor(cond, len(best)))
-        self.proposed += len(nets)
-        return len(nets)
+        return self._expand(r.best_networks[k], rng, pb, buffer, cond)
 
     def parents(self) -> list[Network]:
         """The best cached structures still open for a visit (best networks, best first)."""
